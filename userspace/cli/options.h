@@ -1,0 +1,52 @@
+#pragma once
+// Command-line options of edleak-bpf (CLI11). Parsing is pure: no process is looked at here.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "report/renderer.h"
+
+namespace edleak::cli {
+
+// `edleak-bpf [-p PID]... [-i DUR] [-d DUR] [--top N] [--format text|json] [-o FILE]
+//             [--libc PATH] [--max-allocs N] [--max-stacks N] [-v] [-- CMD [ARGS...]]`
+struct TraceOptions {
+  std::vector<pid_t> pids;                     // empty and no command: every process
+  std::vector<std::string> command;            // after "--": start and trace it
+  std::chrono::nanoseconds interval = std::chrono::seconds(1);
+  std::optional<std::chrono::nanoseconds> duration;  // stop after this long
+  std::size_t top = 10;                        // leakers per process
+  report::Format format = report::Format::text;
+  std::string output_path;                     // empty: stdout
+  std::string libc_path;                       // empty: the libc each process maps
+  std::uint32_t max_allocs = 1'000'000;        // live blocks tracked at once
+  std::uint32_t max_stacks = 65'536;           // distinct (process, stack) pairs
+  int verbosity = 0;                           // -v: 1, -vv: 2
+};
+
+// `edleak-bpf classify [--format text|json] [FILE|-]`
+struct ClassifyOptions {
+  report::Format format = report::Format::text;
+  std::string input = "-";                     // "-" is stdin
+};
+
+struct Options {
+  enum class Mode { trace, classify } mode = Mode::trace;
+  TraceOptions trace;
+  ClassifyOptions classify;
+};
+
+// Either options to run with, or an exit code (0 after --help/--version, 2 after a usage
+// error, whose one-line message naming the bad value has been written to `err`).
+struct ParseResult {
+  std::optional<Options> options;
+  int exit_code = 0;
+};
+
+ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+}  // namespace edleak::cli

@@ -1,0 +1,63 @@
+#pragma once
+// Where to put the probes in an allocator library: symbols resolved to file offsets from the ELF,
+// one probe per address (aliases share one), each moved to the first instruction the kernel
+// emulates when the prologue allows (see decoder.h).
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.h"
+
+namespace edleak::probe {
+
+// What the BPF side does at a probe; each value maps to one entry program (capture/).
+enum class Handler {
+  malloc,          // size in arg0 (malloc, valloc, operator new, new[], nothrow new, aligned new)
+  calloc,          // arg0 * arg1
+  memalign,        // size in arg1 (memalign, aligned_alloc)
+  pvalloc,         // arg0 rounded up to a page
+  posix_memalign,  // *arg0 receives the block, size in arg2, returns 0 on success
+  realloc,         // arg0 old block, arg1 new size
+  reallocarray,    // arg0 old block, arg1 * arg2
+  free,            // arg0 (free, cfree, operator delete when it does not just jump to free)
+};
+std::string_view to_string(Handler h);
+
+// Which argument registers (System V: rdi, rsi, rdx, rcx) a handler reads at its probe.
+unsigned handler_arg_count(Handler h);
+// Whether the handler needs the return value (a uretprobe) as well as the entry.
+bool handler_needs_return(Handler h);
+
+enum class LibraryKind { libc, libstdcxx };
+
+struct ProbeSite {
+  std::string symbol;                 // the name the probe is attached under (first in the table)
+  std::vector<std::string> aliases;   // other names at the same address
+  Handler handler;
+  std::uint64_t function_offset = 0;  // file offset of the function's first byte
+  std::uint64_t probe_offset = 0;     // file offset where the probe goes (>= function_offset)
+  bool emulated = false;              // the instruction at probe_offset is one the kernel emulates
+  std::string placement;              // why here, for -v: "push %r12 at +0", "after NULL test: +9", ...
+};
+
+// A function left without a probe, and why (a pure tail jump to another probed function, or an
+// optional symbol the library does not have).
+struct SkippedSymbol {
+  std::string symbol;
+  std::string reason;
+};
+
+struct ProbePlan {
+  std::string library_path;
+  LibraryKind kind;
+  std::vector<ProbeSite> sites;
+  std::vector<SkippedSymbol> skipped;
+};
+
+// Reads the library at `path` (as this process can open it, e.g. /proc/PID/root/usr/lib/...).
+// Fails when a required symbol (malloc, free, ... for libc) is missing, or the file is not an
+// x86-64 ELF shared object.
+Result<ProbePlan> plan_probes(const std::string& path, LibraryKind kind);
+
+}  // namespace edleak::probe
