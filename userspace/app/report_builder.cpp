@@ -1,0 +1,73 @@
+#include "app/report_builder.h"
+
+#include <algorithm>
+
+#include "classify/leak_factor.h"
+#include "report/rank.h"
+
+namespace edleak::app {
+
+report::Stats to_report_stats(const sample::Counters& c) {
+  report::Stats s;
+  s.lost_allocs = c.lost_allocs;
+  s.stack_errors = c.stack_errors;
+  s.lost_stacks = c.lost_sites;
+  s.unknown_frees = c.unknown_frees;
+  s.failed_allocs = c.failed_allocs;
+  return s;
+}
+
+report::Report build_report(const sample::SiteTable& table,
+                            const std::unordered_map<std::uint32_t, ProcessInfo>& processes,
+                            const StackResolver& resolve, const ReportContext& context) {
+  report::Report out;
+  out.time = context.time;
+  out.elapsed_s = context.elapsed_s;
+  out.interval_s = context.interval_s;
+  out.samples = table.samples();
+  out.final = context.final;
+  out.stats = to_report_stats(table.counters());
+
+  // Processes the caller names come first in its order of pids; the table may also have
+  // processes the caller does not know (all-process mode): those are listed only when leaking.
+  std::vector<std::uint32_t> pids = table.processes();
+  for (const auto& [pid, info] : processes)
+    if (!std::binary_search(pids.begin(), pids.end(), pid)) pids.push_back(pid);
+
+  for (std::uint32_t pid : pids) {
+    report::ProcessReport proc;
+    proc.pid = pid;
+    if (auto it = processes.find(pid); it != processes.end()) {
+      proc.comm = it->second.comm;
+      proc.exited = it->second.exited;
+    }
+    for (const sample::Site* site : table.sites_of(pid)) {
+      const auto& latest = site->latest;
+      if (latest.outstanding_bytes > 0) proc.outstanding_bytes += latest.outstanding_bytes;
+      if (latest.outstanding_blocks > 0) ++proc.stacks;
+      classify::LeakFactor factor = classify::compute_leak_factor(site->bytes);
+      if (!factor.is_leak()) continue;
+      report::Leaker leaker;
+      leaker.stack = resolve(pid, site->stack_id);
+      leaker.outstanding_bytes = latest.outstanding_bytes > 0 ? latest.outstanding_bytes : 0;
+      leaker.outstanding_allocs = latest.outstanding_blocks > 0 ? latest.outstanding_blocks : 0;
+      leaker.total_allocs = latest.total_allocs;
+      leaker.total_frees = latest.total_frees;
+      leaker.leak_factor = factor;
+      proc.leakers.push_back(std::move(leaker));
+    }
+    report::rank_leakers(proc.leakers, context.top);
+    bool named = processes.count(pid) != 0;
+    if (proc.leakers.empty() && !(named && context.list_quiet_processes)) continue;
+    out.processes.push_back(std::move(proc));
+  }
+  // Biggest leak first; processes without leakers keep their order at the end.
+  std::stable_sort(out.processes.begin(), out.processes.end(), [](const auto& a, const auto& b) {
+    std::uint64_t la = a.leakers.empty() ? 0 : a.leakers.front().leak_factor.leak;
+    std::uint64_t lb = b.leakers.empty() ? 0 : b.leakers.front().leak_factor.leak;
+    return la > lb;
+  });
+  return out;
+}
+
+}  // namespace edleak::app

@@ -1,0 +1,40 @@
+#pragma once
+// Turns the analysis state into a Report: leak factor per site, leakers ranked per process.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "report/report.h"
+#include "sample/site_table.h"
+#include "symbolize/frame.h"
+
+namespace edleak::app {
+
+struct ProcessInfo {
+  std::string comm;
+  bool exited = false;
+};
+
+struct ReportContext {
+  std::chrono::system_clock::time_point time;
+  double elapsed_s = 0;
+  double interval_s = 0;
+  std::size_t top = 10;
+  bool final = false;
+  // Whether a process without leakers is listed (yes for the processes the user named).
+  bool list_quiet_processes = true;
+};
+
+// Resolves a stack of a process to frames (allocation site first).
+using StackResolver = std::function<std::vector<symbolize::Frame>(std::uint32_t tgid, std::uint64_t stack_id)>;
+
+report::Report build_report(const sample::SiteTable& table,
+                            const std::unordered_map<std::uint32_t, ProcessInfo>& processes,
+                            const StackResolver& resolve, const ReportContext& context);
+
+report::Stats to_report_stats(const sample::Counters& counters);
+
+}  // namespace edleak::app

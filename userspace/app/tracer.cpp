@@ -1,0 +1,303 @@
+#include "app/tracer.h"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "app/report_builder.h"
+#include "app/targets.h"
+#include "capture/capture.h"
+#include "probe/probe_plan.h"
+#include "report/renderer.h"
+#include "sample/site_table.h"
+#include "symbolize/symbolizer.h"
+#include "util/duration.h"
+#include "util/log.h"
+
+namespace edleak::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Result<void> check_kernel() {
+  struct stat st {};
+  if (stat("/sys/kernel/btf/vmlinux", &st) != 0)
+    return make_error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): "
+                      "edleak-bpf needs a kernel built with CONFIG_DEBUG_INFO_BTF");
+  if (stat("/sys/bus/event_source/devices/uprobe", &st) != 0)
+    return make_error("this kernel has no uprobes (/sys/bus/event_source/devices/uprobe is "
+                      "missing): edleak-bpf needs CONFIG_UPROBE_EVENTS");
+  return {};
+}
+
+// SIGINT, SIGTERM and SIGCHLD arrive through a signalfd, so the sampling loop sleeps in one
+// poll() and never runs report code in a signal handler.
+class SignalFd {
+ public:
+  SignalFd() {
+    sigemptyset(&mask_);
+    sigaddset(&mask_, SIGINT);
+    sigaddset(&mask_, SIGTERM);
+    sigaddset(&mask_, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask_, &old_mask_);
+    fd_ = signalfd(-1, &mask_, SFD_CLOEXEC | SFD_NONBLOCK);
+  }
+  ~SignalFd() {
+    if (fd_ >= 0) close(fd_);
+    sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+  SignalFd(const SignalFd&) = delete;
+  SignalFd& operator=(const SignalFd&) = delete;
+
+  // Waits up to `timeout` for signals; returns those that arrived.
+  std::vector<int> wait(std::chrono::milliseconds timeout) {
+    std::vector<int> got;
+    pollfd p{fd_, POLLIN, 0};
+    int ms = static_cast<int>(std::max<long long>(0, timeout.count()));
+    if (poll(&p, 1, ms) > 0) {
+      signalfd_siginfo info;
+      while (read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info))
+        got.push_back(static_cast<int>(info.ssi_signo));
+    }
+    return got;
+  }
+
+ private:
+  sigset_t mask_{}, old_mask_{};
+  int fd_ = -1;
+};
+
+struct PairHash {
+  std::size_t operator()(const std::pair<std::uint32_t, std::uint64_t>& p) const {
+    return std::hash<std::uint64_t>()(p.second * 31 + p.first);
+  }
+};
+
+class Tracer {
+ public:
+  Tracer(const cli::TraceOptions& options, std::ostream& out)
+      : options_(options), out_(out), renderer_(report::make_renderer(options.format)) {}
+
+  int run() {
+    if (auto r = check_kernel(); !r) return fail(r.error());
+    auto targets = prepare_targets();
+    if (!targets) return fail(targets.error());
+    auto capture = capture::Capture::load({options_.max_allocs, options_.max_stacks});
+    if (!capture) return fail(capture.error());
+    capture_ = std::move(*capture);
+    for (const auto& target : *targets)
+      if (auto r = attach(target); !r) return fail(r.error());
+    if (command_) {
+      if (auto r = command_->release(); !r) return fail(r.error());
+      processes_[command_->pid()] = {options_.command[0], false};
+    }
+    log::info("tracing {} with {} probes, reporting every {}; Ctrl-C to stop", describe_targets(),
+              capture_->probe_count(), format_duration(options_.interval));
+    return loop();
+  }
+
+ private:
+  int fail(const Error& e) {
+    log::error("{}", e.message);
+    return 1;
+  }
+
+  std::string describe_targets() const {
+    if (command_) return fmt::format("'{}' (pid {})", options_.command[0], command_->pid());
+    if (options_.pids.empty()) return "every process";
+    std::string s = options_.pids.size() == 1 ? "pid " : "pids ";
+    for (std::size_t i = 0; i < options_.pids.size(); ++i)
+      s += (i ? "," : "") + std::to_string(options_.pids[i]);
+    return s;
+  }
+
+  Result<std::vector<ProbeTarget>> prepare_targets() {
+    if (!options_.command.empty()) {
+      auto held = HeldCommand::spawn(options_.command);
+      if (!held) return held.error();
+      command_.emplace(std::move(*held));
+      return libraries_for_command(command_->pid(), options_.libc_path);
+    }
+    if (options_.pids.empty()) return libraries_of_all_processes(options_.libc_path);
+    std::vector<ProbeTarget> all;
+    for (pid_t pid : options_.pids) {
+      auto libs = libraries_of_process(pid, options_.libc_path);
+      if (!libs) return libs.error();
+      all.insert(all.end(), libs->begin(), libs->end());
+      processes_[pid] = {process_comm(pid), false};
+    }
+    return all;
+  }
+
+  Result<void> attach(const ProbeTarget& target) {
+    auto kind = target.is_libc ? probe::LibraryKind::libc : probe::LibraryKind::libstdcxx;
+    auto it = plans_.find(target.host_path);
+    if (it == plans_.end()) {
+      auto plan = probe::plan_probes(target.host_path, kind);
+      if (!plan) {
+        if (target.is_libc) return plan.error();
+        log::warn("{}; C++ operator new is not traced", plan.error().message);
+        return {};
+      }
+      for (const auto& site : plan->sites)
+        log::verbose("probe {} at {:#x} (function at {:#x}): {}", site.symbol, site.probe_offset,
+                     site.function_offset, site.placement);
+      for (const auto& skipped : plan->skipped) log::verbose("no probe on {}: {}", skipped.symbol, skipped.reason);
+      it = plans_.emplace(target.host_path, std::move(*plan)).first;
+    }
+    return capture_->attach(it->second, target.host_path, target.pid);
+  }
+
+  int loop() {
+    SignalFd signals;
+    const auto start = Clock::now();
+    const double interval_s = std::chrono::duration<double>(options_.interval).count();
+    std::uint64_t tick = 0;
+    bool stop = false;
+    int exit_code = 0;
+    while (!stop) {
+      ++tick;
+      const auto next = start + options_.interval * tick;
+      bool interrupted = false;
+      while (Clock::now() < next && !interrupted) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now());
+        for (int sig : signals.wait(left)) {
+          if (sig == SIGCHLD) {
+            if (reap_command(exit_code)) interrupted = true;
+          } else {
+            interrupted = true;
+            stop = true;
+          }
+        }
+      }
+      reap_command(exit_code);  // also when its SIGCHLD came before the signalfd existed
+      const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      if (options_.duration && Clock::now() - start >= *options_.duration) stop = true;
+
+      auto snap = capture_->snapshot(elapsed);
+      if (!snap) return fail(snap.error());
+      table_.ingest(*snap);
+      resolve_new_stacks(*snap);
+      std::vector<std::uint32_t> exited = find_exited();
+      if (!options_.pids.empty() || command_) {
+        bool all_gone = true;
+        for (const auto& [pid, info] : processes_) all_gone = all_gone && info.exited;
+        if (all_gone) stop = true;
+      }
+
+      ReportContext context;
+      context.time = std::chrono::system_clock::now();
+      context.elapsed_s = elapsed;
+      context.interval_s = interval_s;
+      context.top = options_.top;
+      context.final = stop;
+      context.list_quiet_processes = !options_.pids.empty() || command_.has_value();
+      auto report = build_report(table_, processes_, [this](auto tgid, auto id) { return stack_of(tgid, id); },
+                                 context);
+      renderer_->render(report, out_);
+      out_.flush();
+      forget(exited);
+    }
+    return command_ ? exit_code : 0;
+  }
+
+  // Reaps the traced command when it has exited; its status becomes our exit code.
+  bool reap_command(int& exit_code) {
+    if (!command_ || command_->pid() <= 0 || processes_[command_->pid()].exited) return false;
+    int status = 0;
+    if (waitpid(command_->pid(), &status, WNOHANG) != command_->pid()) return false;
+    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    processes_[command_->pid()].exited = true;
+    return true;
+  }
+
+  std::vector<std::uint32_t> find_exited() {
+    std::vector<std::uint32_t> exited;
+    for (std::uint32_t pid : table_.processes()) {
+      auto& info = processes_[pid];
+      if (info.comm.empty()) info.comm = process_comm(pid);
+      // Our command stays a zombie until reaped, so its exit is known from waitpid only.
+      bool is_command = command_ && static_cast<pid_t>(pid) == command_->pid();
+      if (!info.exited && !is_command && !process_exists(pid)) info.exited = true;
+    }
+    for (auto& [pid, info] : processes_) {
+      bool is_command = command_ && static_cast<pid_t>(pid) == command_->pid();
+      if (!info.exited && !is_command && !process_exists(pid)) info.exited = true;
+      if (info.exited) exited.push_back(pid);
+    }
+    return exited;
+  }
+
+  // Stacks are symbolized the first time they are seen, while their process still exists.
+  void resolve_new_stacks(const sample::Snapshot& snap) {
+    std::map<std::uint32_t, std::vector<std::uint64_t>> pending;  // by process
+    for (const auto& site : snap.sites)
+      if (!resolved_.count({site.tgid, site.stack_id})) pending[site.tgid].push_back(site.stack_id);
+    for (const auto& [tgid, ids] : pending) {
+      for (std::uint64_t id : ids) {
+        const auto* frames = table_.frames(id);
+        if (!frames) {
+          resolved_[{tgid, id}] = {};
+          continue;
+        }
+        resolved_[{tgid, id}] = symbolizer_.symbolize(static_cast<pid_t>(tgid), *frames);
+      }
+    }
+  }
+
+  std::vector<symbolize::Frame> stack_of(std::uint32_t tgid, std::uint64_t id) const {
+    if (auto it = resolved_.find({tgid, id}); it != resolved_.end()) return it->second;
+    return {};
+  }
+
+  // After a process's final report, nothing of it is kept, in the kernel or here.
+  void forget(const std::vector<std::uint32_t>& exited) {
+    if (exited.empty()) return;
+    std::vector<std::uint32_t> to_forget;
+    for (std::uint32_t pid : exited) {
+      // Named processes stay listed (as exited) until the run ends.
+      bool named = std::find(options_.pids.begin(), options_.pids.end(), static_cast<pid_t>(pid)) !=
+                       options_.pids.end() ||
+                   (command_ && static_cast<pid_t>(pid) == command_->pid());
+      if (named) continue;
+      to_forget.push_back(pid);
+    }
+    if (to_forget.empty()) return;
+    if (auto r = capture_->forget_processes(to_forget); !r) log::warn("{}", r.error().message);
+    for (std::uint32_t pid : to_forget) {
+      table_.forget_process(pid);
+      symbolizer_.forget_process(static_cast<pid_t>(pid));
+      processes_.erase(pid);
+      for (auto it = resolved_.begin(); it != resolved_.end();)
+        it = it->first.first == pid ? resolved_.erase(it) : std::next(it);
+    }
+  }
+
+  const cli::TraceOptions& options_;
+  std::ostream& out_;
+  std::unique_ptr<report::Renderer> renderer_;
+  std::optional<HeldCommand> command_;
+  std::unique_ptr<capture::Capture> capture_;
+  std::map<std::string, probe::ProbePlan> plans_;
+  sample::SiteTable table_;
+  symbolize::Symbolizer symbolizer_;
+  std::unordered_map<std::uint32_t, ProcessInfo> processes_;
+  std::unordered_map<std::pair<std::uint32_t, std::uint64_t>, std::vector<symbolize::Frame>, PairHash> resolved_;
+};
+
+}  // namespace
+
+int run_tracer(const cli::TraceOptions& options, std::ostream& out) {
+  Tracer tracer(options, out);
+  return tracer.run();
+}
+
+}  // namespace edleak::app

@@ -1,0 +1,261 @@
+#include "capture/capture.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+#include <unordered_set>
+
+#include "edleak_bpf.skel.h"
+#include "edleak_abi.h"
+#include "util/log.h"
+
+namespace edleak::capture {
+namespace {
+
+struct SkeletonDeleter {
+  void operator()(edleak_bpf* skel) const { edleak_bpf__destroy(skel); }
+};
+using Skeleton = std::unique_ptr<edleak_bpf, SkeletonDeleter>;
+
+struct LinkDeleter {
+  void operator()(bpf_link* link) const { bpf_link__destroy(link); }
+};
+using Link = std::unique_ptr<bpf_link, LinkDeleter>;
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+// libbpf prints through this; keep its warnings for -vv, they are noisy otherwise.
+int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG && !log::enabled(log::Level::debug)) return 0;
+  if (level == LIBBPF_INFO && !log::enabled(log::Level::verbose)) return 0;
+  if (level == LIBBPF_WARN && !log::enabled(log::Level::verbose)) return 0;
+  char line[1024];
+  int n = std::vsnprintf(line, sizeof line, format, args);
+  if (n > 0) {
+    std::string_view text(line, std::min<std::size_t>(n, sizeof line - 1));
+    while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    log::debug("libbpf: {}", text);
+  }
+  return 0;
+}
+
+}  // namespace
+
+struct Capture::Impl {
+  Skeleton skel;
+  std::vector<Link> links;
+  std::unordered_set<std::uint64_t> known_stacks;
+
+  bpf_program* entry_program(probe::Handler handler) const {
+    auto* p = &skel->progs;
+    switch (handler) {
+      case probe::Handler::malloc: return p->malloc_enter;
+      case probe::Handler::calloc: return p->calloc_enter;
+      case probe::Handler::memalign: return p->memalign_enter;
+      case probe::Handler::pvalloc: return p->pvalloc_enter;
+      case probe::Handler::posix_memalign: return p->posix_memalign_enter;
+      case probe::Handler::realloc: return p->realloc_enter;
+      case probe::Handler::reallocarray: return p->reallocarray_enter;
+      case probe::Handler::free: return p->free_enter;
+    }
+    return nullptr;
+  }
+
+  Result<void> attach_one(bpf_program* prog, const std::string& path, std::uint64_t offset,
+                          pid_t pid, bool retprobe, const std::string& symbol) {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+    bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, path.c_str(), offset, &opts);
+    if (!link) {
+      int err = errno;
+      std::string who = pid == -1 ? "every process" : fmt::format("pid {}", pid);
+      if (err == ESRCH) return make_error("cannot attach to {}: no such process", who);
+      return make_error("cannot attach {}probe to {} in {} for {}: {}", retprobe ? "return " : "",
+                        symbol, path, who, errno_text(err));
+    }
+    links.emplace_back(link);
+    return {};
+  }
+};
+
+Capture::Capture(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Capture::~Capture() = default;
+
+Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
+  libbpf_set_print(libbpf_print);
+  auto impl = std::make_unique<Impl>();
+  impl->skel.reset(edleak_bpf__open());
+  if (!impl->skel) return make_error("cannot open the BPF object: {}", errno_text(errno));
+  auto& skel = impl->skel;
+  skel->rodata->self_tgid = static_cast<std::uint32_t>(getpid());
+  skel->rodata->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  bpf_map__set_max_entries(skel->maps.blocks, config.max_allocs);
+  bpf_map__set_max_entries(skel->maps.sites, config.max_stacks);
+  bpf_map__set_max_entries(skel->maps.stacks, config.max_stacks);
+  if (int err = edleak_bpf__load(skel.get()); err) {
+    if (err == -EPERM || err == -EACCES)
+      return make_error(
+          "cannot load the BPF programs: {} (run as root, or with CAP_BPF and CAP_PERFMON)",
+          errno_text(err));
+    return make_error("cannot load the BPF programs: {} (a kernel with BTF, uprobes and BPF task "
+                      "storage is needed; -vv shows the verifier's log)",
+                      errno_text(err));
+  }
+  return std::unique_ptr<Capture>(new Capture(std::move(impl)));
+}
+
+Result<void> Capture::attach(const probe::ProbePlan& plan, const std::string& path, pid_t pid) {
+  // Order matters: see the header.
+  for (const auto& site : plan.sites) {
+    if (site.handler != probe::Handler::free) continue;
+    auto r = impl_->attach_one(impl_->skel->progs.free_enter, path, site.probe_offset, pid, false,
+                               site.symbol);
+    if (!r) return r;
+  }
+  for (const auto& site : plan.sites) {
+    if (!probe::handler_needs_return(site.handler)) continue;
+    auto r = impl_->attach_one(impl_->skel->progs.alloc_return, path, site.probe_offset, pid, true,
+                               site.symbol);
+    if (!r) return r;
+  }
+  for (const auto& site : plan.sites) {
+    if (site.handler == probe::Handler::free) continue;
+    auto r = impl_->attach_one(impl_->entry_program(site.handler), path, site.probe_offset, pid,
+                               false, site.symbol);
+    if (!r) return r;
+  }
+  return {};
+}
+
+std::size_t Capture::probe_count() const { return impl_->links.size(); }
+
+namespace {
+
+// Reads a whole hash map with batch lookups (one syscall per chunk).
+template <typename Key, typename Value>
+Result<void> read_all(int fd, std::uint32_t max_entries, std::vector<Key>& keys,
+                      std::vector<Value>& values) {
+  keys.resize(max_entries);
+  values.resize(max_entries);
+  std::size_t total = 0;
+  Key in_batch{}, out_batch{};
+  bool first = true;
+  while (total < max_entries) {
+    __u32 count = std::min<std::size_t>(max_entries - total, 8192);
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, &keys[total],
+                                   &values[total], &count, nullptr);
+    total += count;
+    if (err) {
+      if (errno == ENOENT) break;  // the whole map was read
+      return make_error("cannot read a BPF map: {}", errno_text(errno));
+    }
+    in_batch = out_batch;
+    first = false;
+  }
+  keys.resize(total);
+  values.resize(total);
+  return {};
+}
+
+}  // namespace
+
+Result<sample::Snapshot> Capture::snapshot(double t_s) {
+  sample::Snapshot snap;
+  snap.t_s = t_s;
+  auto& skel = impl_->skel;
+
+  std::vector<edleak_site_key> keys;
+  std::vector<edleak_site> values;
+  if (auto r = read_all(bpf_map__fd(skel->maps.sites), bpf_map__max_entries(skel->maps.sites),
+                        keys, values);
+      !r)
+    return r.error();
+  snap.sites.reserve(keys.size());
+  int stacks_fd = bpf_map__fd(skel->maps.stacks);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const auto& k = keys[i];
+    const auto& v = values[i];
+    snap.sites.push_back({k.tgid, k.stack_id, v.outstanding_bytes, v.outstanding_blocks,
+                          v.total_allocs, v.total_frees});
+    if (impl_->known_stacks.count(k.stack_id) || snap.new_stacks.count(k.stack_id)) continue;
+    edleak_stack stack;
+    if (bpf_map_lookup_elem(stacks_fd, &k.stack_id, &stack) != 0) continue;  // frames lost
+    std::vector<std::uint64_t> frames;
+    for (auto f : stack.frames) {
+      if (f == 0) break;
+      frames.push_back(f);
+    }
+    snap.new_stacks.emplace(k.stack_id, std::move(frames));
+  }
+  for (const auto& [id, frames] : snap.new_stacks) impl_->known_stacks.insert(id);
+
+  // Per-CPU counters: sum every CPU's slot.
+  int ncpu = libbpf_num_possible_cpus();
+  std::vector<std::uint64_t> per_cpu(ncpu > 0 ? ncpu : 1);
+  std::uint64_t totals[EDLEAK_CTR_COUNT] = {};
+  for (std::uint32_t c = 0; c < EDLEAK_CTR_COUNT; ++c) {
+    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.counters), &c, per_cpu.data()) != 0) continue;
+    for (auto v : per_cpu) totals[c] += v;
+  }
+  auto& ctr = snap.counters;
+  ctr.allocs = totals[EDLEAK_CTR_ALLOCS];
+  ctr.frees = totals[EDLEAK_CTR_FREES];
+  ctr.lost_allocs = totals[EDLEAK_CTR_LOST_ALLOCS];
+  ctr.lost_sites = totals[EDLEAK_CTR_LOST_SITES];
+  ctr.stack_errors = totals[EDLEAK_CTR_STACK_ERRORS];
+  ctr.unknown_frees = totals[EDLEAK_CTR_UNKNOWN_FREES];
+  ctr.failed_allocs = totals[EDLEAK_CTR_FAILED_ALLOCS];
+  ctr.nested_calls = totals[EDLEAK_CTR_NESTED_CALLS];
+  ctr.state_errors = totals[EDLEAK_CTR_STATE_ERRORS];
+  return snap;
+}
+
+Result<void> Capture::forget_processes(const std::vector<std::uint32_t>& tgids) {
+  if (tgids.empty()) return {};
+  std::unordered_set<std::uint32_t> gone(tgids.begin(), tgids.end());
+  auto& skel = impl_->skel;
+
+  // Blocks first, so a racing free cannot credit a site that is about to go.
+  std::vector<edleak_block_key> block_keys;
+  std::vector<edleak_block> block_values;
+  if (auto r = read_all(bpf_map__fd(skel->maps.blocks), bpf_map__max_entries(skel->maps.blocks),
+                        block_keys, block_values);
+      !r)
+    return r;
+  int blocks_fd = bpf_map__fd(skel->maps.blocks);
+  for (const auto& k : block_keys)
+    if (gone.count(k.tgid)) bpf_map_delete_elem(blocks_fd, &k);
+
+  std::vector<edleak_site_key> site_keys;
+  std::vector<edleak_site> site_values;
+  if (auto r = read_all(bpf_map__fd(skel->maps.sites), bpf_map__max_entries(skel->maps.sites),
+                        site_keys, site_values);
+      !r)
+    return r;
+  int sites_fd = bpf_map__fd(skel->maps.sites);
+  for (const auto& k : site_keys)
+    if (gone.count(k.tgid)) bpf_map_delete_elem(sites_fd, &k);
+  return {};
+}
+
+std::uint64_t Capture::map_memory_bytes() const {
+  // The kernel reports each map's charged memory in /proc/self/fdinfo/<fd> as "memlock:".
+  std::uint64_t total = 0;
+  bpf_map* map;
+  bpf_object__for_each_map(map, impl_->skel->obj) {
+    int fd = bpf_map__fd(map);
+    if (fd < 0) continue;
+    FILE* f = std::fopen(fmt::format("/proc/self/fdinfo/{}", fd).c_str(), "r");
+    if (!f) continue;
+    char line[256];
+    while (std::fgets(line, sizeof line, f)) {
+      unsigned long long v;
+      if (std::sscanf(line, "memlock: %llu", &v) == 1) total += v;
+    }
+    std::fclose(f);
+  }
+  return total;
+}
+
+}  // namespace edleak::capture

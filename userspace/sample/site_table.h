@@ -1,0 +1,53 @@
+#pragma once
+// The analysis state of a run: one series per (process, stack), fed by capture snapshots.
+// Pure: tests feed it snapshots they build by hand or replay from a record.
+#include <cstdint>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+#include "sample/snapshot.h"
+#include "series/series.h"
+
+namespace edleak::sample {
+
+struct Site {
+  std::uint32_t tgid = 0;
+  std::uint64_t stack_id = 0;
+  SiteSample latest;     // aggregates at the last snapshot that had this site
+  series::Series bytes;  // outstanding bytes over time
+};
+
+class SiteTable {
+ public:
+  // Appends every site of the snapshot to its series (creating sites seen for the first time)
+  // and keeps the frames of new stacks.
+  void ingest(const Snapshot& snapshot);
+
+  // Drops the sites of a process (after its final report).
+  void forget_process(std::uint32_t tgid);
+
+  // Sites of a process, or of all processes, in a stable order (by stack id).
+  std::vector<const Site*> sites_of(std::uint32_t tgid) const;
+  std::vector<std::uint32_t> processes() const;  // ascending
+
+  const std::vector<std::uint64_t>* frames(std::uint64_t stack_id) const;
+  const Counters& counters() const { return counters_; }
+  std::uint64_t samples() const { return samples_; }
+  std::size_t size() const { return sites_.size(); }
+
+ private:
+  struct Key {
+    std::uint32_t tgid;
+    std::uint64_t stack_id;
+    bool operator<(const Key& o) const {
+      return tgid != o.tgid ? tgid < o.tgid : stack_id < o.stack_id;
+    }
+  };
+  std::map<Key, Site> sites_;
+  std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> stacks_;
+  Counters counters_;
+  std::uint64_t samples_ = 0;
+};
+
+}  // namespace edleak::sample
