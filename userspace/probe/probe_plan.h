@@ -1,7 +1,7 @@
 #pragma once
 // Where to put the probes in an allocator library: symbols resolved to file offsets from the ELF,
 // one probe per address (aliases share one), each moved to the first instruction the kernel
-// emulates when the prologue allows (see decoder.h).
+// emulates when the prologue allows (see prologue.h).
 #include <cstdint>
 #include <string>
 #include <string_view>

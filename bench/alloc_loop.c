@@ -1,0 +1,62 @@
+// The allocation-heavy loop of the overhead benchmark: PAIRS malloc+free pairs over a 64-slot
+// working set, sizes 16..215 bytes. Prints "ns_per_pair <value>" for its timed loop only, so
+// tracer start-up is not counted. Usage: alloc_loop PAIRS [STACKS]
+//   STACKS > 1 spreads the allocations over that many distinct call stacks (for the
+//   many-stacks measurements); the default is one call site.
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define NOINLINE __attribute__((noinline))
+
+static void* slots[64];
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+NOINLINE static void* alloc_leaf(size_t size) {
+  void* p = malloc(size);
+  __asm__ volatile("" : : "r"(p) : "memory");  // keep the call a call, not a tail call
+  return p;
+}
+
+// Distinct stacks: the bits of `path` choose between two frames at each level.
+NOINLINE static void* alloc_via_a(unsigned path, int depth, size_t size);
+NOINLINE static void* alloc_via_b(unsigned path, int depth, size_t size);
+NOINLINE static void* alloc_path(unsigned path, int depth, size_t size) {
+  if (depth == 0) return alloc_leaf(size);
+  void* p = (path & 1) ? alloc_via_a(path >> 1, depth - 1, size) : alloc_via_b(path >> 1, depth - 1, size);
+  __asm__ volatile("" : : "r"(p) : "memory");
+  return p;
+}
+NOINLINE static void* alloc_via_a(unsigned path, int depth, size_t size) {
+  void* p = alloc_path(path, depth, size);
+  __asm__ volatile("" : : "r"(p) : "memory");
+  return p;
+}
+NOINLINE static void* alloc_via_b(unsigned path, int depth, size_t size) {
+  void* p = alloc_path(path, depth, size);
+  __asm__ volatile("" : : "r"(p) : "memory");
+  return p;
+}
+
+int main(int argc, char** argv) {
+  long pairs = argc > 1 ? atol(argv[1]) : 1000000;
+  unsigned stacks = argc > 2 ? (unsigned)atol(argv[2]) : 1;
+  int depth = 0;
+  while ((1u << depth) < stacks) depth++;
+  double start = now_ns();
+  for (long i = 0; i < pairs; ++i) {
+    unsigned slot = i & 63;
+    free(slots[slot]);
+    size_t size = 16 + (size_t)(i * 7 % 200);
+    slots[slot] = depth ? alloc_path((unsigned)(i % stacks), depth, size) : alloc_leaf(size);
+  }
+  double elapsed = now_ns() - start;
+  for (int s = 0; s < 64; ++s) free(slots[s]);
+  printf("ns_per_pair %.1f\n", elapsed / (double)pairs);
+  return 0;
+}
