@@ -1,11 +1,14 @@
 // The allocation-heavy loop of the overhead benchmark: PAIRS malloc+free pairs over a 64-slot
 // working set, sizes 16..215 bytes. Prints "ns_per_pair <value>" for its timed loop only, so
-// tracer start-up is not counted. Usage: alloc_loop PAIRS [STACKS]
+// tracer start-up is not counted. Usage: alloc_loop PAIRS [STACKS [HOLD SECONDS]]
 //   STACKS > 1 spreads the allocations over that many distinct call stacks (for the
 //   many-stacks measurements); the default is one call site.
+//   HOLD > 0: after the loop, allocate HOLD 32-byte blocks over the same stacks, keep them,
+//   print "holding", and sleep SECONDS (for the tracer's memory at many live blocks).
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
 
@@ -58,5 +61,16 @@ int main(int argc, char** argv) {
   double elapsed = now_ns() - start;
   for (int s = 0; s < 64; ++s) free(slots[s]);
   printf("ns_per_pair %.1f\n", elapsed / (double)pairs);
+  long hold = argc > 3 ? atol(argv[3]) : 0;
+  int seconds = argc > 4 ? atoi(argv[4]) : 0;
+  if (hold > 0) {
+    for (long i = 0; i < hold; ++i) {
+      void* p = depth ? alloc_path((unsigned)(i % stacks), depth, 32) : alloc_leaf(32);
+      __asm__ volatile("" : : "r"(p) : "memory");  // held until exit, on purpose
+    }
+    printf("holding %ld\n", hold);
+    fflush(stdout);
+    sleep((unsigned)seconds);
+  }
   return 0;
 }

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The overhead benchmark (issue 4), all measurements in one run so their ratios are comparable
+# on a noisy machine. Run as root from the repository:
+#   sudo bench/overhead.sh [RUNS]        (default 3 runs of each; medians are reported)
+# It times bench/alloc_loop.c (malloc+free pairs over a 64-slot working set, sizes 16..215,
+# gcc -O2) untraced, traced by edleak-bpf, traced by a bpftrace script that does what memleak
+# does (bench/memleak.bt) and under heaptrack; then an untraced loop while edleak-bpf traces
+# another process (-p); then sqlite3 on an allocation-heavy job, traced and untraced.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+scripts/setup
+scripts/build >/dev/null
+build=${EDLEAK_BUILD_DIR:-build}
+loop=$build/bench/alloc_loop
+tracer=$build/edleak-bpf
+libc=$(readlink -f "$(ldd "$loop" | awk '/libc.so.6/ {print $3}')")
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+sed "s|LIBC_PATH|$libc|g" bench/memleak.bt > "$scratch/memleak.bt"
+
+untraced_pairs=2000000
+traced_pairs=200000
+
+median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+ns_of() { awk '/^ns_per_pair/ {print $2}'; }
+
+declare -A samples
+measure() {  # name, command...
+  local name=$1; shift
+  local value
+  value=$("$@" 2>/dev/null | ns_of)
+  [[ -n $value ]] || { echo "overhead.sh: '$name' printed no figure" >&2; exit 1; }
+  samples[$name]+="$value "
+}
+
+for ((r = 1; r <= runs; r++)); do
+  echo "run $r/$runs..." >&2
+  measure untraced "$loop" $untraced_pairs
+  measure edleak-bpf "$tracer" --interval 1s -o /dev/null -- "$loop" $traced_pairs
+  measure bpftrace bpftrace -c "$loop $traced_pairs" "$scratch/memleak.bt"
+  measure heaptrack heaptrack -o "$scratch/heaptrack.$r" "$loop" $traced_pairs
+  # Another process traced with -p: this loop must not pay for it.
+  sleep 600 &
+  other=$!
+  "$tracer" -p $other --interval 1s -o /dev/null &
+  tracer_pid=$!
+  sleep 1
+  measure untraced-beside-p "$loop" $untraced_pairs
+  kill -INT $tracer_pid; wait $tracer_pid || true
+  kill $other; wait $other 2>/dev/null || true
+done
+
+declare -A med
+for name in untraced edleak-bpf bpftrace heaptrack untraced-beside-p; do
+  med[$name]=$(tr ' ' '\n' <<<"${samples[$name]}" | grep . | median)
+done
+printf '\n%-22s %12s %12s   %s\n' "malloc+free pair" "median ns" "x untraced" "runs (ns)"
+for name in untraced edleak-bpf bpftrace heaptrack untraced-beside-p; do
+  printf '%-22s %12.1f %12.1f   %s\n' "$name" "${med[$name]}" \
+    "$(awk -v a="${med[$name]}" -v b="${med[untraced]}" 'BEGIN {print a / b}')" "${samples[$name]}"
+done
+printf 'edleak-bpf / bpftrace: %.3f (target <= 0.20); edleak-bpf per pair: %.2f us (target <= 3.0)\n' \
+  "$(awk -v a="${med[edleak-bpf]}" -v b="${med[bpftrace]}" 'BEGIN {print a / b}')" \
+  "$(awk -v a="${med[edleak-bpf]}" 'BEGIN {print a / 1000}')"
+
+# A real program doing real work: wall time of sqlite3 on bench/sqlite_workload.sql.
+wall() {  # command... -> seconds
+  local start end
+  start=$(date +%s%N)
+  "$@" >/dev/null 2>&1
+  end=$(date +%s%N)
+  awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f", (e - s) / 1e9}'
+}
+plain=() traced=()
+for ((r = 1; r <= runs; r++)); do
+  plain+=("$(wall sqlite3 :memory: -init bench/sqlite_workload.sql .quit)")
+  traced+=("$(wall "$tracer" --interval 1s -o /dev/null -- sqlite3 :memory: -init bench/sqlite_workload.sql .quit)")
+done
+p=$(printf '%s\n' "${plain[@]}" | median)
+t=$(printf '%s\n' "${traced[@]}" | median)
+printf '\nsqlite3 workload wall time: untraced %.3f s, edleak-bpf %.3f s, ratio %.2f (runs: %s | %s)\n' \
+  "$p" "$t" "$(awk -v a="$t" -v b="$p" 'BEGIN {print a / b}')" "${plain[*]}" "${traced[*]}"
