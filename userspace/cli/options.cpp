@@ -1,0 +1,296 @@
+#include "cli/options.h"
+
+#include <algorithm>
+#include <charconv>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "util/duration.h"
+#include "util/result.h"
+
+namespace edleak::cli {
+namespace {
+
+constexpr std::string_view kProgram = "edleak-bpf";
+constexpr std::string_view kVersion = "0.1.0";
+
+// The kernel never hands out pids above PID_MAX_LIMIT (2^22 on 64-bit).
+constexpr std::uint64_t kMaxPid = 4'194'304;
+// Bounds of --max-allocs / --max-stacks: below 1024 nothing real fits; above 2^26 the maps
+// would pin gigabytes of kernel memory.
+constexpr std::uint64_t kMinMapEntries = 1024;
+constexpr std::uint64_t kMaxMapEntries = std::uint64_t{1} << 26;
+
+// The raw text of every option, validated after CLI11 has split the command line so that
+// each bad value gets a message naming it.
+struct RawArgs {
+  std::vector<std::string> pids;
+  std::string interval;
+  std::string duration;
+  std::string top;
+  std::string format;
+  std::string output;
+  std::string libc;
+  std::string max_allocs;
+  std::string max_stacks;
+  std::string classify_format;
+  std::string classify_input;
+};
+
+// CLI11's help, with the command in the usage line (CLI11 never sees what follows "--") and one
+// blank line between option groups instead of two.
+class Formatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App* app, std::string name) const override {
+    if (app->get_parent() != nullptr) return CLI::Formatter::make_usage(app, std::move(name));
+    return fmt::format("Usage: {0} [OPTIONS] [-- CMD [ARGS...]]\n       {0} classify [OPTIONS] [FILE|-]\n", name);
+  }
+
+  std::string make_help(const CLI::App* app, std::string name, CLI::AppFormatMode mode) const override {
+    std::string help = CLI::Formatter::make_help(app, std::move(name), mode);
+    for (std::size_t at; (at = help.find("\n\n\n")) != std::string::npos;) help.erase(at, 1);
+    return help;
+  }
+};
+
+// Strict unsigned integer: digits only, no sign, no spaces, no overflow.
+std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+Result<std::uint64_t> parse_bounded(std::string_view text, std::string_view option, std::uint64_t min,
+                                    std::uint64_t max) {
+  auto value = parse_unsigned(text);
+  if (value && *value >= min && *value <= max) return *value;
+  if (max == UINT64_MAX)
+    return make_error("invalid value '{}' for {}: expected an integer of at least {}", text, option, min);
+  return make_error("invalid value '{}' for {}: expected an integer from {} to {}", text, option, min, max);
+}
+
+// "-p 1,2 -p 3": every pid once, in the order given.
+Result<std::vector<pid_t>> parse_pids(const std::vector<std::string>& args) {
+  std::vector<pid_t> pids;
+  for (const std::string& arg : args) {
+    std::string_view rest = arg;
+    while (true) {
+      std::size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      auto pid = parse_unsigned(item);
+      if (!pid || *pid == 0 || *pid > kMaxPid)
+        return make_error("invalid pid '{}' for -p: expected a process id from 1 to {}", item, kMaxPid);
+      if (std::find(pids.begin(), pids.end(), static_cast<pid_t>(*pid)) == pids.end())
+        pids.push_back(static_cast<pid_t>(*pid));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return pids;
+}
+
+Result<std::chrono::nanoseconds> parse_duration_of(std::string_view text, std::string_view option) {
+  auto parsed = parse_duration(text);
+  if (parsed) return *parsed;
+  // util's message reads "invalid duration 'TEXT': why"; name the option right after the value.
+  Error error = parsed.error();
+  std::string prefix = fmt::format("invalid duration '{}'", text);
+  if (error.message.starts_with(prefix)) error.message.insert(prefix.size(), fmt::format(" for {}", option));
+  else error.message = fmt::format("{}: {}", option, error.message);
+  return error;
+}
+
+Result<report::Format> parse_format(std::string_view text) {
+  if (text == "text") return report::Format::text;
+  if (text == "json") return report::Format::json;
+  return make_error("invalid format '{}' for --format: expected text or json", text);
+}
+
+Result<TraceOptions> validate_trace(const RawArgs& raw, int verbosity, std::vector<std::string> command,
+                                    bool has_separator) {
+  TraceOptions trace;
+  auto pids = parse_pids(raw.pids);
+  if (!pids) return pids.error();
+  trace.pids = std::move(*pids);
+
+  if (has_separator && command.empty()) return make_error("missing command after '--'");
+  if (!trace.pids.empty() && !command.empty())
+    return make_error("-p and a command after '--' cannot be combined: trace running processes or start one");
+  trace.command = std::move(command);
+
+  if (!raw.interval.empty()) {
+    auto interval = parse_duration_of(raw.interval, "--interval");
+    if (!interval) return interval.error();
+    trace.interval = *interval;
+  }
+  if (!raw.duration.empty()) {
+    auto duration = parse_duration_of(raw.duration, "--duration");
+    if (!duration) return duration.error();
+    trace.duration = *duration;
+  }
+  if (!raw.top.empty()) {
+    auto top = parse_bounded(raw.top, "--top", 1, UINT64_MAX);
+    if (!top) return top.error();
+    trace.top = static_cast<std::size_t>(*top);
+  }
+  if (!raw.format.empty()) {
+    auto format = parse_format(raw.format);
+    if (!format) return format.error();
+    trace.format = *format;
+  }
+  // "-o -" is stdout, as usual.
+  if (raw.output != "-") trace.output_path = raw.output;
+  trace.libc_path = raw.libc;
+  if (!raw.max_allocs.empty()) {
+    auto max = parse_bounded(raw.max_allocs, "--max-allocs", kMinMapEntries, kMaxMapEntries);
+    if (!max) return max.error();
+    trace.max_allocs = static_cast<std::uint32_t>(*max);
+  }
+  if (!raw.max_stacks.empty()) {
+    auto max = parse_bounded(raw.max_stacks, "--max-stacks", kMinMapEntries, kMaxMapEntries);
+    if (!max) return max.error();
+    trace.max_stacks = static_cast<std::uint32_t>(*max);
+  }
+  trace.verbosity = verbosity;
+  return trace;
+}
+
+Result<ClassifyOptions> validate_classify(const RawArgs& raw, const std::vector<std::string>& after_separator,
+                                          bool has_separator) {
+  ClassifyOptions classify;
+  if (!raw.classify_format.empty()) {
+    auto format = parse_format(raw.classify_format);
+    if (!format) return format.error();
+    classify.format = *format;
+  }
+  if (!raw.classify_input.empty()) classify.input = raw.classify_input;
+  // "classify -- -odd-name": after "--" comes the file, nothing else.
+  if (has_separator) {
+    if (after_separator.size() != 1 || !raw.classify_input.empty())
+      return make_error("classify takes one input file, got {}",
+                        after_separator.size() + (raw.classify_input.empty() ? 0 : 1));
+    classify.input = after_separator.front();
+  }
+  return classify;
+}
+
+// Exit code 2, as usual for usage errors, after one line naming what is wrong.
+ParseResult usage_error(std::ostream& err, std::string_view message) {
+  std::string line(message);
+  std::replace(line.begin(), line.end(), '\n', ' ');  // CLI11 sometimes puts newlines in its own
+  err << kProgram << ": " << line << '\n';
+  return {std::nullopt, 2};
+}
+
+}  // namespace
+
+ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  // Everything after the first "--" is the command to trace, never our options: split it off
+  // before CLI11 sees it.
+  std::vector<const char*> ours;
+  std::vector<std::string> after_separator;
+  bool has_separator = false;
+  ours.push_back(argc > 0 && argv[0] != nullptr ? argv[0] : kProgram.data());
+  for (int i = 1; i < argc; ++i) {
+    if (has_separator) after_separator.emplace_back(argv[i]);
+    else if (std::string_view(argv[i]) == "--") has_separator = true;
+    else ours.push_back(argv[i]);
+  }
+
+  RawArgs raw;
+  CLI::App app("Finds memory leaks in running processes: samples the outstanding bytes of every "
+               "allocation stack and classifies their growth (constant, linear, logarithmic, exponential).",
+               std::string(kProgram));
+  app.formatter(std::make_shared<Formatter>());
+  app.set_version_flag("--version", fmt::format("{} {}", kProgram, kVersion));
+  app.footer(
+      "With neither -p nor a command, every process is traced.\n"
+      "Durations: 500ms, 1s, 2m, 1h or plain seconds.\n"
+      "Examples:\n"
+      "  edleak-bpf -p 1234 -i 2s -d 10m        trace pid 1234 for 10 minutes\n"
+      "  edleak-bpf --format json -- ./server   start ./server and trace it, JSON lines on stdout\n"
+      "  edleak-bpf classify samples.txt        classify a series of \"t bytes\" lines");
+
+  // The trace options, kept in a list to reject them after "classify". Defaults shown in the
+  // help come from TraceOptions so they cannot drift.
+  const TraceOptions defaults;
+  std::vector<CLI::Option*> trace_options;
+  auto add = [&](CLI::Option* option, const char* group) {
+    option->group(group);
+    trace_options.push_back(option);
+    return option;
+  };
+  // One value; given twice, the last one wins.
+  auto add_value = [&](const char* names, std::string& value, const std::string& help, const char* type_name,
+                       const char* group) {
+    return add(app.add_option(names, value, help)->type_name(type_name)->take_last(), group);
+  };
+  add(app.add_option("-p,--pid", raw.pids, "Trace these processes (repeat or comma-separate: -p 1,2)")
+          ->type_name("PID")
+          ->allow_extra_args(false)
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll),
+      "TARGETING");
+  add_value("--libc", raw.libc, "Allocator library to probe (default: the libc each process maps)", "PATH",
+            "TARGETING");
+  add_value("-i,--interval", raw.interval,
+            fmt::format("Time between samples (default {})", format_duration(defaults.interval)), "DUR", "SAMPLING");
+  add_value("-d,--duration", raw.duration, "Stop after this long (default: until Ctrl-C or the command exits)", "DUR",
+            "SAMPLING");
+  add_value("--top", raw.top, fmt::format("Leaking stacks shown per process (default {})", defaults.top), "N",
+            "OUTPUT");
+  add_value("--format", raw.format, "Report format: text or json (one object per line)", "FMT", "OUTPUT");
+  add_value("-o,--output", raw.output, "Write reports to FILE instead of stdout", "FILE", "OUTPUT");
+  CLI::Option* verbose = add(app.add_flag("-v,--verbose")
+                                 ->description("More diagnostics on stderr (-vv for debugging)")
+                                 ->disable_flag_override(),
+                             "OUTPUT");
+  add_value("--max-allocs", raw.max_allocs,
+            fmt::format("Live blocks tracked at once ({}..{}, default {})", kMinMapEntries, kMaxMapEntries,
+                        defaults.max_allocs),
+            "N", "LIMITS");
+  add_value("--max-stacks", raw.max_stacks,
+            fmt::format("Distinct (process, stack) pairs ({}..{}, default {})", kMinMapEntries, kMaxMapEntries,
+                        defaults.max_stacks),
+            "N", "LIMITS");
+
+  CLI::App* classify = app.add_subcommand("classify", "Classify one memory series read from FILE or stdin ('-')");
+  classify->add_option("--format", raw.classify_format, "Output format: text or json")->type_name("FMT");
+  classify->add_option("FILE", raw.classify_input, "Series of \"t bytes\" lines; '-' (the default) is stdin")
+      ->type_name("");
+  classify->footer("Reads one sample per line, \"t bytes\" (seconds, bytes), and prints the leak factor.");
+
+  try {
+    app.parse(static_cast<int>(ours.size()), ours.data());
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return {std::nullopt, 0};
+  } catch (const CLI::CallForVersion& version) {
+    out << version.what() << '\n';
+    return {std::nullopt, 0};
+  } catch (const CLI::ParseError& error) {
+    return usage_error(err, fmt::format("{} (see --help)", error.what()));
+  }
+
+  Options options;
+  if (classify->parsed()) {
+    for (CLI::Option* option : trace_options) {
+      if (option->count() > 0)
+        return usage_error(err, fmt::format("{} does not apply to classify", option->get_name()));
+    }
+    auto parsed = validate_classify(raw, after_separator, has_separator);
+    if (!parsed) return usage_error(err, parsed.error().message);
+    options.mode = Options::Mode::classify;
+    options.classify = std::move(*parsed);
+    return {std::move(options), 0};
+  }
+
+  auto parsed = validate_trace(raw, static_cast<int>(verbose->count()), std::move(after_separator), has_separator);
+  if (!parsed) return usage_error(err, parsed.error().message);
+  options.trace = std::move(*parsed);
+  return {std::move(options), 0};
+}
+
+}  // namespace edleak::cli

@@ -1,0 +1,55 @@
+#include "report/format.h"
+
+#include <array>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace edleak::report {
+namespace {
+
+struct Scaled {
+  double value;
+  std::string_view unit;  // "B" when no scaling happened
+};
+
+Scaled scale_binary(double bytes) {
+  static constexpr std::array<std::string_view, 7> kUnits{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  std::size_t unit = 0;
+  double value = bytes;
+  // Compare the value as it will be printed (one decimal), so no "1024.0 KiB".
+  while (unit + 1 < kUnits.size() && std::round(std::fabs(value) * 10) / 10 >= 1024) {
+    value /= 1024;
+    ++unit;
+  }
+  return {value, kUnits[unit]};
+}
+
+}  // namespace
+
+std::string format_bytes(std::uint64_t bytes) {
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  Scaled s = scale_binary(static_cast<double>(bytes));
+  return fmt::format("{:.1f} {}", s.value, s.unit);
+}
+
+std::string format_rate(double bytes_per_s) {
+  if (!std::isfinite(bytes_per_s)) return "n/a";
+  Scaled s = scale_binary(std::fabs(bytes_per_s));
+  // A rate that rounds to zero has no meaningful sign.
+  char sign = bytes_per_s < 0 && std::round(s.value * 10) != 0 ? '-' : '+';
+  return fmt::format("{}{:.1f} {}/s", sign, s.value, s.unit);
+}
+
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) out += fmt::format("\\x{:02x}", byte);
+    else out += c;
+  }
+  return out;
+}
+
+}  // namespace edleak::report

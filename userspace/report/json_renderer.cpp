@@ -1,0 +1,104 @@
+#include "report/json_renderer.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "classify/leak_factor_json.h"
+
+namespace edleak::report {
+namespace {
+
+using nlohmann::json;
+
+json string_or_null(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+json line_or_null(int line) { return line > 0 ? json(line) : json(nullptr); }
+
+template <typename T>
+json array_of(const std::vector<T>& items) {
+  json array = json::array();
+  for (const T& item : items) array.push_back(to_json(item));
+  return array;
+}
+
+}  // namespace
+
+json to_json(const symbolize::InlinedFrame& inl) {
+  return {{"symbol", string_or_null(inl.symbol)}, {"file", string_or_null(inl.file)}, {"line", line_or_null(inl.line)}};
+}
+
+json to_json(const symbolize::Frame& frame) {
+  bool has_symbol = !frame.symbol.empty();
+  json j = {
+      {"addr", fmt::format("{:#x}", frame.addr)},
+      {"symbol", string_or_null(frame.symbol)},
+      {"offset", has_symbol ? json(frame.offset) : json(nullptr)},
+      {"module", string_or_null(frame.module)},
+      {"file", string_or_null(frame.file)},
+      {"line", line_or_null(frame.line)},
+  };
+  if (!frame.inlined.empty()) j["inlined"] = array_of(frame.inlined);
+  return j;
+}
+
+json to_json(const Leaker& leaker) {
+  return {
+      {"stack", array_of(leaker.stack)},
+      {"outstanding_bytes", leaker.outstanding_bytes},
+      {"outstanding_allocs", leaker.outstanding_allocs},
+      {"total_allocs", leaker.total_allocs},
+      {"total_frees", leaker.total_frees},
+      {"leak_factor", classify::to_json(leaker.leak_factor)},
+  };
+}
+
+json to_json(const ProcessReport& process) {
+  return {
+      {"pid", process.pid},
+      {"comm", process.comm},
+      {"exited", process.exited},
+      {"outstanding_bytes", process.outstanding_bytes},
+      {"stacks", process.stacks},
+      {"leakers", array_of(process.leakers)},
+  };
+}
+
+json to_json(const Stats& stats) {
+  return {
+      {"lost_allocs", stats.lost_allocs},
+      {"stack_errors", stats.stack_errors},
+      {"lost_stacks", stats.lost_stacks},
+      {"unknown_frees", stats.unknown_frees},
+      {"failed_allocs", stats.failed_allocs},
+  };
+}
+
+json to_json(const Report& report) {
+  return {
+      {"time", format_utc_iso8601(report.time)},
+      {"elapsed_s", report.elapsed_s},
+      {"interval_s", report.interval_s},
+      {"samples", report.samples},
+      {"final", report.final},
+      {"stats", to_json(report.stats)},
+      {"processes", array_of(report.processes)},
+  };
+}
+
+std::string format_utc_iso8601(std::chrono::system_clock::time_point time) {
+  std::time_t seconds = std::chrono::system_clock::to_time_t(
+      std::chrono::floor<std::chrono::seconds>(time));
+  std::tm parts{};
+  if (gmtime_r(&seconds, &parts) == nullptr) return "";
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", parts.tm_year + 1900, parts.tm_mon + 1,
+                     parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec);
+}
+
+void JsonRenderer::render(const Report& report, std::ostream& out) {
+  // No indentation: one line per report. Names and paths from the traced processes need not be
+  // valid UTF-8, so replace bad bytes (U+FFFD) instead of throwing.
+  out << to_json(report).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  out.flush();  // tools read the lines live
+}
+
+}  // namespace edleak::report

@@ -1,0 +1,40 @@
+#pragma once
+// The report as JSON lines: one object per report, one report per line, for other tools.
+//
+// {"time": "2026-11-24T10:00:00Z", "elapsed_s": 12.0, "interval_s": 1.0, "samples": 12, "final": false,
+//  "stats": {"lost_allocs": 0, "stack_errors": 0, "lost_stacks": 0, "unknown_frees": 0, "failed_allocs": 0},
+//  "processes": [{"pid": 123, "comm": "server", "exited": false, "outstanding_bytes": 40000, "stacks": 57,
+//    "leakers": [{"stack": [FRAME...], "outstanding_bytes": 30000, "outstanding_allocs": 30,
+//                 "total_allocs": 31, "total_frees": 1, "leak_factor": {...classify::to_json...}}]}]}
+//
+// FRAME: {"addr": "0x55d0c2a1b191", "symbol": "leak_here", "offset": 24, "module": "/usr/bin/server",
+//         "file": "list.h", "line": 12, "inlined": [{"symbol": "push", "file": "server.c", "line": 42}]}
+// The fields are those of symbolize::Frame: "file"/"line" is the source of addr itself (inside
+// the innermost inlined function, if any); each "inlined" entry, innermost first, carries the
+// call site where it was inlined. Above: push() was inlined into leak_here() at server.c:42, and
+// addr is at list.h:12 inside push().
+// Every key is always present (a stable schema) except "inlined", present only when non-empty.
+// Unknown values are null: "symbol" and "offset" without a symbol, "module" outside any mapping,
+// "file" and "line" without debug info. `time` is UTC, ISO 8601, to the second.
+#include <nlohmann/json.hpp>
+
+#include "report/renderer.h"
+
+namespace edleak::report {
+
+nlohmann::json to_json(const symbolize::InlinedFrame& inlined);
+nlohmann::json to_json(const symbolize::Frame& frame);
+nlohmann::json to_json(const Leaker& leaker);
+nlohmann::json to_json(const ProcessReport& process);
+nlohmann::json to_json(const Stats& stats);
+nlohmann::json to_json(const Report& report);
+
+// "2026-11-24T10:00:00Z"
+std::string format_utc_iso8601(std::chrono::system_clock::time_point time);
+
+class JsonRenderer final : public Renderer {
+ public:
+  void render(const Report& report, std::ostream& out) override;
+};
+
+}  // namespace edleak::report

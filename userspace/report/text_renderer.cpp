@@ -1,0 +1,94 @@
+#include "report/text_renderer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "report/format.h"
+#include "symbolize/frame.h"
+#include "util/duration.h"
+
+namespace edleak::report {
+namespace {
+
+// "1 block", "30 blocks".
+std::string count_of(std::uint64_t n, std::string_view singular, std::string_view plural) {
+  return fmt::format("{} {}", n, n == 1 ? singular : plural);
+}
+
+std::string clock_time(std::chrono::system_clock::time_point time, TextRenderer::TimeZone zone) {
+  std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm parts{};
+  bool ok = zone == TextRenderer::TimeZone::utc ? gmtime_r(&seconds, &parts) != nullptr
+                                                : localtime_r(&seconds, &parts) != nullptr;
+  if (!ok) return "--:--:--";
+  return fmt::format("{:02}:{:02}:{:02}", parts.tm_hour, parts.tm_min, parts.tm_sec);
+}
+
+std::string interval_text(double interval_s) {
+  if (!std::isfinite(interval_s) || interval_s <= 0 || interval_s > 1e9) return fmt::format("{}s", interval_s);
+  return format_duration(std::chrono::nanoseconds(std::llround(interval_s * 1e9)));
+}
+
+void write_frame(std::ostream& out, const symbolize::Frame& frame) {
+  // symbolize's layout: one line per function at addr, inlined ones first, each at its own line.
+  std::vector<std::string> lines = symbolize::format_frame_with_inlined(frame);
+  if (frame.module.empty()) lines.back() += " [unknown]";  // outside any mapping: say so
+  for (const std::string& line : lines) out << "      " << printable(line) << '\n';
+}
+
+void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
+  const classify::LeakFactor& factor = leaker.leak_factor;
+  out << fmt::format("  #{} {:<11} leak {} ({} B), {}, outstanding {} in {} ({}, {})\n", rank,
+                     classify::to_string(factor.cls), format_bytes(factor.leak), factor.leak,
+                     format_rate(factor.growth_bytes_per_s), format_bytes(leaker.outstanding_bytes),
+                     count_of(leaker.outstanding_allocs, "block", "blocks"),
+                     count_of(leaker.total_allocs, "alloc", "allocs"),
+                     count_of(leaker.total_frees, "free", "frees"));
+  std::size_t shown = std::min(leaker.stack.size(), TextRenderer::kMaxFrames);
+  for (std::size_t i = 0; i < shown; ++i) write_frame(out, leaker.stack[i]);
+  if (leaker.stack.empty()) out << "      [no stack]\n";
+  if (std::size_t hidden = leaker.stack.size() - shown; hidden > 0)
+    out << "      ... " << count_of(hidden, "more frame", "more frames") << '\n';
+}
+
+void write_process(std::ostream& out, const ProcessReport& process) {
+  out << fmt::format("pid {} ({}{}): ", process.pid, printable(process.comm), process.exited ? ", exited" : "");
+  if (process.leakers.empty()) {
+    out << fmt::format("no leaks detected among {}, {} outstanding\n",
+                       count_of(process.stacks, "stack", "stacks"), format_bytes(process.outstanding_bytes));
+    return;
+  }
+  out << fmt::format("{} leaking of {}, {} outstanding\n", process.leakers.size(),
+                     count_of(process.stacks, "stack", "stacks"), format_bytes(process.outstanding_bytes));
+  for (std::size_t i = 0; i < process.leakers.size(); ++i) write_leaker(out, i + 1, process.leakers[i]);
+}
+
+void write_stats(std::ostream& out, const Stats& stats) {
+  out << fmt::format("lost: {}, {}; stack errors: {}; untracked frees: {}; failed allocs: {}",
+                     count_of(stats.lost_allocs, "alloc", "allocs"), count_of(stats.lost_stacks, "stack", "stacks"),
+                     stats.stack_errors, stats.unknown_frees, stats.failed_allocs);
+  // Drops make the numbers above too low: say which limit to raise.
+  if (stats.lost_allocs > 0) out << " (incomplete: raise --max-allocs)";
+  if (stats.lost_stacks > 0) out << " (incomplete: raise --max-stacks)";
+  out << '\n';
+}
+
+}  // namespace
+
+void TextRenderer::render(const Report& report, std::ostream& out) {
+  out << fmt::format("[{}] edleak-bpf: {}{} over {:.1f}s (interval {})\n", clock_time(report.time, zone_),
+                     report.final ? "final report, " : "", count_of(report.samples, "sample", "samples"),
+                     report.elapsed_s, interval_text(report.interval_s));
+  write_stats(out, report.stats);
+  if (report.processes.empty()) out << "no process with outstanding allocations\n";
+  for (const ProcessReport& process : report.processes) write_process(out, process);
+  out << '\n';
+  out.flush();  // reports are read live, often through a pipe
+}
+
+}  // namespace edleak::report
