@@ -45,6 +45,8 @@ report::Report build_report(const sample::SiteTable& table,
       const auto& latest = site->latest;
       if (latest.outstanding_bytes > 0) proc.outstanding_bytes += latest.outstanding_bytes;
       if (latest.outstanding_blocks > 0) ++proc.stacks;
+      proc.total_allocs += latest.total_allocs;
+      proc.total_frees += latest.total_frees;
       classify::LeakFactor factor = classify::compute_leak_factor(site->bytes);
       if (!factor.is_leak()) continue;
       report::Leaker leaker;
@@ -56,6 +58,7 @@ report::Report build_report(const sample::SiteTable& table,
       leaker.leak_factor = factor;
       proc.leakers.push_back(std::move(leaker));
     }
+    proc.leaking_stacks = proc.leakers.size();
     report::rank_leakers(proc.leakers, context.top);
     bool named = processes.count(pid) != 0;
     if (proc.leakers.empty() && !(named && context.list_quiet_processes)) continue;

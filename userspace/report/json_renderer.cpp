@@ -59,6 +59,9 @@ json to_json(const ProcessReport& process) {
       {"exited", process.exited},
       {"outstanding_bytes", process.outstanding_bytes},
       {"stacks", process.stacks},
+      {"leaking_stacks", process.leaking_stacks},
+      {"total_allocs", process.total_allocs},
+      {"total_frees", process.total_frees},
       {"leakers", array_of(process.leakers)},
   };
 }

@@ -26,6 +26,9 @@ struct ProcessReport {
   bool exited = false;
   std::uint64_t outstanding_bytes = 0;  // over every stack of the process, leaking or not
   std::uint64_t stacks = 0;             // stacks with outstanding blocks
+  std::uint64_t leaking_stacks = 0;     // stacks classified as leaking, before the --top cut
+  std::uint64_t total_allocs = 0;       // allocations traced in the process since attach
+  std::uint64_t total_frees = 0;        // frees of traced blocks
   std::vector<Leaker> leakers;          // sorted by leak, most first; at most --top
 };
 

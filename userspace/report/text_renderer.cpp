@@ -63,7 +63,7 @@ void write_process(std::ostream& out, const ProcessReport& process) {
                        count_of(process.stacks, "stack", "stacks"), format_bytes(process.outstanding_bytes));
     return;
   }
-  out << fmt::format("{} leaking of {}, {} outstanding\n", process.leakers.size(),
+  out << fmt::format("{} leaking of {}, {} outstanding\n", process.leaking_stacks,
                      count_of(process.stacks, "stack", "stacks"), format_bytes(process.outstanding_bytes));
   for (std::size_t i = 0; i < process.leakers.size(); ++i) write_leaker(out, i + 1, process.leakers[i]);
 }

@@ -53,6 +53,9 @@ TEST(JsonRenderer, Processes) {
   EXPECT_EQ(server["exited"], false);
   EXPECT_EQ(server["outstanding_bytes"], 1258291);
   EXPECT_EQ(server["stacks"], 57);
+  EXPECT_EQ(server["leaking_stacks"], 1);
+  EXPECT_EQ(server["total_allocs"], 40);
+  EXPECT_EQ(server["total_frees"], 3);
   EXPECT_EQ(server["leakers"].size(), 1u);
   const json& idle = j["processes"][1];
   EXPECT_EQ(idle["pid"], 99);

@@ -62,6 +62,9 @@ inline Report sample_report() {
   server.comm = "server";
   server.outstanding_bytes = 1258291;  // 1.2 MiB
   server.stacks = 57;
+  server.leaking_stacks = 1;
+  server.total_allocs = 40;
+  server.total_frees = 3;
   server.leakers.push_back(leaker);
 
   ProcessReport idle;

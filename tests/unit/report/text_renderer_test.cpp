@@ -59,6 +59,7 @@ TEST(TextRenderer, LeakersInTheOrderGivenNumberedFromOne) {
   small.outstanding_allocs = 1;
   small.total_frees = 0;
   r.processes[0].leakers.push_back(small);
+  r.processes[0].leaking_stacks = 2;
   std::string text = render_utc(r);
   EXPECT_THAT(text, HasSubstr("  #2 logarithmic leak 100 B (100 B), -3.0 B/s, outstanding 29.3 KiB in 1 block "
                               "(31 allocs, 0 frees)\n"
