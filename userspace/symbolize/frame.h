@@ -6,6 +6,9 @@
 namespace edleak::symbolize {
 
 // A function inlined at an address, innermost first.
+// file:line is its call site: where it was inlined, in the function that encloses it (the next
+// InlinedFrame, or for the last one the Frame's own symbol). The location inside the innermost
+// inlined function is the Frame's file:line.
 struct InlinedFrame {
   std::string symbol;  // demangled
   std::string file;    // may be empty
@@ -22,5 +25,15 @@ struct Frame {
   int line = 0;              // 0 when unknown
   std::vector<InlinedFrame> inlined;  // functions inlined at addr, innermost first
 };
+
+// "symbol+0xoff (file:line) [module]", leaving out what is unknown: "0x7f12ab34 [module]" when
+// there is no symbol, "(file:line)" when there is no line information. file is shown as is.
+std::string format_frame(const Frame& frame);
+
+// One line per function at the address, innermost first, each with its own location (as
+// eu-addr2line -i prints them): the inlined functions as "symbol (file:line) [inlined]", then
+// the frame's symbol with the call site of the outermost inlined function, offset and module.
+// Without inlined functions this is { format_frame(frame) }.
+std::vector<std::string> format_frame_with_inlined(const Frame& frame);
 
 }  // namespace edleak::symbolize

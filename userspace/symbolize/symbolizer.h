@@ -1,15 +1,26 @@
 #pragma once
 // Resolves user addresses of live processes to functions and source lines (elfutils libdw).
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 #include "symbolize/frame.h"
 
 namespace edleak::symbolize {
+
+// What the addresses given to Symbolizer::symbolize are.
+enum class AddressKind {
+  // Addresses of instructions themselves (a function's entry, a sampled instruction pointer).
+  instruction,
+  // Return addresses from a stack walk (every frame but the innermost): they point after the
+  // call, which may be the next line or even the next function, so their function and line
+  // are looked up at addr - 1, inside the call instruction. Frame::offset still uses addr.
+  return_address,
+};
 
 class Symbolizer {
  public:
@@ -23,6 +34,8 @@ class Symbolizer {
   // every process that maps them. An address that cannot be resolved still yields a Frame with
   // addr (and module when it is mapped).
   std::vector<Frame> symbolize(pid_t pid, std::span<const std::uint64_t> addrs);
+  // The same, saying what the addresses are; the overload above takes them as instructions.
+  std::vector<Frame> symbolize(pid_t pid, std::span<const std::uint64_t> addrs, AddressKind kind);
 
   // Drops what is cached for a process (its mappings); modules stay cached.
   void forget_process(pid_t pid);
