@@ -1,6 +1,7 @@
 #include "app/main_entry.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -13,6 +14,8 @@
 namespace edleak::app {
 
 int main_entry(int argc, char** argv) {
+  // libdwfl would otherwise ask debuginfod servers for debug files, stalling the report.
+  unsetenv("DEBUGINFOD_URLS");
   auto parsed = cli::parse_options(argc, argv, std::cout, std::cerr);
   if (!parsed.options) return parsed.exit_code;
   const cli::Options& options = *parsed.options;

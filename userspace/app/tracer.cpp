@@ -97,7 +97,7 @@ class Tracer {
       if (auto r = attach(target); !r) return fail(r.error());
     if (command_) {
       if (auto r = command_->release(); !r) return fail(r.error());
-      processes_[command_->pid()] = {options_.command[0], false};
+      processes_[command_->pid()] = {"", false};  // its comm is read once it has exec'd
     }
     log::info("tracing {} with {} probes, reporting every {}; Ctrl-C to stop", describe_targets(),
               capture_->probe_count(), format_duration(options_.interval));
@@ -248,7 +248,9 @@ class Tracer {
           resolved_[{tgid, id}] = {};
           continue;
         }
-        resolved_[{tgid, id}] = symbolizer_.symbolize(static_cast<pid_t>(tgid), *frames);
+        // Every frame, the allocation site included, is a return address (see bpf/).
+        resolved_[{tgid, id}] =
+            symbolizer_.symbolize(static_cast<pid_t>(tgid), *frames, symbolize::AddressKind::return_address);
       }
     }
   }

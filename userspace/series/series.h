@@ -13,36 +13,55 @@ struct Point {
 
 // Holds at most `capacity` points whatever the run length: when full, neighbouring points are
 // merged pairwise so the series keeps its shape at half the time resolution. The true first,
-// last, minimum and maximum samples are always kept exactly.
+// last, minimum and maximum samples are always kept exactly (first(), last(), min_bytes(),
+// max_bytes()).
+//
+// Every point is the mean, in time and bytes, of the same number of consecutive samples (the
+// current resolution; one sample each until the series first fills up). Equal weights keep the
+// series statistically even: noise shrinks alike everywhere as the series ages, so a fit and a
+// noise estimate over the points are not skewed by a few raw samples among averaged ones. The
+// samples of a bucket not yet full wait outside points() (at most one bucket's worth, the
+// last 1/128 of the run or less once the series has filled up at the default capacity). A
+// short spike therefore shows in points() as a smaller bump; its true height stays in
+// max_bytes(). memory_bytes() is fixed at construction: storage for capacity points is
+// reserved once.
 class Series {
  public:
   static constexpr std::size_t kDefaultCapacity = 256;
+  static constexpr std::size_t kMinCapacity = 8;  // the leak factor needs 8 points
+  // A capacity below kMinCapacity is raised to it.
   explicit Series(std::size_t capacity = kDefaultCapacity);
 
-  // Appends a sample; t_s must not go backwards (a sample at an earlier time is ignored).
+  // Appends a sample; t_s must not go backwards (a sample at an earlier time is ignored, as is a
+  // sample whose time or bytes is not a finite number).
   void append(double t_s, double bytes);
 
   const std::vector<Point>& points() const;  // in time order, size() <= capacity()
   std::size_t size() const;
   std::size_t capacity() const;
   std::uint64_t samples_seen() const;  // appended, before merging
-  bool empty() const;
-  Point first() const;
-  Point last() const;
+  bool empty() const;                  // no sample appended
+  Point first() const;                 // the first sample appended
+  Point last() const;                  // the latest sample appended
   double min_bytes() const;
   double max_bytes() const;
+  std::uint64_t samples_per_point() const;  // the current resolution
   std::size_t memory_bytes() const;  // heap + object, for the bounded-memory tests
 
  private:
-  // private members are the implementation's to choose
-  std::vector<Point> points_;
+  void halve();
+
+  std::vector<Point> points_;  // bucket means
+  std::vector<std::uint64_t> weights_;  // samples per point, parallel to points_ (the current
+                                        // resolution, or half of it for an odd one out)
   std::size_t capacity_;
   std::uint64_t samples_seen_ = 0;
   Point first_{}, last_{};
   double min_bytes_ = 0, max_bytes_ = 0;
-  std::uint64_t merge_stride_ = 1;
+  std::uint64_t bucket_samples_ = 1;  // samples per point at the current resolution
+  // The bucket being filled: sums of its samples' times and bytes.
   std::uint64_t pending_count_ = 0;
-  Point pending_{};
+  double pending_t_sum_ = 0, pending_bytes_sum_ = 0;
 };
 
 }  // namespace edleak::series

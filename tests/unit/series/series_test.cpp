@@ -1,0 +1,152 @@
+#include "series/series.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+namespace edleak::series {
+namespace {
+
+constexpr double kDay_s = 24 * 3600;
+
+// A deterministic wobble in [-1, 1] without any random engine: enough to make min and max land
+// on arbitrary samples.
+double wobble(std::uint64_t i) { return std::sin(static_cast<double>(i) * 12.9898); }
+
+TEST(Series, StartsEmpty) {
+  Series s;
+  EXPECT_TRUE(s.empty());
+  EXPECT_EQ(s.size(), 0u);
+  EXPECT_EQ(s.samples_seen(), 0u);
+  EXPECT_EQ(s.capacity(), Series::kDefaultCapacity);
+}
+
+TEST(Series, KeepsEverySampleWhileBelowCapacity) {
+  Series s(16);
+  for (int i = 0; i < 10; ++i) s.append(i, 100.0 * i);
+  ASSERT_EQ(s.size(), 10u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(s.points()[i].t_s, i);
+    EXPECT_EQ(s.points()[i].bytes, 100.0 * i);
+  }
+  EXPECT_EQ(s.min_bytes(), 0);
+  EXPECT_EQ(s.max_bytes(), 900);
+}
+
+TEST(Series, RaisesTinyCapacityToTheMinimum) {
+  Series s(2);
+  EXPECT_EQ(s.capacity(), Series::kMinCapacity);
+  for (int i = 0; i < 1000; ++i) s.append(i, i % 7);
+  EXPECT_LE(s.size(), Series::kMinCapacity);
+}
+
+TEST(Series, IgnoresSamplesGoingBackOrNotFinite) {
+  Series s;
+  s.append(10, 1);
+  s.append(5, 2);
+  s.append(std::numeric_limits<double>::quiet_NaN(), 3);
+  s.append(11, std::numeric_limits<double>::infinity());
+  s.append(12, 4);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s.samples_seen(), 2u);
+  EXPECT_EQ(s.last().t_s, 12);
+  EXPECT_EQ(s.max_bytes(), 4);
+}
+
+// A day at one sample per second costs exactly what a minute costs.
+TEST(Series, MemoryIsBoundedWhateverTheRunLength) {
+  Series minute, day;
+  const std::size_t empty_cost = day.memory_bytes();
+  for (int i = 0; i < 60; ++i) minute.append(i, 1000 + 10.0 * i);
+  for (std::uint64_t i = 0; i < 86400; ++i) {
+    day.append(static_cast<double>(i), 1000 + 10.0 * static_cast<double>(i));
+    ASSERT_LE(day.size(), day.capacity());
+  }
+  EXPECT_EQ(day.samples_seen(), 86400u);
+  EXPECT_EQ(day.memory_bytes(), minute.memory_bytes());
+  EXPECT_EQ(day.memory_bytes(), empty_cost);
+  EXPECT_LE(day.memory_bytes(), sizeof(Series) + 2 * (day.capacity() + 1) * sizeof(Point));
+  // Merging keeps the points spread over the whole day, not bunched at one end.
+  EXPECT_GE(day.size(), day.capacity() / 2);
+}
+
+TEST(Series, KeepsFirstLastMinAndMaxExactlyOverHours) {
+  Series s;
+  double true_min = std::numeric_limits<double>::infinity();
+  double true_max = -true_min;
+  Point first{}, last{};
+  for (std::uint64_t i = 0; i < 6 * 3600; ++i) {
+    const double t = 1700000000.0 + static_cast<double>(i);
+    const double bytes = std::round(50000 + 20000 * wobble(i) + (i == 7777 ? 1e6 : 0));
+    if (i == 0) first = {t, bytes};
+    last = {t, bytes};
+    true_min = std::min(true_min, bytes);
+    true_max = std::max(true_max, bytes);
+    s.append(t, bytes);
+  }
+  EXPECT_EQ(s.first().t_s, first.t_s);
+  EXPECT_EQ(s.first().bytes, first.bytes);
+  EXPECT_EQ(s.last().t_s, last.t_s);
+  EXPECT_EQ(s.last().bytes, last.bytes);
+  EXPECT_EQ(s.min_bytes(), true_min);
+  EXPECT_EQ(s.max_bytes(), true_max);
+  // Points are means: within the extremes, and the one-sample spike of a megabyte is a bump
+  // much smaller than its true height.
+  for (const Point& p : s.points()) {
+    EXPECT_GE(p.bytes, true_min);
+    EXPECT_LE(p.bytes, true_max);
+  }
+  const auto highest = std::max_element(s.points().begin(), s.points().end(),
+                                        [](const Point& a, const Point& b) { return a.bytes < b.bytes; });
+  EXPECT_LT(highest->bytes, 50000 + 20000 + 1e6 / 10);
+}
+
+// Every point stands for the same number of samples: the series is even, which the noise
+// estimate of the leak factor relies on. The bucket being filled waits outside points().
+TEST(Series, PointsAreMeansOfEqualBuckets) {
+  Series s;
+  for (int i = 0; i < 200; ++i) s.append(i, i);
+  EXPECT_EQ(s.samples_per_point(), 1u);
+  EXPECT_EQ(s.size(), 200u);  // below capacity: the samples themselves
+  for (int i = 200; i < 1000; ++i) s.append(i, i);
+  // 1000 samples at 256 points: resolution 4, 250 full buckets.
+  EXPECT_EQ(s.samples_per_point(), 4u);
+  ASSERT_EQ(s.size(), 250u);
+  for (std::size_t k = 0; k < s.size(); ++k) {
+    EXPECT_DOUBLE_EQ(s.points()[k].t_s, 4.0 * k + 1.5) << k;  // mean of 4k .. 4k+3
+    EXPECT_DOUBLE_EQ(s.points()[k].bytes, 4.0 * k + 1.5) << k;
+  }
+  EXPECT_EQ(s.first().t_s, 0);
+  EXPECT_EQ(s.last().t_s, 999);
+}
+
+TEST(Series, PointsStayInTimeOrder) {
+  Series s(32);
+  for (std::uint64_t i = 0; i < 100000; ++i) s.append(static_cast<double>(i) * 0.5, wobble(i));
+  for (std::size_t i = 1; i < s.size(); ++i)
+    EXPECT_LE(s.points()[i - 1].t_s, s.points()[i].t_s) << "at " << i;
+}
+
+// Merged points are weighted means: a straight line stays on the line, and noise around a
+// level averages out instead of surviving as spikes.
+TEST(Series, KeepsTheShapeOfADayLongLinearGrowth) {
+  Series s;
+  for (std::uint64_t i = 0; i < 86400; ++i) {
+    const double t = static_cast<double>(i);
+    s.append(t, 4096 + 2 * t + 500 * wobble(i));
+  }
+  double worst = 0;
+  const auto& points = s.points();
+  for (const Point& p : points) worst = std::max(worst, std::fabs(p.bytes - (4096 + 2 * p.t_s)));
+  EXPECT_LT(worst, 50.0) << "means of hundreds of samples should sit on the trend (noise is +-500 bytes)";
+  // From the first bucket to the last full one: nearly the whole day.
+  EXPECT_GT(points.back().t_s - points.front().t_s, 0.98 * kDay_s);
+  EXPECT_EQ(s.samples_per_point(), 512u);
+  EXPECT_EQ(s.size(), 86400u / 512u);
+}
+
+}  // namespace
+}  // namespace edleak::series

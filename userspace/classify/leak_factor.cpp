@@ -1,0 +1,285 @@
+#include "classify/leak_factor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <optional>
+
+#include <Eigen/Dense>
+
+namespace edleak::classify {
+namespace {
+
+// The rule's thresholds; docs/classifier.md shows the corpus figures they were chosen from.
+// The floor must rise by kMinRiseOverNoise times the noise, plus kShortSeriesRise / (n - 6)
+// times more on short series: eight or twelve samples of noise or churn line up as a trend far
+// more often than thirty do (as a t-test's critical value grows when degrees of freedom shrink).
+constexpr double kMinRiseOverNoise = 6.0;
+constexpr double kShortSeriesRise = 10.0;
+constexpr double kMaxFloorFall = 0.15;          // share of the floor rise
+constexpr double kExponentialCurvature = 0.7;   // a / (a + b) at or above: accelerating
+constexpr double kLogarithmicCurvature = -0.7;  // at or below: saturating, a cache
+constexpr std::size_t kFloorSlices = 8;
+
+// edLeak's thresholds, for the baseline.
+constexpr double kEdleakCurvature = 0.2;
+
+// The parabola through the points, in bytes over normalised time (x in [0, 1]), with the
+// extremes found on the way.
+struct Fit {
+  double t0 = 0, inv_span = 0;  // x = (t - t0) * inv_span
+  double offset = 0;            // the first sample's bytes, subtracted to keep sums small
+  double a = 0, b = 0, c = 0;   // bytes = a*x^2 + b*x + c + offset
+  double min_bytes = 0, max_bytes = 0;
+
+  double x(const series::Point& p) const { return (p.t_s - t0) * inv_span; }
+  double residual(const series::Point& p) const {
+    const double x = this->x(p);
+    return p.bytes - offset - ((a * x + b) * x + c);
+  }
+  // The coefficients after normalising bytes to [0, 1] as well (edLeak's coef).
+  std::array<double, 3> normalised() const {
+    const double range = max_bytes - min_bytes;
+    return {a / range, b / range, (c + offset - min_bytes) / range};
+  }
+};
+
+// Least squares by the normal equations: one pass of power sums (and the extremes) into a
+// fixed-size 3x3 system, so nothing is allocated. Requires t_last > t_first.
+//
+// The tracer re-classifies every stack every interval, so the pass works on a point as one
+// two-lane vector (t, bytes), which Eigen keeps in one SSE2 register: normalising both lanes
+// at once gives (x, y), and multiplying by x three times gives (x^2, xy), (x^3, x^2 y) and
+// (x^4, x^3 y). Summing those four vectors yields every sum the normal equations need (x^3 y
+// is not needed) in about half the instructions of the scalar loop.
+Fit fit_quadratic(std::span<const series::Point> points) {
+  static_assert(sizeof(series::Point) == 2 * sizeof(double) && offsetof(series::Point, bytes) == sizeof(double),
+                "a Point must be read as (t_s, bytes)");
+  using Pair = Eigen::Array2d;
+  Fit fit;
+  fit.t0 = points.front().t_s;
+  fit.inv_span = 1.0 / (points.back().t_s - fit.t0);
+  fit.offset = points.front().bytes;
+  const Pair origin(fit.t0, fit.offset), scale(fit.inv_span, 1.0);
+  Pair low = Pair::Constant(fit.offset), high = low;
+  Pair sum1 = Pair::Zero(), sum2 = Pair::Zero(), sum3 = Pair::Zero(), sum4 = Pair::Zero();
+  for (const series::Point& p : points) {
+    const Pair raw = Eigen::Map<const Pair>(&p.t_s);  // (t, bytes)
+    low = low.min(raw);  // the bytes lane is the one read afterwards
+    high = high.max(raw);
+    const Pair xy = (raw - origin) * scale;  // (x, y)
+    const Pair x = Pair::Constant(xy[0]);
+    const Pair x2y = x * xy;   // (x^2, x y)
+    const Pair x3y = x * x2y;  // (x^3, x^2 y)
+    sum1 += xy;
+    sum2 += x2y;
+    sum3 += x3y;
+    sum4 += x * x3y;  // (x^4, x^3 y)
+  }
+  fit.min_bytes = low[1];
+  fit.max_bytes = high[1];
+  const double s0 = static_cast<double>(points.size());
+  const double s1 = sum1[0], s2 = sum2[0], s3 = sum3[0], s4 = sum4[0];  // sum of x^k
+  const double sy = sum1[1], sxy = sum2[1], sx2y = sum3[1];              // sum of x^k * y
+  Eigen::Matrix3d normal;
+  normal << s4, s3, s2,  //
+      s3, s2, s1,        //
+      s2, s1, s0;
+  // Fewer than three distinct times leave the system singular: LDLT still gives a least-squares
+  // answer on the rank it has.
+  const Eigen::Vector3d beta = normal.ldlt().solve(Eigen::Vector3d(sx2y, sxy, sy));
+  fit.a = beta[0];
+  fit.b = beta[1];
+  fit.c = beta[2];
+  return fit;
+}
+
+// The scatter of the points around the parabola from one sample to the next: the root mean
+// square of successive residual differences, over sqrt(2) since the difference of two
+// independent errors has twice their variance. A smooth misfit (an exponential or a cache the
+// parabola follows badly) barely moves it. The largest step is left out: one jump (a cache
+// filled between two samples, a block allocated once) is the signal, not noise.
+double point_to_point_noise(std::span<const series::Point> points, const Fit& fit) {
+  double previous = fit.residual(points.front()), sum_sq = 0, largest_sq = 0;
+  for (const series::Point& p : points.subspan(1)) {
+    const double r = fit.residual(p);
+    const double sq = (r - previous) * (r - previous);
+    sum_sq += sq;
+    largest_sq = std::max(largest_sq, sq);
+    previous = r;
+  }
+  return std::sqrt(std::max(sum_sq - largest_sq, 0.0) /
+                   (2.0 * static_cast<double>(points.size() - 2)));
+}
+
+// Largest fall of the floor below its highest level so far, with the floor taken as the lowest
+// bytes of each of up to kFloorSlices consecutive slices of the points.
+double largest_floor_fall(std::span<const series::Point> points) {
+  const std::size_t n = points.size();
+  const std::size_t slices = std::min(kFloorSlices, n / 2);
+  double highest = -std::numeric_limits<double>::infinity(), fall = 0;
+  for (std::size_t k = 0; k < slices; ++k) {
+    double floor = std::numeric_limits<double>::infinity();
+    for (std::size_t i = k * n / slices; i < (k + 1) * n / slices; ++i)
+      floor = std::min(floor, points[i].bytes);
+    fall = std::max(fall, highest - floor);
+    highest = std::max(highest, floor);
+  }
+  return fall;
+}
+
+// Lowest bytes among points [from, to).
+double lowest(std::span<const series::Point> points, std::size_t from, std::size_t to) {
+  double low = std::numeric_limits<double>::infinity();
+  for (std::size_t i = from; i < to; ++i) low = std::min(low, points[i].bytes);
+  return low;
+}
+
+bool has_time_span(std::span<const series::Point> points) {
+  return points.size() >= 2 && points.back().t_s > points.front().t_s;
+}
+
+void set_extremes(std::span<const series::Point> points, LeakFactor& out) {
+  if (points.empty()) return;
+  double low = points.front().bytes, high = low;
+  for (const series::Point& p : points) {
+    low = std::min(low, p.bytes);
+    high = std::max(high, p.bytes);
+  }
+  out.min_size = low;
+  out.max_size = high;
+}
+
+// The parts of the leak factor every rule shares: class constant until proven otherwise,
+// extremes, edLeak's coefficients and the growth rate. False when the bytes never change.
+bool describe_fit(std::span<const series::Point> points, const Fit& fit, LeakFactor& out) {
+  out.cls = LeakClass::constant;
+  out.min_size = fit.min_bytes;
+  out.max_size = fit.max_bytes;
+  if (!(fit.max_bytes > fit.min_bytes)) return false;
+  out.coef = fit.normalised();
+  out.growth_bytes_per_s = (fit.a + fit.b) / (points.back().t_s - points.front().t_s);
+  return true;
+}
+
+// The true extremes of the samples, when the points are means of them.
+struct Extremes {
+  double min_bytes, max_bytes;
+};
+
+Assessment assess(std::span<const series::Point> points, std::optional<Extremes> samples) {
+  Assessment result;
+  LeakFactor& out = result.factor;
+  if (points.size() < kMinPoints || !has_time_span(points)) {
+    set_extremes(points, out);
+    if (samples) {
+      out.min_size = samples->min_bytes;
+      out.max_size = samples->max_bytes;
+    }
+    return result;  // insufficient_data
+  }
+  Fit fit = fit_quadratic(points);
+  if (samples) {  // means lie within the extremes of their samples; min/max guard bad input
+    fit.min_bytes = std::min(fit.min_bytes, samples->min_bytes);
+    fit.max_bytes = std::max(fit.max_bytes, samples->max_bytes);
+  }
+  if (!describe_fit(points, fit, out)) return result;  // one level: nothing to fit
+  const double rise = out.coef[0] + out.coef[1];  // f(1) - f(0), normalised
+
+  TrendEvidence& evidence = result.evidence;
+  const std::size_t n = points.size();
+  const std::size_t quarter = n / 4;  // n >= kMinPoints, so at least 2
+  const double floor_rise = lowest(points, n - quarter, n) - lowest(points, 0, quarter);
+  evidence.floor_rise_bytes = floor_rise;
+  evidence.relative_rise = out.max_size > 0 ? floor_rise / out.max_size : 0.0;
+  evidence.curvature = rise != 0 ? out.coef[0] / rise : 0.0;
+  evidence.required_rise_over_noise = required_rise_over_noise(n);
+  // The tracer re-classifies every stack every interval, and most stacks do not grow: the
+  // measures below are only taken when the previous ones leave a leak possible.
+  if (!(floor_rise > 0)) return result;
+  evidence.noise_bytes = point_to_point_noise(points, fit);
+  evidence.rise_over_noise = evidence.noise_bytes > 0 ? floor_rise / evidence.noise_bytes
+                                                      : std::numeric_limits<double>::infinity();
+  if (evidence.rise_over_noise < evidence.required_rise_over_noise) return result;
+  evidence.floor_fall = largest_floor_fall(points) / floor_rise;
+  if (evidence.floor_fall > kMaxFloorFall) return result;
+
+  out.leak = leak_size(out.coef, out.min_size, out.max_size);
+  if (out.leak == 0) return result;  // the floor rose but the trend fell: no leak to size
+  if (evidence.curvature >= kExponentialCurvature)
+    out.cls = LeakClass::exponential;
+  else if (evidence.curvature <= kLogarithmicCurvature)
+    out.cls = LeakClass::logarithmic;
+  else
+    out.cls = LeakClass::linear;
+  return result;
+}
+
+}  // namespace
+
+std::string_view to_string(LeakClass c) {
+  switch (c) {
+    case LeakClass::insufficient_data: return "insufficient_data";
+    case LeakClass::constant: return "constant";
+    case LeakClass::linear: return "linear";
+    case LeakClass::logarithmic: return "logarithmic";
+    case LeakClass::exponential: return "exponential";
+  }
+  return "insufficient_data";
+}
+
+std::optional<LeakClass> leak_class_from_string(std::string_view s) {
+  for (LeakClass c : {LeakClass::insufficient_data, LeakClass::constant, LeakClass::linear,
+                      LeakClass::logarithmic, LeakClass::exponential})
+    if (to_string(c) == s) return c;
+  return std::nullopt;
+}
+
+std::uint64_t leak_size(const std::array<double, 3>& coef, double min_size, double max_size) {
+  // f(1) - f(0) = a + b for f(x) = a*x^2 + b*x + c.
+  const double bytes = (coef[0] + coef[1]) * (max_size - min_size);
+  if (!(bytes > 0)) return 0;  // also NaN
+  constexpr double kLargest = 0x1.0p64;
+  if (bytes >= kLargest) return std::numeric_limits<std::uint64_t>::max();
+  return static_cast<std::uint64_t>(std::llround(bytes));
+}
+
+double required_rise_over_noise(std::size_t points) {
+  const double n = static_cast<double>(std::max(points, kMinPoints));
+  return kMinRiseOverNoise + kShortSeriesRise / (n - 6.0);
+}
+
+Assessment assess(std::span<const series::Point> points) { return assess(points, std::nullopt); }
+
+LeakFactor compute_leak_factor(std::span<const series::Point> points) {
+  return assess(points, std::nullopt).factor;
+}
+
+LeakFactor compute_leak_factor(std::span<const series::Point> points, double min_bytes,
+                               double max_bytes) {
+  return assess(points, Extremes{min_bytes, max_bytes}).factor;
+}
+
+LeakFactor compute_leak_factor_edleak(std::span<const series::Point> points) {
+  LeakFactor out;
+  if (points.size() < 3 || !has_time_span(points)) {
+    set_extremes(points, out);
+    return out;
+  }
+  if (!describe_fit(points, fit_quadratic(points), out)) return out;
+  out.leak = leak_size(out.coef, out.min_size, out.max_size);
+  if (out.leak <= 1) {
+    out.leak = 0;
+    return out;
+  }
+  if (out.coef[0] < -kEdleakCurvature)
+    out.cls = LeakClass::logarithmic;
+  else if (out.coef[0] > kEdleakCurvature)
+    out.cls = LeakClass::exponential;
+  else
+    out.cls = LeakClass::linear;
+  return out;
+}
+
+}  // namespace edleak::classify

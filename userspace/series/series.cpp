@@ -1,0 +1,80 @@
+#include "series/series.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace edleak::series {
+
+Series::Series(std::size_t capacity) : capacity_(std::max(capacity, kMinCapacity)) {
+  // A point is pushed only when there is room or right before halving makes room, so the
+  // vectors never grow past capacity_: reserving now fixes the memory for the series' life.
+  points_.reserve(capacity_);
+  weights_.reserve(capacity_);
+}
+
+void Series::append(double t_s, double bytes) {
+  if (!std::isfinite(t_s) || !std::isfinite(bytes)) return;
+  if (samples_seen_ > 0 && t_s < last_.t_s) return;
+  if (samples_seen_ == 0) {
+    first_ = {t_s, bytes};
+    min_bytes_ = max_bytes_ = bytes;
+  }
+  ++samples_seen_;
+  last_ = {t_s, bytes};
+  min_bytes_ = std::min(min_bytes_, bytes);
+  max_bytes_ = std::max(max_bytes_, bytes);
+
+  ++pending_count_;
+  pending_t_sum_ += t_s;
+  pending_bytes_sum_ += bytes;
+  if (pending_count_ < bucket_samples_) return;
+  if (points_.size() == capacity_) {
+    halve();  // doubles bucket_samples_: the pending bucket goes on filling to the new size
+    return;
+  }
+  const double count = static_cast<double>(pending_count_);
+  points_.push_back({pending_t_sum_ / count, pending_bytes_sum_ / count});
+  weights_.push_back(pending_count_);
+  pending_count_ = 0;
+  pending_t_sum_ = pending_bytes_sum_ = 0;
+}
+
+// Merges points pairwise into weighted means and doubles the resolution; an odd point out
+// stays as it is (it will pair up at the next halving).
+void Series::halve() {
+  const std::size_t n = points_.size();
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < n; i += 2, ++out) {
+    if (i + 1 == n) {
+      points_[out] = points_[i];
+      weights_[out] = weights_[i];
+      continue;
+    }
+    const double wa = static_cast<double>(weights_[i]), wb = static_cast<double>(weights_[i + 1]);
+    const double share_a = wa / (wa + wb), share_b = 1.0 - share_a;
+    points_[out] = {points_[i].t_s * share_a + points_[i + 1].t_s * share_b,
+                    points_[i].bytes * share_a + points_[i + 1].bytes * share_b};
+    weights_[out] = weights_[i] + weights_[i + 1];
+  }
+  points_.resize(out);
+  weights_.resize(out);
+  bucket_samples_ *= 2;
+}
+
+const std::vector<Point>& Series::points() const { return points_; }
+std::size_t Series::size() const { return points_.size(); }
+std::size_t Series::capacity() const { return capacity_; }
+std::uint64_t Series::samples_seen() const { return samples_seen_; }
+bool Series::empty() const { return samples_seen_ == 0; }
+Point Series::first() const { return first_; }
+Point Series::last() const { return last_; }
+double Series::min_bytes() const { return min_bytes_; }
+double Series::max_bytes() const { return max_bytes_; }
+std::uint64_t Series::samples_per_point() const { return bucket_samples_; }
+
+std::size_t Series::memory_bytes() const {
+  return sizeof(*this) + points_.capacity() * sizeof(Point) +
+         weights_.capacity() * sizeof(std::uint64_t);
+}
+
+}  // namespace edleak::series
