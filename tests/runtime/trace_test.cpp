@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdio>
+#include <fstream>
 #include <fmt/format.h>
 #include <string>
 #include <thread>
@@ -176,10 +178,27 @@ TEST(Live, SigintGivesAFinalReport) {
   EDLEAK_REQUIRE_LIVE();
   Background program({testprog("alloc_sites"), "200", "50"});
   ASSERT_TRUE(program.wait_for_line("ready"));
-  Background tracer({tracer_path(), "-p", std::to_string(program.pid()), "-i", "100ms", "--format", "json"});
+  // Reports go to a file: nobody reads the tracer's stdout here.
+  std::string out_path = fmt::format("/tmp/edleak-sigint-{}.json", getpid());
+  Background tracer({tracer_path(), "-p", std::to_string(program.pid()), "-i", "100ms", "--format", "json", "-o", out_path});
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   kill(tracer.pid(), SIGINT);
   EXPECT_EQ(tracer.wait(), 0);
+  std::ifstream in(out_path);
+  std::string line, last;
+  int reports = 0;
+  while (std::getline(in, line)) {
+    last = line;
+    ++reports;
+  }
+  std::remove(out_path.c_str());
+  EXPECT_GE(reports, 3);
+  auto final = nlohmann::json::parse(last, nullptr, false);
+  ASSERT_FALSE(final.is_discarded()) << last;
+  EXPECT_TRUE(final["final"].get<bool>());
+  const auto* process = find_process(final, program.pid());
+  ASSERT_NE(process, nullptr) << last;
+  EXPECT_FALSE((*process)["exited"].get<bool>());  // still running: we stopped, not it
 }
 
 // Errors that need no probes: clear one-line messages and a non-zero exit.

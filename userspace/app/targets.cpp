@@ -52,7 +52,17 @@ std::string find_in_library_path(std::string_view file) {
 
 }  // namespace
 
-bool process_exists(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+bool process_exists(pid_t pid) {
+  if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return false;
+  // A zombie has exited: its parent just has not reaped it yet.
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  auto close_paren = line.rfind(')');  // comm may hold spaces and parentheses
+  if (close_paren == std::string::npos || close_paren + 2 >= line.size()) return false;
+  char state = line[close_paren + 2];
+  return state != 'Z' && state != 'X';
+}
 
 std::string process_comm(pid_t pid) {
   std::ifstream in(fmt::format("/proc/{}/comm", pid));
