@@ -93,7 +93,7 @@ int run_classify_command(const std::string& input, bool json, std::istream& stdi
 
   const LeakFactor factor = compute_leak_factor(*points);
   if (json) {
-    out << nlohmann::json{{"leak_factor", to_json(factor)}}.dump() << '\n';
+    out << nlohmann::ordered_json{{"leak_factor", to_json(factor)}}.dump() << '\n';
   } else {
     out << fmt::format("series:   {} samples over {} s\n", points->size(),
                        points->back().t_s - points->front().t_s)

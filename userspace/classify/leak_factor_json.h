@@ -7,6 +7,6 @@
 
 namespace edleak::classify {
 
-nlohmann::json to_json(const LeakFactor& f);
+nlohmann::ordered_json to_json(const LeakFactor& f);
 
 }  // namespace edleak::classify

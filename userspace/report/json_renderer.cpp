@@ -9,7 +9,8 @@
 namespace edleak::report {
 namespace {
 
-using nlohmann::json;
+// Keys in the documented order (time first, leak_factor as edLeak wrote it), not sorted.
+using json = nlohmann::ordered_json;
 
 json string_or_null(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 json line_or_null(int line) { return line > 0 ? json(line) : json(nullptr); }
@@ -100,7 +101,7 @@ std::string format_utc_iso8601(std::chrono::system_clock::time_point time) {
 void JsonRenderer::render(const Report& report, std::ostream& out) {
   // No indentation: one line per report. Names and paths from the traced processes need not be
   // valid UTF-8, so replace bad bytes (U+FFFD) instead of throwing.
-  out << to_json(report).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  out << to_json(report).dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
   out.flush();  // tools read the lines live
 }
 

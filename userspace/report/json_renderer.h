@@ -22,12 +22,12 @@
 
 namespace edleak::report {
 
-nlohmann::json to_json(const symbolize::InlinedFrame& inlined);
-nlohmann::json to_json(const symbolize::Frame& frame);
-nlohmann::json to_json(const Leaker& leaker);
-nlohmann::json to_json(const ProcessReport& process);
-nlohmann::json to_json(const Stats& stats);
-nlohmann::json to_json(const Report& report);
+nlohmann::ordered_json to_json(const symbolize::InlinedFrame& inlined);
+nlohmann::ordered_json to_json(const symbolize::Frame& frame);
+nlohmann::ordered_json to_json(const Leaker& leaker);
+nlohmann::ordered_json to_json(const ProcessReport& process);
+nlohmann::ordered_json to_json(const Stats& stats);
+nlohmann::ordered_json to_json(const Report& report);
 
 // "2026-11-24T10:00:00Z"
 std::string format_utc_iso8601(std::chrono::system_clock::time_point time);

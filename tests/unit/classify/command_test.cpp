@@ -86,7 +86,7 @@ TEST(ClassifyCommand, ConstantSeriesIsNoLeak) {
   for (int i = 0; i < 10; ++i) text += std::to_string(i) + " 4096\n";
   Outcome r = run("-", true, text);
   ASSERT_EQ(r.code, 0);
-  EXPECT_EQ(r.out, R"({"leak_factor":{"class":"constant","coef":[0.0,0.0,0.0],"leak":0,"max_size":4096,"min_size":4096}})" "\n");
+  EXPECT_EQ(r.out, R"({"leak_factor":{"class":"constant","coef":[0.0,0.0,0.0],"leak":0,"min_size":4096,"max_size":4096}})" "\n");
 }
 
 TEST(ClassifyCommand, ShowsSlowGrowthRates) {

@@ -54,7 +54,7 @@ TEST(LeakFactorJson, HasExactlyEdleaksFields) {
   f.growth_bytes_per_s = 12.5;  // ours, not edLeak's: not in this object
   EXPECT_EQ(to_json(f).dump(),
             R"({"class":"linear","coef":[-0.030319879363351707,0.9684086019444907,0.017054468535166723],)"
-            R"("leak":15009,"max_size":18000,"min_size":2000})");
+            R"("leak":15009,"min_size":2000,"max_size":18000})");
   f.min_size = 0.5;
   EXPECT_EQ(to_json(f)["min_size"].get<double>(), 0.5);
 }
