@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "classify/leak_factor.h"
 #include "report/format.h"
 #include "symbolize/frame.h"
 #include "util/duration.h"
@@ -56,8 +57,15 @@ void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
     out << "      ... " << count_of(hidden, "more frame", "more frames") << '\n';
 }
 
-void write_process(std::ostream& out, const ProcessReport& process) {
+void write_process(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
   out << fmt::format("pid {} ({}{}): ", process.pid, printable(process.comm), process.exited ? ", exited" : "");
+  if (process.leakers.empty() && samples < classify::kMinPoints) {
+    // A trend needs a few samples; saying "no leaks" before that would be a guess.
+    out << fmt::format("{}, {} outstanding; no verdict before {} samples ({} so far)\n",
+                       count_of(process.stacks, "stack", "stacks"), format_bytes(process.outstanding_bytes),
+                       classify::kMinPoints, samples);
+    return;
+  }
   if (process.leakers.empty()) {
     out << fmt::format("no leaks detected among {}, {} outstanding\n",
                        count_of(process.stacks, "stack", "stacks"), format_bytes(process.outstanding_bytes));
@@ -86,7 +94,7 @@ void TextRenderer::render(const Report& report, std::ostream& out) {
                      report.elapsed_s, interval_text(report.interval_s));
   write_stats(out, report.stats);
   if (report.processes.empty()) out << "no process with outstanding allocations\n";
-  for (const ProcessReport& process : report.processes) write_process(out, process);
+  for (const ProcessReport& process : report.processes) write_process(out, process, report.samples);
   out << '\n';
   out.flush();  // reports are read live, often through a pipe
 }

@@ -135,3 +135,19 @@ TEST(MakeRenderer, TextFormatGivesTheTextRenderer) {
 
 }  // namespace
 }  // namespace edleak::report
+
+namespace edleak::report {
+namespace {
+
+TEST(TextRenderer, NoVerdictBeforeEnoughSamples) {
+  Report r = test_data::sample_report();
+  r.samples = 3;
+  r.processes[0].leakers.clear();
+  std::ostringstream out;
+  TextRenderer(TextRenderer::TimeZone::utc).render(r, out);
+  EXPECT_THAT(out.str(), ::testing::HasSubstr("pid 1234 (server): 57 stacks, 1.2 MiB outstanding; no verdict before 8 samples (3 so far)\n"));
+  EXPECT_THAT(out.str(), ::testing::Not(::testing::HasSubstr("no leaks detected")));
+}
+
+}  // namespace
+}  // namespace edleak::report
