@@ -76,12 +76,21 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* Bytes of user stack copied at once by the frame-pointer walk: one copy usually holds several
+ * frames, and each copy (bpf_probe_read_user) costs ~100 ns, more than the frame itself. */
+#define STACK_WINDOW 256
+
 /* Scratch space for a stack being captured (too big for the 512-byte BPF stack). */
+struct stack_scratch {
+	struct edleak_stack stack;
+	__u64 window[STACK_WINDOW / 8];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct edleak_stack);
+	__type(value, struct stack_scratch);
 } stack_scratch SEC(".maps");
 
 static __always_inline void count(__u32 counter)
@@ -99,53 +108,75 @@ static __always_inline bool is_self(__u32 tgid)
 
 /* ---- stacks ---------------------------------------------------------------------------- */
 
-struct frame_record {
-	__u64 next_bp;
-	__u64 ret;
-};
-
 /* Captures the user stack at a return probe: frame 0 is the return address (the allocator's
  * caller), deeper frames come from a frame-pointer walk that stops at the first frame that
  * cannot be one (outside the stack, misaligned, not growing upwards), because code built
- * without frame pointers leaves anything in %rbp. Returns the stack's id, 0 on failure. */
+ * without frame pointers leaves anything in %rbp. The frames stay in this CPU's scratch (see
+ * store_stack); returns the stack's id (a hash of the frames), 0 on failure. */
 static __always_inline __u64 capture_stack(struct pt_regs *ctx)
 {
 	__u32 zero = 0;
-	struct edleak_stack *stack = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct stack_scratch *scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
 	__u64 sp = PT_REGS_SP(ctx);
 	__u64 bp = PT_REGS_FP(ctx);
 	__u64 hash = 0xcbf29ce484222325ULL; /* FNV-1a over whole frames */
-	struct frame_record record;
+	__u64 window_start = 0, window_end = 0; /* user addresses held in scratch->window */
+	struct edleak_stack *stack;
 
-	if (!stack)
+	if (!scratch)
 		return 0;
+	stack = &scratch->stack;
 	__builtin_memset(stack, 0, sizeof(*stack)); /* frames end at the first 0 */
 	stack->frames[0] = PT_REGS_IP(ctx);
 	hash = (hash ^ stack->frames[0]) * 0x100000001b3ULL;
 
 	for (int i = 1; i < EDLEAK_MAX_FRAMES; i++) {
+		__u64 index, next_bp, ret;
+
 		if (bp < sp || bp - sp > max_stack_depth || (bp & 7))
 			break;
-		if (bpf_probe_read_user(&record, sizeof(record), (const void *)bp))
+		if (bp < window_start || bp + 16 > window_end) {
+			/* Near the top of the stack a whole window may not be mapped: then one frame. */
+			if (bpf_probe_read_user(scratch->window, STACK_WINDOW, (const void *)bp) == 0) {
+				window_end = bp + STACK_WINDOW;
+			} else if (bpf_probe_read_user(scratch->window, 16, (const void *)bp) == 0) {
+				window_end = bp + 16;
+			} else {
+				break;
+			}
+			window_start = bp;
+		}
+		index = (bp - window_start) / 8;
+		if (index > STACK_WINDOW / 8 - 2)
 			break;
-		if (record.ret < 4096 || record.ret >= (1ULL << 47))
+		next_bp = scratch->window[index];
+		ret = scratch->window[index + 1];
+		if (ret < 4096 || ret >= (1ULL << 47))
 			break;
-		stack->frames[i] = record.ret;
-		hash = (hash ^ record.ret) * 0x100000001b3ULL;
-		if (record.next_bp <= bp)
+		stack->frames[i] = ret;
+		hash = (hash ^ ret) * 0x100000001b3ULL;
+		if (next_bp <= bp)
 			break;
-		bp = record.next_bp;
+		bp = next_bp;
 	}
 	if (hash == 0)
 		hash = 1;
-
-	if (!bpf_map_lookup_elem(&stacks, &hash)) {
-		long err = bpf_map_update_elem(&stacks, &hash, stack, BPF_NOEXIST);
-
-		if (err && err != -17 /* EEXIST: another CPU stored it first */)
-			count(EDLEAK_CTR_STACK_ERRORS);
-	}
 	return hash;
+}
+
+/* Stores the frames capture_stack() left in this CPU's scratch under their id, unless another
+ * process or CPU stored the same stack first. */
+static __always_inline void store_stack(__u64 stack_id)
+{
+	__u32 zero = 0;
+	struct stack_scratch *scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
+	long err;
+
+	if (!scratch || bpf_map_lookup_elem(&stacks, &stack_id))
+		return;
+	err = bpf_map_update_elem(&stacks, &stack_id, &scratch->stack, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: another CPU stored it first */)
+		count(EDLEAK_CTR_STACK_ERRORS);
 }
 
 /* ---- accounting ------------------------------------------------------------------------ */
@@ -171,19 +202,23 @@ static __always_inline void record_block(struct pt_regs *ctx, __u32 tgid, __u64 
 	struct edleak_site *site;
 
 	block.stack_id = capture_stack(ctx);
-	site = site_of(tgid, block.stack_id, true);
+	/* A known site implies a stored stack: the stacks map is only touched for new sites. */
+	site = site_of(tgid, block.stack_id, false);
 	if (!site) {
-		count(EDLEAK_CTR_LOST_SITES);
-		return;
+		store_stack(block.stack_id);
+		site = site_of(tgid, block.stack_id, true);
+		if (!site) {
+			count(EDLEAK_CTR_LOST_SITES);
+			return;
+		}
 	}
 	if (bpf_map_update_elem(&blocks, &key, &block, BPF_ANY)) {
 		count(EDLEAK_CTR_LOST_ALLOCS);
 		return;
 	}
+	/* Outstanding blocks are total_allocs - total_frees: one atomic less on each path. */
 	__sync_fetch_and_add(&site->outstanding_bytes, size);
-	__sync_fetch_and_add(&site->outstanding_blocks, 1);
 	__sync_fetch_and_add(&site->total_allocs, 1);
-	count(EDLEAK_CTR_ALLOCS);
 }
 
 /* Credits the release of a block to the stack that allocated it. */
@@ -193,10 +228,8 @@ static __always_inline void release_block(__u32 tgid, const struct edleak_block 
 
 	if (site) {
 		__sync_fetch_and_add(&site->outstanding_bytes, -(__s64)block->size);
-		__sync_fetch_and_add(&site->outstanding_blocks, -1);
 		__sync_fetch_and_add(&site->total_frees, 1);
 	}
-	count(EDLEAK_CTR_FREES);
 }
 
 /* Takes a block out of the live set; false when it was not there (allocated before we
@@ -291,7 +324,8 @@ static __always_inline void realloc_enter_common(struct pt_regs *ctx, __u32 kind
 	struct thread_state *state = enter(ctx, kind, size, old);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (state && old)
+	/* realloc(p, 0) frees p through free(), whose probe releases the block. */
+	if (state && old && size)
 		state->has_old_block = take_block(tgid, old, &state->old_block);
 }
 
@@ -345,10 +379,8 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 			count(EDLEAK_CTR_FAILED_ALLOCS);
 			return 0;
 		}
-		/* Moved, resized in place, or freed by realloc(p, 0). */
+		/* Moved or resized in place. */
 		release_block(tgid, &state->old_block);
-		if (addr == 0)
-			return 0;
 		break;
 	default:
 		break;
@@ -369,14 +401,12 @@ SEC("uprobe")
 int BPF_KPROBE(free_enter, __u64 addr)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct thread_state *state;
 	struct edleak_block block;
 
+	/* No nesting check: glibc's allocator functions release blocks internally without
+	 * free() (realloc's old block: see realloc_enter_common), so every free() is the
+	 * program's own. */
 	if (addr == 0 || is_self(tgid))
-		return 0;
-	/* A free made by realloc itself: realloc accounts for its old block. */
-	state = bpf_task_storage_get(&thread_states, bpf_get_current_task_btf(), NULL, 0);
-	if (state && state->depth > 0 && PT_REGS_SP(ctx) < state->entry_sp)
 		return 0;
 	if (!take_block(tgid, addr, &block)) {
 		count(EDLEAK_CTR_UNKNOWN_FREES);

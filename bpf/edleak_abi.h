@@ -44,9 +44,9 @@ struct edleak_site_key {
 
 struct edleak_site {
 	__s64 outstanding_bytes;
-	__s64 outstanding_blocks;
-	__u64 total_allocs;
+	__u64 total_allocs; /* outstanding blocks = total_allocs - total_frees */
 	__u64 total_frees;
+	__u64 pad;
 };
 
 /* stacks map: stack_id -> frames; frames[0] is the allocation site (the allocator's caller). */
@@ -56,9 +56,7 @@ struct edleak_stack {
 
 /* Indexes of the counters array (per-CPU; userspace sums the CPUs). */
 enum edleak_counter {
-	EDLEAK_CTR_ALLOCS = 0,        /* allocations recorded */
-	EDLEAK_CTR_FREES,             /* frees of recorded blocks */
-	EDLEAK_CTR_LOST_ALLOCS,       /* blocks map full: allocation not recorded */
+	EDLEAK_CTR_LOST_ALLOCS = 0,   /* blocks map full: allocation not recorded */
 	EDLEAK_CTR_LOST_SITES,        /* sites map full: allocation not recorded */
 	EDLEAK_CTR_STACK_ERRORS,      /* stacks map full or stack unreadable */
 	EDLEAK_CTR_UNKNOWN_FREES,     /* free of a block not seen allocated (before attach) */

@@ -176,8 +176,9 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const auto& k = keys[i];
     const auto& v = values[i];
-    snap.sites.push_back({k.tgid, k.stack_id, v.outstanding_bytes, v.outstanding_blocks,
-                          v.total_allocs, v.total_frees});
+    snap.sites.push_back({k.tgid, k.stack_id, v.outstanding_bytes,
+                          static_cast<std::int64_t>(v.total_allocs - v.total_frees), v.total_allocs,
+                          v.total_frees});
     if (impl_->known_stacks.count(k.stack_id) || snap.new_stacks.count(k.stack_id)) continue;
     edleak_stack stack;
     if (bpf_map_lookup_elem(stacks_fd, &k.stack_id, &stack) != 0) continue;  // frames lost
@@ -199,8 +200,6 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
     for (auto v : per_cpu) totals[c] += v;
   }
   auto& ctr = snap.counters;
-  ctr.allocs = totals[EDLEAK_CTR_ALLOCS];
-  ctr.frees = totals[EDLEAK_CTR_FREES];
   ctr.lost_allocs = totals[EDLEAK_CTR_LOST_ALLOCS];
   ctr.lost_sites = totals[EDLEAK_CTR_LOST_SITES];
   ctr.stack_errors = totals[EDLEAK_CTR_STACK_ERRORS];

@@ -18,8 +18,6 @@ struct SiteSample {
 
 // Totals of the capture counters since it started (see bpf/edleak_abi.h).
 struct Counters {
-  std::uint64_t allocs = 0;
-  std::uint64_t frees = 0;
   std::uint64_t lost_allocs = 0;
   std::uint64_t lost_sites = 0;
   std::uint64_t stack_errors = 0;
