@@ -34,7 +34,7 @@ void Series::append(double t_s, double bytes) {
   }
   const double count = static_cast<double>(pending_count_);
   points_.push_back({pending_t_sum_ / count, pending_bytes_sum_ / count});
-  weights_.push_back(pending_count_);
+  weights_.push_back(static_cast<std::uint32_t>(pending_count_));
   pending_count_ = 0;
   pending_t_sum_ = pending_bytes_sum_ = 0;
 }
@@ -74,7 +74,7 @@ std::uint64_t Series::samples_per_point() const { return bucket_samples_; }
 
 std::size_t Series::memory_bytes() const {
   return sizeof(*this) + points_.capacity() * sizeof(Point) +
-         weights_.capacity() * sizeof(std::uint64_t);
+         weights_.capacity() * sizeof(weights_[0]);
 }
 
 }  // namespace edleak::series

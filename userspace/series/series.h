@@ -52,7 +52,7 @@ class Series {
   void halve();
 
   std::vector<Point> points_;  // bucket means
-  std::vector<std::uint64_t> weights_;  // samples per point, parallel to points_ (the current
+  std::vector<std::uint32_t> weights_;  // samples per point, parallel to points_ (the current
                                         // resolution, or half of it for an odd one out)
   std::size_t capacity_;
   std::uint64_t samples_seen_ = 0;
