@@ -28,11 +28,12 @@ report::Report build_report(const sample::SiteTable& table,
   out.final = context.final;
   out.stats = to_report_stats(table.counters());
 
-  // Processes the caller names come first in its order of pids; the table may also have
-  // processes the caller does not know (all-process mode): those are listed only when leaking.
+  // Every process with sites, and every process the caller knows of (a named process may have
+  // no site yet); see ReportContext::list_quiet_processes for those without leakers.
   std::vector<std::uint32_t> pids = table.processes();
-  for (const auto& [pid, info] : processes)
-    if (!std::binary_search(pids.begin(), pids.end(), pid)) pids.push_back(pid);
+  for (const auto& [pid, info] : processes) pids.push_back(pid);
+  std::sort(pids.begin(), pids.end());
+  pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
 
   for (std::uint32_t pid : pids) {
     report::ProcessReport proc;

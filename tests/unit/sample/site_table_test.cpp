@@ -1,0 +1,93 @@
+#include "sample/site_table.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace edleak::sample {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
+
+Snapshot snapshot(double t, std::vector<SiteSample> sites) {
+  Snapshot s;
+  s.t_s = t;
+  s.sites = std::move(sites);
+  return s;
+}
+
+SiteSample site(std::uint32_t tgid, std::uint64_t stack, std::int64_t bytes) {
+  SiteSample s;
+  s.tgid = tgid;
+  s.stack_id = stack;
+  s.outstanding_bytes = bytes;
+  s.outstanding_blocks = bytes / 8;
+  s.total_allocs = static_cast<std::uint64_t>(bytes / 8);
+  return s;
+}
+
+TEST(SiteTable, OneSeriesPerProcessAndStack) {
+  SiteTable table;
+  table.ingest(snapshot(1, {site(10, 0xa, 100), site(10, 0xb, 8), site(20, 0xa, 50)}));
+  table.ingest(snapshot(2, {site(10, 0xa, 200), site(10, 0xb, 8), site(20, 0xa, 60)}));
+  EXPECT_EQ(table.size(), 3u);
+  EXPECT_EQ(table.samples(), 2u);
+  EXPECT_THAT(table.processes(), ElementsAre(10u, 20u));
+  auto sites = table.sites_of(10);
+  ASSERT_EQ(sites.size(), 2u);
+  const Site* a = sites[0]->stack_id == 0xa ? sites[0] : sites[1];
+  EXPECT_EQ(a->tgid, 10u);
+  EXPECT_EQ(a->latest.outstanding_bytes, 200);
+  ASSERT_EQ(a->bytes.samples_seen(), 2u);
+  EXPECT_EQ(a->bytes.first().bytes, 100);
+  EXPECT_EQ(a->bytes.last().bytes, 200);
+  EXPECT_EQ(a->bytes.last().t_s, 2);
+  EXPECT_EQ(table.sites_of(20).front()->bytes.last().bytes, 60);
+  EXPECT_TRUE(table.sites_of(30).empty());
+}
+
+TEST(SiteTable, SiteSeenLateStartsItsSeriesThen) {
+  SiteTable table;
+  table.ingest(snapshot(1, {site(10, 0xa, 100)}));
+  table.ingest(snapshot(2, {site(10, 0xa, 100), site(10, 0xc, 16)}));
+  for (const Site* s : table.sites_of(10))
+    EXPECT_EQ(s->bytes.samples_seen(), s->stack_id == 0xa ? 2u : 1u);
+}
+
+TEST(SiteTable, NegativeBytesReadAsZero) {
+  SiteTable table;
+  table.ingest(snapshot(1, {site(10, 0xa, -64)}));
+  EXPECT_EQ(table.sites_of(10).front()->bytes.last().bytes, 0);
+}
+
+TEST(SiteTable, KeepsFramesOfNewStacksAndCounters) {
+  SiteTable table;
+  Snapshot s = snapshot(1, {site(10, 0xa, 8)});
+  s.new_stacks[0xa] = {0x401000, 0x402000};
+  s.counters.lost_allocs = 3;
+  table.ingest(s);
+  ASSERT_NE(table.frames(0xa), nullptr);
+  EXPECT_THAT(*table.frames(0xa), ElementsAre(0x401000u, 0x402000u));
+  EXPECT_EQ(table.frames(0xb), nullptr);
+  EXPECT_EQ(table.counters().lost_allocs, 3u);
+}
+
+TEST(SiteTable, ForgetProcessDropsOnlyItsSites) {
+  SiteTable table;
+  table.ingest(snapshot(1, {site(10, 0xa, 8), site(20, 0xa, 8), site(20, 0xb, 8)}));
+  table.forget_process(20);
+  EXPECT_THAT(table.processes(), ElementsAre(10u));
+  EXPECT_EQ(table.size(), 1u);
+}
+
+TEST(SiteTable, SeriesStayBoundedOverLongRuns) {
+  SiteTable table;
+  for (int t = 0; t < 100000; ++t) table.ingest(snapshot(t, {site(10, 0xa, t)}));
+  const Site* s = table.sites_of(10).front();
+  EXPECT_LE(s->bytes.size(), SiteTable::kSeriesCapacity);
+  EXPECT_EQ(s->bytes.samples_seen(), 100000u);
+  EXPECT_EQ(s->bytes.max_bytes(), 99999);
+}
+
+}  // namespace
+}  // namespace edleak::sample
