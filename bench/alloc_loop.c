@@ -26,22 +26,25 @@ NOINLINE static void* alloc_leaf(size_t size) {
   return p;
 }
 
-// Distinct stacks: the bits of `path` choose between two frames at each level.
-NOINLINE static void* alloc_via_a(unsigned path, int depth, size_t size);
+// Distinct stacks: the bits of `path` choose between two frames at each level, one frame per
+// level, so 17 levels give 131,072 stacks within the tracer's 32 frames.
 NOINLINE static void* alloc_via_b(unsigned path, int depth, size_t size);
-NOINLINE static void* alloc_path(unsigned path, int depth, size_t size) {
-  if (depth == 0) return alloc_leaf(size);
-  void* p = (path & 1) ? alloc_via_a(path >> 1, depth - 1, size) : alloc_via_b(path >> 1, depth - 1, size);
-  __asm__ volatile("" : : "r"(p) : "memory");
-  return p;
-}
 NOINLINE static void* alloc_via_a(unsigned path, int depth, size_t size) {
-  void* p = alloc_path(path, depth, size);
+  void* p = depth == 0 ? alloc_leaf(size)
+            : (path & 1) ? alloc_via_a(path >> 1, depth - 1, size)
+                         : alloc_via_b(path >> 1, depth - 1, size);
   __asm__ volatile("" : : "r"(p) : "memory");
   return p;
 }
 NOINLINE static void* alloc_via_b(unsigned path, int depth, size_t size) {
-  void* p = alloc_path(path, depth, size);
+  void* p = depth == 0 ? alloc_leaf(size)
+            : (path & 1) ? alloc_via_a(path >> 1, depth - 1, size)
+                         : alloc_via_b(path >> 1, depth - 1, size);
+  __asm__ volatile("" : : "r"(p) : "memory");
+  return p;
+}
+NOINLINE static void* alloc_path(unsigned path, int depth, size_t size) {
+  void* p = (path & 1) ? alloc_via_a(path >> 1, depth - 1, size) : alloc_via_b(path >> 1, depth - 1, size);
   __asm__ volatile("" : : "r"(p) : "memory");
   return p;
 }

@@ -51,7 +51,7 @@ report::Report build_report(const sample::SiteTable& table,
       classify::LeakFactor factor = classify::compute_leak_factor(site->bytes);
       if (!factor.is_leak()) continue;
       report::Leaker leaker;
-      leaker.stack = resolve(pid, site->stack_id);
+      leaker.stack_id = site->stack_id;
       leaker.outstanding_bytes = latest.outstanding_bytes > 0 ? latest.outstanding_bytes : 0;
       leaker.outstanding_allocs = latest.outstanding_blocks > 0 ? latest.outstanding_blocks : 0;
       leaker.total_allocs = latest.total_allocs;
@@ -61,6 +61,8 @@ report::Report build_report(const sample::SiteTable& table,
     }
     proc.leaking_stacks = proc.leakers.size();
     report::rank_leakers(proc.leakers, context.top);
+    // Only the leakers shown are symbolized.
+    for (auto& leaker : proc.leakers) leaker.stack = resolve(pid, leaker.stack_id);
     bool named = processes.count(pid) != 0;
     if (proc.leakers.empty() && !(named && context.list_quiet_processes)) continue;
     out.processes.push_back(std::move(proc));

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstring>
 #include <map>
+#include <unordered_set>
 #include <optional>
 #include <poll.h>
 #include <sys/signalfd.h>
@@ -236,28 +237,22 @@ class Tracer {
     return exited;
   }
 
-  // Stacks are symbolized the first time they are seen, while their process still exists.
+  // Stacks are symbolized the first time they are seen, while their process still exists: the
+  // symbolizer keeps the modules, the process's mappings and every resolved address, so the
+  // report resolves its leakers again from that cache (even after the process exited), and
+  // no copy of the frames is kept per stack.
   void resolve_new_stacks(const sample::Snapshot& snap) {
-    std::map<std::uint32_t, std::vector<std::uint64_t>> pending;  // by process
-    for (const auto& site : snap.sites)
-      if (!resolved_.count({site.tgid, site.stack_id})) pending[site.tgid].push_back(site.stack_id);
-    for (const auto& [tgid, ids] : pending) {
-      for (std::uint64_t id : ids) {
-        const auto* frames = table_.frames(id);
-        if (!frames) {
-          resolved_[{tgid, id}] = {};
-          continue;
-        }
-        // Every frame, the allocation site included, is a return address (see bpf/).
-        resolved_[{tgid, id}] =
-            symbolizer_.symbolize(static_cast<pid_t>(tgid), *frames, symbolize::AddressKind::return_address);
-      }
+    for (const auto& site : snap.sites) {
+      if (!symbolized_.insert({site.tgid, site.stack_id}).second) continue;
+      (void)stack_of(site.tgid, site.stack_id);
     }
   }
 
-  std::vector<symbolize::Frame> stack_of(std::uint32_t tgid, std::uint64_t id) const {
-    if (auto it = resolved_.find({tgid, id}); it != resolved_.end()) return it->second;
-    return {};
+  std::vector<symbolize::Frame> stack_of(std::uint32_t tgid, std::uint64_t id) {
+    const auto* frames = table_.frames(id);
+    if (!frames) return {};
+    // Every frame, the allocation site included, is a return address (see bpf/).
+    return symbolizer_.symbolize(static_cast<pid_t>(tgid), *frames, symbolize::AddressKind::return_address);
   }
 
   // After a process's final report, nothing of it is kept, in the kernel or here.
@@ -278,8 +273,8 @@ class Tracer {
       table_.forget_process(pid);
       symbolizer_.forget_process(static_cast<pid_t>(pid));
       processes_.erase(pid);
-      for (auto it = resolved_.begin(); it != resolved_.end();)
-        it = it->first.first == pid ? resolved_.erase(it) : std::next(it);
+      for (auto it = symbolized_.begin(); it != symbolized_.end();)
+        it = it->first == pid ? symbolized_.erase(it) : std::next(it);
     }
   }
 
@@ -292,7 +287,7 @@ class Tracer {
   sample::SiteTable table_;
   symbolize::Symbolizer symbolizer_;
   std::unordered_map<std::uint32_t, ProcessInfo> processes_;
-  std::unordered_map<std::pair<std::uint32_t, std::uint64_t>, std::vector<symbolize::Frame>, PairHash> resolved_;
+  std::unordered_set<std::pair<std::uint32_t, std::uint64_t>, PairHash> symbolized_;
 };
 
 }  // namespace

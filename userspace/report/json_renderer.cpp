@@ -44,6 +44,7 @@ json to_json(const symbolize::Frame& frame) {
 
 json to_json(const Leaker& leaker) {
   return {
+      {"stack_id", fmt::format("{:#018x}", leaker.stack_id)},
       {"stack", array_of(leaker.stack)},
       {"outstanding_bytes", leaker.outstanding_bytes},
       {"outstanding_allocs", leaker.outstanding_allocs},

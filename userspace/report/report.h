@@ -12,6 +12,7 @@
 namespace edleak::report {
 
 struct Leaker {
+  std::uint64_t stack_id = 0;           // the capture's id of the stack: stable across reports
   std::vector<symbolize::Frame> stack;  // stack[0] is the allocation site (caller of the allocator)
   std::uint64_t outstanding_bytes = 0;
   std::uint64_t outstanding_allocs = 0;

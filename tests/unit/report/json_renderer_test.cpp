@@ -70,6 +70,7 @@ TEST(JsonRenderer, Leaker) {
   EXPECT_EQ(leaker["outstanding_allocs"], 30);
   EXPECT_EQ(leaker["total_allocs"], 31);
   EXPECT_EQ(leaker["total_frees"], 1);
+  EXPECT_EQ(leaker["stack_id"], "0x9e3779b97f4a7c15");
   // Same object as `edleak-bpf classify --format json`, with edLeak's names.
   EXPECT_EQ(leaker["leak_factor"], classify::to_json(r.processes[0].leakers[0].leak_factor));
   EXPECT_EQ(leaker["leak_factor"]["class"], "linear");

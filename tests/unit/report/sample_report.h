@@ -45,6 +45,7 @@ inline Report sample_report() {
   r.stats.unknown_frees = 3;
 
   Leaker leaker;
+  leaker.stack_id = 0x9e3779b97f4a7c15;
   // push_item() inlined into leak_here() at server.c:42; the address is at list.h:12 in push_item().
   leaker.stack.push_back(frame(0x55d0c2a1b191, "leak_here", 24, "/usr/bin/server", "list.h", 12));
   leaker.stack[0].inlined.push_back({"push_item", "server.c", 42});
