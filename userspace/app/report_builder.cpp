@@ -42,27 +42,46 @@ report::Report build_report(const sample::SiteTable& table,
       proc.comm = it->second.comm;
       proc.exited = it->second.exited;
     }
-    for (const sample::Site* site : table.sites_of(pid)) {
-      const auto& latest = site->latest;
-      if (latest.outstanding_bytes > 0) proc.outstanding_bytes += latest.outstanding_bytes;
+    // Classify every site, then build full leakers only for the --top shown: with 100,000
+    // stacks, copying every leaker would cost more than classifying them.
+    struct Candidate {
+      const sample::Site* site;
+      classify::LeakFactor factor;
+      std::uint64_t bytes;
+    };
+    std::vector<Candidate> candidates;
+    table.for_each_site(pid, [&](const sample::Site& site) {
+      const auto& latest = site.latest;
+      const std::uint64_t bytes = latest.outstanding_bytes > 0 ? latest.outstanding_bytes : 0;
+      proc.outstanding_bytes += bytes;
       if (latest.outstanding_blocks > 0) ++proc.stacks;
       proc.total_allocs += latest.total_allocs;
       proc.total_frees += latest.total_frees;
-      classify::LeakFactor factor = classify::compute_leak_factor(site->bytes);
-      if (!factor.is_leak()) continue;
+      classify::LeakFactor factor = classify::compute_leak_factor(site.bytes);
+      if (factor.is_leak()) candidates.push_back({&site, factor, bytes});
+    });
+    proc.leaking_stacks = candidates.size();
+    // The report's order; equal leakers by stack id, so the order holds from report to report.
+    auto shown = std::min(candidates.size(), context.top);
+    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(shown), candidates.end(),
+                      [](const Candidate& a, const Candidate& b) {
+                        if (a.factor.leak == b.factor.leak && a.bytes == b.bytes)
+                          return a.site->stack_id < b.site->stack_id;
+                        return report::ranks_before(a.factor.leak, a.bytes, b.factor.leak, b.bytes);
+                      });
+    for (std::size_t i = 0; i < shown; ++i) {
+      const auto& c = candidates[i];
+      const auto& latest = c.site->latest;
       report::Leaker leaker;
-      leaker.stack_id = site->stack_id;
-      leaker.outstanding_bytes = latest.outstanding_bytes > 0 ? latest.outstanding_bytes : 0;
+      leaker.stack_id = c.site->stack_id;
+      leaker.stack = resolve(pid, c.site->stack_id);  // only the leakers shown are symbolized
+      leaker.outstanding_bytes = c.bytes;
       leaker.outstanding_allocs = latest.outstanding_blocks > 0 ? latest.outstanding_blocks : 0;
       leaker.total_allocs = latest.total_allocs;
       leaker.total_frees = latest.total_frees;
-      leaker.leak_factor = factor;
+      leaker.leak_factor = c.factor;
       proc.leakers.push_back(std::move(leaker));
     }
-    proc.leaking_stacks = proc.leakers.size();
-    report::rank_leakers(proc.leakers, context.top);
-    // Only the leakers shown are symbolized.
-    for (auto& leaker : proc.leakers) leaker.stack = resolve(pid, leaker.stack_id);
     bool named = processes.count(pid) != 0;
     if (proc.leakers.empty() && !(named && context.list_quiet_processes)) continue;
     out.processes.push_back(std::move(proc));

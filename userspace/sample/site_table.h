@@ -32,6 +32,12 @@ class SiteTable {
 
   // Sites of a process, in no particular order.
   std::vector<const Site*> sites_of(std::uint32_t tgid) const;
+  // Calls f(const Site&) for each site of a process, without building a list.
+  template <typename F>
+  void for_each_site(std::uint32_t tgid, F&& f) const {
+    if (auto it = processes_.find(tgid); it != processes_.end())
+      for (const auto& [id, site] : it->second) f(site);
+  }
   std::vector<std::uint32_t> processes() const;  // ascending
 
   const std::vector<std::uint64_t>* frames(std::uint64_t stack_id) const;
