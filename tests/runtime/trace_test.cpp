@@ -201,11 +201,20 @@ TEST(Live, SigintGivesAFinalReport) {
   EXPECT_FALSE((*process)["exited"].get<bool>());  // still running: we stopped, not it
 }
 
-// Errors that need no probes: clear one-line messages and a non-zero exit.
+// Errors: clear one-line messages and a non-zero exit.
 TEST(Errors, UnknownPid) {
+  EDLEAK_REQUIRE_LIVE();  // without privileges, that is what it reports first
   RunResult r = run({tracer_path(), "-p", "999999"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "edleak-bpf: no process with pid 999999\n");
+}
+
+TEST(Errors, WithoutPrivilegesSaysWhatIsNeeded) {
+  EDLEAK_REQUIRE_LIVE();  // root, to drop to nobody
+  RunResult r = run({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", tracer_path(),
+                     "-p", std::to_string(getpid())});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("needs root, or the capabilities CAP_BPF and CAP_PERFMON"));
 }
 
 TEST(Errors, BadDurationNamesTheValue) {

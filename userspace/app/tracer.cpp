@@ -4,6 +4,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <unordered_set>
 #include <optional>
@@ -27,6 +28,20 @@ namespace edleak::app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Root, or CAP_BPF (39) and CAP_PERFMON (38), or CAP_SYS_ADMIN (21) on older kernels: read from
+// the effective set in /proc/self/status, so the user hears what is missing before anything
+// else fails in a less obvious way.
+Result<void> check_privileges() {
+  std::ifstream status("/proc/self/status");
+  std::uint64_t effective = 0;
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("CapEff:", 0) == 0) effective = std::stoull(line.substr(7), nullptr, 16);
+  auto has = [&](int cap) { return (effective >> cap) & 1; };
+  if ((has(39) && has(38)) || has(21)) return {};
+  return make_error("needs root, or the capabilities CAP_BPF and CAP_PERFMON (this process has neither): "
+                    "run it with sudo");
+}
 
 Result<void> check_kernel() {
   struct stat st {};
@@ -89,6 +104,7 @@ class Tracer {
 
   int run() {
     if (auto r = check_kernel(); !r) return fail(r.error());
+    if (auto r = check_privileges(); !r) return fail(r.error());
     auto targets = prepare_targets();
     if (!targets) return fail(targets.error());
     auto capture = capture::Capture::load({options_.max_allocs, options_.max_stacks});
