@@ -9,7 +9,8 @@ namespace edleak::app {
 
 report::Stats to_report_stats(const sample::Counters& c) {
   report::Stats s;
-  s.lost_allocs = c.lost_allocs;
+  // Without per-thread state an allocation cannot be followed to its return: lost as well.
+  s.lost_allocs = c.lost_allocs + c.state_errors;
   s.stack_errors = c.stack_errors;
   s.lost_stacks = c.lost_sites;
   s.unknown_frees = c.unknown_frees;

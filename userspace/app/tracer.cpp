@@ -110,6 +110,9 @@ class Tracer {
     auto capture = capture::Capture::load({options_.max_allocs, options_.max_stacks});
     if (!capture) return fail(capture.error());
     capture_ = std::move(*capture);
+    log::verbose("BPF maps: {:.1f} MiB of kernel memory (--max-allocs {}, --max-stacks {})",
+                 static_cast<double>(capture_->map_memory_bytes()) / (1 << 20), options_.max_allocs,
+                 options_.max_stacks);
     for (const auto& target : *targets)
       if (auto r = attach(target); !r) return fail(r.error());
     if (command_) {

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <unistd.h>
 #include <unordered_set>
 
@@ -210,32 +211,27 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   return snap;
 }
 
+namespace {
+
+// Deletes the entries of a map keyed by process (a key with a tgid field) for the given processes.
+template <typename Key, typename Value>
+Result<void> delete_processes(bpf_map* map, const std::unordered_set<std::uint32_t>& gone) {
+  std::vector<Key> keys;
+  std::vector<Value> values;
+  if (auto r = read_all(bpf_map__fd(map), bpf_map__max_entries(map), keys, values); !r) return r;
+  for (const auto& k : keys)
+    if (gone.count(k.tgid)) bpf_map_delete_elem(bpf_map__fd(map), &k);
+  return {};
+}
+
+}  // namespace
+
 Result<void> Capture::forget_processes(const std::vector<std::uint32_t>& tgids) {
   if (tgids.empty()) return {};
   std::unordered_set<std::uint32_t> gone(tgids.begin(), tgids.end());
-  auto& skel = impl_->skel;
-
   // Blocks first, so a racing free cannot credit a site that is about to go.
-  std::vector<edleak_block_key> block_keys;
-  std::vector<edleak_block> block_values;
-  if (auto r = read_all(bpf_map__fd(skel->maps.blocks), bpf_map__max_entries(skel->maps.blocks),
-                        block_keys, block_values);
-      !r)
-    return r;
-  int blocks_fd = bpf_map__fd(skel->maps.blocks);
-  for (const auto& k : block_keys)
-    if (gone.count(k.tgid)) bpf_map_delete_elem(blocks_fd, &k);
-
-  std::vector<edleak_site_key> site_keys;
-  std::vector<edleak_site> site_values;
-  if (auto r = read_all(bpf_map__fd(skel->maps.sites), bpf_map__max_entries(skel->maps.sites),
-                        site_keys, site_values);
-      !r)
-    return r;
-  int sites_fd = bpf_map__fd(skel->maps.sites);
-  for (const auto& k : site_keys)
-    if (gone.count(k.tgid)) bpf_map_delete_elem(sites_fd, &k);
-  return {};
+  if (auto r = delete_processes<edleak_block_key, edleak_block>(impl_->skel->maps.blocks, gone); !r) return r;
+  return delete_processes<edleak_site_key, edleak_site>(impl_->skel->maps.sites, gone);
 }
 
 std::uint64_t Capture::map_memory_bytes() const {
@@ -245,14 +241,9 @@ std::uint64_t Capture::map_memory_bytes() const {
   bpf_object__for_each_map(map, impl_->skel->obj) {
     int fd = bpf_map__fd(map);
     if (fd < 0) continue;
-    FILE* f = std::fopen(fmt::format("/proc/self/fdinfo/{}", fd).c_str(), "r");
-    if (!f) continue;
-    char line[256];
-    while (std::fgets(line, sizeof line, f)) {
-      unsigned long long v;
-      if (std::sscanf(line, "memlock: %llu", &v) == 1) total += v;
-    }
-    std::fclose(f);
+    std::ifstream fdinfo(fmt::format("/proc/self/fdinfo/{}", fd));
+    for (std::string line; std::getline(fdinfo, line);)
+      if (line.rfind("memlock:", 0) == 0) total += std::strtoull(line.c_str() + 8, nullptr, 10);
   }
   return total;
 }
