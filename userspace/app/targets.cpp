@@ -163,7 +163,7 @@ Result<HeldCommand> HeldCommand::spawn(const std::vector<std::string>& argv) {
     // Child: wait for the probes, restore the signal mask the tracer changed, exec.
     close(go[1]);
     close(exec_error[0]);
-    char byte;
+    char byte = 0;  // stays 0 when the tracer died before releasing us: do not exec then
     while (read(go[0], &byte, 1) < 0 && errno == EINTR) {
     }
     sigset_t none;
