@@ -4,37 +4,49 @@
 
 namespace edleak::sample {
 
+Site& SiteTable::find_or_add(ProcessSites& process, const SiteSample& sample) {
+  auto [it, inserted] = process.index.try_emplace(sample.stack_id, static_cast<std::uint32_t>(process.sites.size()));
+  if (inserted) process.sites.push_back(Site{sample.tgid, sample.stack_id, {}, series::Series(kSeriesCapacity)});
+  return process.sites[it->second];
+}
+
 void SiteTable::ingest(const Snapshot& snapshot) {
   for (const auto& [id, frames] : snapshot.new_stacks) stacks_.try_emplace(id, frames);
-  // Snapshots list a process's sites together: look its table up once per run of them.
-  ProcessSites* current = nullptr;
-  std::uint32_t current_tgid = 0;
-  for (const auto& s : snapshot.sites) {
-    if (!current || s.tgid != current_tgid) {
-      current = &processes_[s.tgid];
-      current_tgid = s.tgid;
+  bool added = false;  // a vector grew: pointers into it, hints included, may have moved
+  std::vector<Site*> order;
+  order.reserve(snapshot.sites.size());
+  for (std::size_t i = 0; i < snapshot.sites.size(); ++i) {
+    const SiteSample& s = snapshot.sites[i];
+    Site* site = nullptr;
+    if (!added && i < previous_order_.size() && previous_order_[i]->tgid == s.tgid &&
+        previous_order_[i]->stack_id == s.stack_id)
+      site = previous_order_[i];
+    if (!site) {
+      ProcessSites& process = processes_[s.tgid];
+      const std::size_t before = process.sites.size();
+      site = &find_or_add(process, s);
+      added = added || process.sites.size() != before;
     }
-    auto it = current->find(s.stack_id);
-    if (it == current->end())
-      it = current->emplace(s.stack_id, Site{s.tgid, s.stack_id, {}, series::Series(kSeriesCapacity)}).first;
-    Site& site = it->second;
-    site.latest = s;
+    site->latest = s;
     // Outstanding bytes cannot be negative; a transient negative value is a free racing the
     // read of a realloc in flight.
-    site.bytes.append(snapshot.t_s, static_cast<double>(std::max<std::int64_t>(s.outstanding_bytes, 0)));
+    site->bytes.append(snapshot.t_s, static_cast<double>(std::max<std::int64_t>(s.outstanding_bytes, 0)));
+    order.push_back(site);
   }
+  if (added) order.clear();
+  previous_order_ = std::move(order);
   counters_ = snapshot.counters;
   ++samples_;
 }
 
-void SiteTable::forget_process(std::uint32_t tgid) { processes_.erase(tgid); }
+void SiteTable::forget_process(std::uint32_t tgid) {
+  processes_.erase(tgid);
+  previous_order_.clear();
+}
 
 std::vector<const Site*> SiteTable::sites_of(std::uint32_t tgid) const {
   std::vector<const Site*> out;
-  auto it = processes_.find(tgid);
-  if (it == processes_.end()) return out;
-  out.reserve(it->second.size());
-  for (const auto& [id, site] : it->second) out.push_back(&site);
+  for_each_site(tgid, [&](const Site& site) { out.push_back(&site); });
   return out;
 }
 
@@ -52,7 +64,7 @@ const std::vector<std::uint64_t>* SiteTable::frames(std::uint64_t stack_id) cons
 
 std::size_t SiteTable::size() const {
   std::size_t n = 0;
-  for (const auto& [tgid, sites] : processes_) n += sites.size();
+  for (const auto& [tgid, process] : processes_) n += process.sites.size();
   return n;
 }
 

@@ -46,6 +46,31 @@ TEST(SiteTable, OneSeriesPerProcessAndStack) {
   EXPECT_TRUE(table.sites_of(30).empty());
 }
 
+// Snapshots usually list sites in the order of the previous one, which the table uses as a
+// hint; a different order or new sites must still land each sample on its own site.
+TEST(SiteTable, SamplesReachTheirSitesWhateverTheOrder) {
+  SiteTable table;
+  table.ingest(snapshot(1, {site(10, 0xa, 1), site(10, 0xb, 2)}));
+  table.ingest(snapshot(2, {site(10, 0xa, 3), site(10, 0xb, 4)}));       // same order
+  table.ingest(snapshot(3, {site(10, 0xb, 6), site(10, 0xa, 5)}));       // swapped
+  for (int i = 0; i < 40; ++i)                                            // growing vectors
+    table.ingest(snapshot(4 + i, {site(10, 0xb, 8), site(10, 0xa, 7), site(20, 0x100 + i, 9), site(10, 0x200 + i, 9)}));
+  for (const Site* s : table.sites_of(10)) {
+    if (s->stack_id == 0xa) {
+      EXPECT_EQ(s->bytes.samples_seen(), 43u);
+      EXPECT_EQ(s->latest.outstanding_bytes, 7);
+      EXPECT_EQ(s->bytes.min_bytes(), 1);
+    } else if (s->stack_id == 0xb) {
+      EXPECT_EQ(s->bytes.samples_seen(), 43u);
+      EXPECT_EQ(s->bytes.min_bytes(), 2);
+      EXPECT_EQ(s->bytes.max_bytes(), 8);
+    } else {
+      EXPECT_EQ(s->bytes.samples_seen(), 1u) << std::hex << s->stack_id;  // one snapshot each
+    }
+  }
+  EXPECT_EQ(table.size(), 2u + 40u + 40u);
+}
+
 TEST(SiteTable, SiteSeenLateStartsItsSeriesThen) {
   SiteTable table;
   table.ingest(snapshot(1, {site(10, 0xa, 100)}));
