@@ -4,8 +4,9 @@
 #   sudo bench/overhead.sh [RUNS]        (default 3 runs of each; medians are reported)
 # It times bench/alloc_loop.c (malloc+free pairs over a 64-slot working set, sizes 16..215,
 # gcc -O2) untraced, traced by edleak-bpf, traced by a bpftrace script that does what memleak
-# does (bench/memleak.bt) and under heaptrack; then an untraced loop while edleak-bpf traces
-# another process (-p); then sqlite3 on an allocation-heavy job, traced and untraced.
+# does (bench/memleak.bt) and under heaptrack; the same loop built with frame pointers under
+# edleak-bpf (its stack walk then has frames to follow); then an untraced loop while edleak-bpf
+# traces another process (-p); then sqlite3 on an allocation-heavy job, traced and untraced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -13,6 +14,7 @@ scripts/setup
 scripts/build >/dev/null
 build=${EDLEAK_BUILD_DIR:-build}
 loop=$build/bench/alloc_loop
+loop_fp=$build/bench/alloc_loop_fp
 tracer=$build/edleak-bpf
 libc=$(readlink -f "$(ldd "$loop" | awk '/libc.so.6/ {print $3}')")
 scratch=$(mktemp -d)
@@ -40,6 +42,7 @@ for ((r = 1; r <= runs; r++)); do
   measure edleak-bpf "$tracer" --interval 1s -o /dev/null -- "$loop" $traced_pairs
   measure bpftrace bpftrace -c "$loop $traced_pairs" "$scratch/memleak.bt"
   measure heaptrack heaptrack -o "$scratch/heaptrack.$r" "$loop" $traced_pairs
+  measure edleak-bpf-fp-loop "$tracer" --interval 1s -o /dev/null -- "$loop_fp" $traced_pairs
   # Another process traced with -p: this loop must not pay for it.
   sleep 600 &
   other=$!
@@ -52,11 +55,11 @@ for ((r = 1; r <= runs; r++)); do
 done
 
 declare -A med
-for name in untraced edleak-bpf bpftrace heaptrack untraced-beside-p; do
+for name in untraced edleak-bpf bpftrace heaptrack edleak-bpf-fp-loop untraced-beside-p; do
   med[$name]=$(tr ' ' '\n' <<<"${samples[$name]}" | grep . | median)
 done
 printf '\n%-22s %12s %12s   %s\n' "malloc+free pair" "median ns" "x untraced" "runs (ns)"
-for name in untraced edleak-bpf bpftrace heaptrack untraced-beside-p; do
+for name in untraced edleak-bpf bpftrace heaptrack edleak-bpf-fp-loop untraced-beside-p; do
   printf '%-22s %12.1f %12.1f   %s\n' "$name" "${med[$name]}" \
     "$(awk -v a="${med[$name]}" -v b="${med[untraced]}" 'BEGIN {print a / b}')" "${samples[$name]}"
 done
