@@ -46,11 +46,13 @@ for ((r = 1; r <= runs; r++)); do
   # Another process traced with -p: this loop must not pay for it.
   sleep 600 &
   other=$!
+  sleep 0.5  # until it has exec'd and mapped its libc
   "$tracer" -p $other --interval 1s -o /dev/null &
   tracer_pid=$!
   sleep 1
   measure untraced-beside-p "$loop" $untraced_pairs
-  kill -INT $tracer_pid; wait $tracer_pid || true
+  kill -INT $tracer_pid 2>/dev/null || true
+  wait $tracer_pid || true
   kill $other; wait $other 2>/dev/null || true
 done
 

@@ -62,16 +62,10 @@ report::Report build_report(const sample::SiteTable& table,
       if (factor.is_leak()) candidates.push_back({&site, factor, bytes});
     });
     proc.leaking_stacks = candidates.size();
-    // The report's order; equal leakers by stack id, so the order holds from report to report.
-    auto shown = std::min(candidates.size(), context.top);
-    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(shown), candidates.end(),
-                      [](const Candidate& a, const Candidate& b) {
-                        if (a.factor.leak == b.factor.leak && a.bytes == b.bytes)
-                          return a.site->stack_id < b.site->stack_id;
-                        return report::ranks_before(a.factor.leak, a.bytes, b.factor.leak, b.bytes);
-                      });
-    for (std::size_t i = 0; i < shown; ++i) {
-      const auto& c = candidates[i];
+    report::keep_top(candidates, context.top, [](const Candidate& c) {
+      return report::RankKey{c.factor.leak, c.bytes, c.site->stack_id};
+    });
+    for (const Candidate& c : candidates) {
       const auto& latest = c.site->latest;
       report::Leaker leaker;
       leaker.stack_id = c.site->stack_id;

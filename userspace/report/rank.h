@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -7,13 +8,31 @@
 
 namespace edleak::report {
 
-// The report's order of two leakers: the bigger leak first, then the more outstanding bytes.
-inline bool ranks_before(std::uint64_t leak_a, std::uint64_t bytes_a, std::uint64_t leak_b, std::uint64_t bytes_b) {
-  return leak_a != leak_b ? leak_a > leak_b : bytes_a > bytes_b;
+// What a report orders leakers by: the bigger leak first, then the more outstanding bytes, then
+// the smaller stack id, so that the order is total and holds from one report to the next.
+struct RankKey {
+  std::uint64_t leak = 0;
+  std::uint64_t outstanding_bytes = 0;
+  std::uint64_t stack_id = 0;
+};
+
+inline bool ranks_before(const RankKey& a, const RankKey& b) {
+  if (a.leak != b.leak) return a.leak > b.leak;
+  if (a.outstanding_bytes != b.outstanding_bytes) return a.outstanding_bytes > b.outstanding_bytes;
+  return a.stack_id < b.stack_id;
 }
 
-// Orders leakers for a report: biggest leak first, then most outstanding bytes; ties keep
-// their input order (stable). Keeps the first `top` (none when top is 0).
+// Keeps the first `top` items in the report's order (none when top is 0); `key_of(item)` gives
+// an item's RankKey. A partial sort: ranking 100,000 stacks for a top 10 stays cheap.
+template <typename T, typename KeyOf>
+void keep_top(std::vector<T>& items, std::size_t top, KeyOf key_of) {
+  const std::size_t shown = std::min(items.size(), top);
+  std::partial_sort(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(shown), items.end(),
+                    [&](const T& a, const T& b) { return ranks_before(key_of(a), key_of(b)); });
+  items.erase(items.begin() + static_cast<std::ptrdiff_t>(shown), items.end());
+}
+
+// keep_top for finished leakers.
 void rank_leakers(std::vector<Leaker>& leakers, std::size_t top);
 
 }  // namespace edleak::report

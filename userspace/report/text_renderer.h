@@ -9,7 +9,7 @@
 //         leak_here+0x18 (server.c:42) [/usr/bin/server]
 //         0x7f12a0c3b191 [unknown]
 //
-// Leakers are printed in the order given (see rank_leakers); each report ends with a blank line.
+// Leakers are printed in the order given (see rank.h); each report ends with a blank line.
 #include "report/renderer.h"
 
 namespace edleak::report {

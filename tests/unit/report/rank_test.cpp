@@ -35,10 +35,13 @@ TEST(RankLeakers, EqualLeaksByOutstandingBytes) {
   EXPECT_THAT(ids(v), ElementsAre(2, 4, 1, 3));
 }
 
-TEST(RankLeakers, CompleteTiesKeepInputOrder) {
+TEST(RankLeakers, CompleteTiesByStackId) {
   std::vector<Leaker> v{leaker(1, 7, 7), leaker(2, 7, 7), leaker(3, 7, 7)};
+  v[0].stack_id = 30;
+  v[1].stack_id = 10;
+  v[2].stack_id = 20;
   rank_leakers(v, 10);
-  EXPECT_THAT(ids(v), ElementsAre(1, 2, 3));
+  EXPECT_THAT(ids(v), ElementsAre(2, 3, 1));  // the same order in every report
 }
 
 TEST(RankLeakers, KeepsTopN) {
