@@ -83,6 +83,8 @@ struct {
 /* Scratch space for a stack being captured (too big for the 512-byte BPF stack). */
 struct stack_scratch {
 	struct edleak_stack stack;
+	__u32 depth; /* frames of `stack` filled by the last capture; the rest is stale */
+	__u32 pad;
 	__u64 window[STACK_WINDOW / 8];
 };
 
@@ -126,8 +128,8 @@ static __always_inline __u64 capture_stack(struct pt_regs *ctx)
 	if (!scratch)
 		return 0;
 	stack = &scratch->stack;
-	__builtin_memset(stack, 0, sizeof(*stack)); /* frames end at the first 0 */
 	stack->frames[0] = PT_REGS_IP(ctx);
+	scratch->depth = 1;
 	hash = (hash ^ stack->frames[0]) * 0x100000001b3ULL;
 
 	for (int i = 1; i < EDLEAK_MAX_FRAMES; i++) {
@@ -154,6 +156,7 @@ static __always_inline __u64 capture_stack(struct pt_regs *ctx)
 		if (ret < 4096 || ret >= (1ULL << 47))
 			break;
 		stack->frames[i] = ret;
+		scratch->depth = i + 1;
 		hash = (hash ^ ret) * 0x100000001b3ULL;
 		if (next_bp <= bp)
 			break;
@@ -174,6 +177,13 @@ static __always_inline void store_stack(__u64 stack_id)
 
 	if (!scratch || bpf_map_lookup_elem(&stacks, &stack_id))
 		return;
+	/* Stored frames end at the first 0: clear what an earlier, deeper capture left (here, on
+	 * new stacks only, rather than on every allocation). */
+	for (__u32 i = 1; i < EDLEAK_MAX_FRAMES; i++) {
+		if (i >= scratch->depth)
+			scratch->stack.frames[i] = 0;
+		asm volatile("" ::: "memory"); /* keeps clang from turning this into a memset */
+	}
 	err = bpf_map_update_elem(&stacks, &stack_id, &scratch->stack, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: another CPU stored it first */)
 		count(EDLEAK_CTR_STACK_ERRORS);
