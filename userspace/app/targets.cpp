@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <set>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -176,6 +177,11 @@ Result<HeldCommand> HeldCommand::spawn(const std::vector<std::string>& argv) {
   }
   close(go[0]);
   close(exec_error[1]);
+  // Traced (not stopped) so that its exit stops it while its memory map still exists: the
+  // tracer then symbolizes the stacks it has not seen yet. Without ptrace (say, under a
+  // debugger) it still runs; only those last stacks may stay unresolved.
+  if (ptrace(PTRACE_SEIZE, pid, nullptr, PTRACE_O_TRACEEXIT) != 0)
+    log::verbose("cannot follow '{}' to its exit: {}", argv[0], std::strerror(errno));
   HeldCommand held(pid, go[1], exec_error[0]);
   held.program_ = argv[0];
   return held;

@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <optional>
 #include <poll.h>
+#include <sys/ptrace.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -178,7 +179,7 @@ class Tracer {
 
   int loop() {
     SignalFd signals;
-    const auto start = Clock::now();
+    const auto start = start_ = Clock::now();
     const double interval_s = std::chrono::duration<double>(options_.interval).count();
     std::uint64_t tick = 0;
     bool stop = false;
@@ -229,14 +230,35 @@ class Tracer {
     return command_ ? exit_code : 0;
   }
 
-  // Reaps the traced command when it has exited; its status becomes our exit code.
+  // Handles what happened to the command: its exit (the status becomes our exit code), its
+  // exit stop (see HeldCommand: the last stacks are read and symbolized while its memory map
+  // exists, then it is let go), and signals it received while traced (passed on).
   bool reap_command(int& exit_code) {
     if (!command_ || command_->pid() <= 0 || processes_[command_->pid()].exited) return false;
+    const pid_t pid = command_->pid();
     int status = 0;
-    if (waitpid(command_->pid(), &status, WNOHANG) != command_->pid()) return false;
-    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    processes_[command_->pid()].exited = true;
-    return true;
+    while (waitpid(pid, &status, WNOHANG | __WALL) == pid) {
+      if (WIFEXITED(status) || WIFSIGNALED(status)) {
+        exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        processes_[pid].exited = true;
+        return true;
+      }
+      if (!WIFSTOPPED(status)) continue;
+      const int event = status >> 16;
+      if (event == PTRACE_EVENT_EXIT) {
+        if (processes_[pid].comm.empty()) processes_[pid].comm = process_comm(pid);
+        if (auto snap = capture_->snapshot(std::chrono::duration<double>(Clock::now() - start_).count())) {
+          table_.ingest(*snap);
+          resolve_new_stacks(*snap);
+        }
+        ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
+      } else if (event == PTRACE_EVENT_STOP) {
+        ptrace(PTRACE_LISTEN, pid, nullptr, nullptr);  // a group stop (SIGSTOP...): stay stopped
+      } else {
+        ptrace(PTRACE_CONT, pid, nullptr, WSTOPSIG(status));  // a signal for it: deliver it
+      }
+    }
+    return false;
   }
 
   std::vector<std::uint32_t> find_exited() {
@@ -302,6 +324,7 @@ class Tracer {
   std::unique_ptr<report::Renderer> renderer_;
   std::optional<HeldCommand> command_;
   std::unique_ptr<capture::Capture> capture_;
+  Clock::time_point start_;  // of sampling
   std::map<std::string, probe::ProbePlan> plans_;
   sample::SiteTable table_;
   symbolize::Symbolizer symbolizer_;
