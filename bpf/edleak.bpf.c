@@ -45,9 +45,15 @@ struct {
 	__type(value, struct thread_state);
 } thread_states SEC(".maps");
 
+/* The hash maps allocate their entries as they fill (BPF_F_NO_PREALLOC) rather than all at
+ * load: the same speed within noise here (medians of 7 runs, ns a malloc+free pair: 2,583 vs
+ * 2,604 preallocated, and 2,591 vs 2,556 in a second comparison), and kernel memory in
+ * proportion to what is traced: 18 MiB instead of 120 MiB at the default sizes. */
+
 /* Live blocks. Sized by --max-allocs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1 << 20);
 	__type(key, struct edleak_block_key);
 	__type(value, struct edleak_block);
@@ -56,6 +62,7 @@ struct {
 /* Per (process, stack) aggregates. Sized by --max-stacks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1 << 16);
 	__type(key, struct edleak_site_key);
 	__type(value, struct edleak_site);
@@ -64,6 +71,7 @@ struct {
 /* Frames of each stack, by hash. Sized by --max-stacks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1 << 16);
 	__type(key, __u64);
 	__type(value, struct edleak_stack);
