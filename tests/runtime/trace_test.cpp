@@ -167,6 +167,27 @@ TEST(Live, CommandExitStatusIsPassedOn) {
   EXPECT_EQ(r.exit_code, 3) << r.err;
 }
 
+// A command that exits before the first sample: it is stopped at its exit (ptrace), read and
+// let go, so the final report still has its name and every allocation.
+TEST(Live, CommandFollowedToItsExit) {
+  EDLEAK_REQUIRE_LIVE();
+  auto started = std::chrono::steady_clock::now();
+  RunResult r = run({tracer_path(), "-i", "30s", "--all-stacks", "--format", "json", "--", testprog("short_lived")});
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(25));  // not one interval
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  const auto* process = only_process(final_report(r));
+  ASSERT_NE(process, nullptr) << r.out << r.err;
+  EXPECT_EQ((*process)["comm"], "short_lived");
+  EXPECT_TRUE((*process)["exited"].get<bool>());
+  EXPECT_EQ((*process)["total_allocs"], 10);
+  EXPECT_EQ((*process)["outstanding_bytes"], 42420);
+  // Symbolized although the process was gone by the report: its maps were read at the exit stop.
+  const auto* site = find_leaker(*process, "quick_leak");
+  ASSERT_NE(site, nullptr) << r.out;
+  EXPECT_EQ((*site)["leak_factor"]["class"], "insufficient_data");  // one sample: no verdict
+  EXPECT_EQ((*site)["outstanding_allocs"], 10);
+}
+
 TEST(Live, MissingCommandIsAnError) {
   EDLEAK_REQUIRE_LIVE();
   RunResult r = run({tracer_path(), "--", "/nonexistent/program"});

@@ -59,9 +59,9 @@ report::Report build_report(const sample::SiteTable& table,
       proc.total_allocs += latest.total_allocs;
       proc.total_frees += latest.total_frees;
       classify::LeakFactor factor = classify::compute_leak_factor(site.bytes);
-      if (factor.is_leak()) candidates.push_back({&site, factor, bytes});
+      if (factor.is_leak()) ++proc.leaking_stacks;
+      if (factor.is_leak() || (context.all_stacks && bytes > 0)) candidates.push_back({&site, factor, bytes});
     });
-    proc.leaking_stacks = candidates.size();
     report::keep_top(candidates, context.top, [](const Candidate& c) {
       return report::RankKey{c.factor.leak, c.bytes, c.site->stack_id};
     });

@@ -23,6 +23,8 @@ struct ReportContext {
   double elapsed_s = 0;
   double interval_s = 0;
   std::size_t top = 10;
+  // List every stack with outstanding bytes (ranked after the leaks), not only the leaking ones.
+  bool all_stacks = false;
   bool final = false;
   // Whether a process without leakers is listed (yes for the processes the user named).
   bool list_quiet_processes = true;

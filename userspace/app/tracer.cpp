@@ -219,6 +219,7 @@ class Tracer {
       context.elapsed_s = elapsed;
       context.interval_s = interval_s;
       context.top = options_.top;
+      context.all_stacks = options_.all_stacks;
       context.final = stop;
       context.list_quiet_processes = !options_.pids.empty() || command_.has_value();
       auto report = build_report(table_, processes_, [this](auto tgid, auto id) { return stack_of(tgid, id); },

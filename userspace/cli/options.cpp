@@ -241,6 +241,11 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
             "SAMPLING");
   add_value("--top", raw.top, fmt::format("Leaking stacks shown per process (default {})", defaults.top), "N",
             "OUTPUT");
+  CLI::Option* all_stacks =
+      add(app.add_flag("-a,--all-stacks")
+              ->description("List every stack with outstanding bytes, leaking or not (up to --top)")
+              ->disable_flag_override(),
+          "OUTPUT");
   add_value("--format", raw.format, "Report format: text or json (one object per line)", "FMT", "OUTPUT");
   add_value("-o,--output", raw.output, "Write reports to FILE instead of stdout", "FILE", "OUTPUT");
   CLI::Option* verbose = add(app.add_flag("-v,--verbose")
@@ -290,6 +295,7 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
   auto parsed = validate_trace(raw, static_cast<int>(verbose->count()), std::move(after_separator), has_separator);
   if (!parsed) return usage_error(err, parsed.error().message);
   options.trace = std::move(*parsed);
+  options.trace.all_stacks = all_stacks->count() > 0;
   return {std::move(options), 0};
 }
 

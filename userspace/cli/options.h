@@ -12,7 +12,7 @@
 
 namespace edleak::cli {
 
-// `edleak-bpf [-p PID]... [-i DUR] [-d DUR] [--top N] [--format text|json] [-o FILE]
+// `edleak-bpf [-p PID]... [-i DUR] [-d DUR] [--top N] [-a] [--format text|json] [-o FILE]
 //             [--libc PATH] [--max-allocs N] [--max-stacks N] [-v] [-- CMD [ARGS...]]`
 struct TraceOptions {
   std::vector<pid_t> pids;                     // empty and no command: every process
@@ -20,6 +20,7 @@ struct TraceOptions {
   std::chrono::nanoseconds interval = std::chrono::seconds(1);
   std::optional<std::chrono::nanoseconds> duration;  // stop after this long
   std::size_t top = 10;                        // leakers per process
+  bool all_stacks = false;                     // list every stack with outstanding bytes
   report::Format format = report::Format::text;
   std::string output_path;                     // empty: stdout
   std::string libc_path;                       // empty: the libc each process maps

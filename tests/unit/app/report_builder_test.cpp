@@ -92,3 +92,24 @@ TEST(BuildReport, TopCutsLeakersButNotTheCount) {
 
 }  // namespace
 }  // namespace edleak::app
+
+namespace edleak::app {
+namespace {
+
+TEST(BuildReport, AllStacksListsNonLeakersAfterTheLeaks) {
+  auto table = leaking_table(42, 30);
+  ReportContext context;
+  context.all_stacks = true;
+  auto r = build_report(table, {{42, {"server", false}}}, frames_for, context);
+  ASSERT_EQ(r.processes.size(), 1u);
+  const auto& p = r.processes[0];
+  EXPECT_EQ(p.leaking_stacks, 1u);  // still only the leak
+  ASSERT_EQ(p.leakers.size(), 2u);
+  EXPECT_EQ(p.leakers[0].stack.front().symbol, "leak_here");
+  EXPECT_EQ(p.leakers[1].stack.front().symbol, "churn_here");
+  EXPECT_EQ(p.leakers[1].leak_factor.cls, classify::LeakClass::constant);
+  EXPECT_EQ(p.leakers[1].outstanding_bytes, 4096u);
+}
+
+}  // namespace
+}  // namespace edleak::app

@@ -72,8 +72,15 @@ TEST(ParseOptions, DefaultsTraceEveryProcess) {
   EXPECT_EQ(t.max_allocs, 1'000'000u);
   EXPECT_EQ(t.max_stacks, 65'536u);
   EXPECT_EQ(t.verbosity, 0);
+  EXPECT_FALSE(t.all_stacks);
   EXPECT_EQ(p.err, "");
   EXPECT_EQ(p.out, "");
+}
+
+TEST(ParseOptions, AllStacks) {
+  EXPECT_TRUE(parse({"-a"}).trace().all_stacks);
+  EXPECT_TRUE(parse({"--all-stacks", "-p", "3"}).trace().all_stacks);
+  expect_usage_error_line(parse({"classify", "-a"}), "-a");
 }
 
 TEST(ParseOptions, EveryTraceOption) {
