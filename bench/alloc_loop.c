@@ -28,21 +28,19 @@ NOINLINE static void* alloc_leaf(size_t size) {
 
 // Distinct stacks: the bits of `path` choose between two frames at each level, one frame per
 // level, so 17 levels give 131,072 stacks within the tracer's 32 frames.
+NOINLINE static void* alloc_via_a(unsigned path, int depth, size_t size);
 NOINLINE static void* alloc_via_b(unsigned path, int depth, size_t size);
-NOINLINE static void* alloc_via_a(unsigned path, int depth, size_t size) {
-  void* p = depth == 0 ? alloc_leaf(size)
-            : (path & 1) ? alloc_via_a(path >> 1, depth - 1, size)
-                         : alloc_via_b(path >> 1, depth - 1, size);
-  __asm__ volatile("" : : "r"(p) : "memory");
-  return p;
-}
-NOINLINE static void* alloc_via_b(unsigned path, int depth, size_t size) {
-  void* p = depth == 0 ? alloc_leaf(size)
-            : (path & 1) ? alloc_via_a(path >> 1, depth - 1, size)
-                         : alloc_via_b(path >> 1, depth - 1, size);
-  __asm__ volatile("" : : "r"(p) : "memory");
-  return p;
-}
+// Two functions with one body: what tells the stacks apart is which of them is on the stack.
+#define ALLOC_VIA(name)                                                          \
+  NOINLINE static void* name(unsigned path, int depth, size_t size) {           \
+    void* p = depth == 0 ? alloc_leaf(size)                                       \
+              : (path & 1) ? alloc_via_a(path >> 1, depth - 1, size)              \
+                           : alloc_via_b(path >> 1, depth - 1, size);             \
+    __asm__ volatile("" : : "r"(p) : "memory");                                   \
+    return p;                                                                     \
+  }
+ALLOC_VIA(alloc_via_a)
+ALLOC_VIA(alloc_via_b)
 NOINLINE static void* alloc_path(unsigned path, int depth, size_t size) {
   void* p = (path & 1) ? alloc_via_a(path >> 1, depth - 1, size) : alloc_via_b(path >> 1, depth - 1, size);
   __asm__ volatile("" : : "r"(p) : "memory");
