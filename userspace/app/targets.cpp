@@ -23,12 +23,6 @@ namespace {
 constexpr std::string_view kLibc = "libc";
 constexpr std::string_view kLibstdcxx = "libstdc++";
 
-std::pair<dev_t, ino_t> file_id(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return {0, 0};
-  return {st.st_dev, st.st_ino};
-}
-
 Result<std::string> checked_file(const std::string& path, std::string_view what) {
   if (access(path.c_str(), R_OK) != 0)
     return make_error("cannot use {} '{}': {}", what, path, std::strerror(errno));
@@ -52,6 +46,12 @@ std::string find_in_library_path(std::string_view file) {
 }
 
 }  // namespace
+
+FileId file_id(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return {0, 0};
+  return {st.st_dev, st.st_ino};
+}
 
 bool process_exists(pid_t pid) {
   if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return false;
@@ -115,7 +115,7 @@ Result<std::vector<ProbeTarget>> libraries_for_command(pid_t child, const std::s
 
 Result<std::vector<ProbeTarget>> libraries_of_all_processes(const std::string& libc_override) {
   std::vector<ProbeTarget> out;
-  std::set<std::pair<dev_t, ino_t>> seen;
+  std::set<FileId> seen;
   auto add = [&](const std::string& path, bool is_libc) {
     auto id = file_id(path);
     if (id.second == 0 || !seen.insert(id).second) return;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <sys/types.h>
 #include <vector>
 
@@ -16,6 +17,10 @@ struct ProbeTarget {
   std::string host_path;  // e.g. /proc/123/root/usr/lib/x86_64-linux-gnu/libc.so.6
   bool is_libc = true;    // libc, or libstdc++
 };
+
+// A file's identity (device, inode), whatever path reaches it; {0, 0} when it cannot be read.
+using FileId = std::pair<dev_t, ino_t>;
+FileId file_id(const std::string& path);
 
 bool process_exists(pid_t pid);
 std::string process_comm(pid_t pid);  // "" when gone

@@ -106,14 +106,18 @@ class Tracer {
   int run() {
     if (auto r = check_kernel(); !r) return fail(r.error());
     if (auto r = check_privileges(); !r) return fail(r.error());
+    // Signals are taken over before the command is started: a command that exits at once must
+    // not have its SIGCHLD lost (default: ignored) and wait, stopped at its exit, a whole interval.
+    signals_.emplace();
     auto targets = prepare_targets();
     if (!targets) return fail(targets.error());
     auto capture = capture::Capture::load({options_.max_allocs, options_.max_stacks});
     if (!capture) return fail(capture.error());
     capture_ = std::move(*capture);
-    log::verbose("BPF maps: {:.1f} MiB of kernel memory (--max-allocs {}, --max-stacks {})",
-                 static_cast<double>(capture_->map_memory_bytes()) / (1 << 20), options_.max_allocs,
-                 options_.max_stacks);
+    if (log::enabled(log::Level::verbose))  // reads every map's fdinfo: only when asked
+      log::verbose("BPF maps: {:.1f} MiB of kernel memory (--max-allocs {}, --max-stacks {})",
+                   static_cast<double>(capture_->map_memory_bytes()) / (1 << 20), options_.max_allocs,
+                   options_.max_stacks);
     for (const auto& target : *targets)
       if (auto r = attach(target); !r) return fail(r.error());
     if (command_) {
@@ -160,7 +164,9 @@ class Tracer {
 
   Result<void> attach(const ProbeTarget& target) {
     auto kind = target.is_libc ? probe::LibraryKind::libc : probe::LibraryKind::libstdcxx;
-    auto it = plans_.find(target.host_path);
+    // One plan per file: with -p, each process reaches the same libc by its own /proc path.
+    const FileId id = file_id(target.host_path);
+    auto it = plans_.find(id);
     if (it == plans_.end()) {
       auto plan = probe::plan_probes(target.host_path, kind);
       if (!plan) {
@@ -172,13 +178,13 @@ class Tracer {
         log::verbose("probe {} at {:#x} (function at {:#x}): {}", site.symbol, site.probe_offset,
                      site.function_offset, site.placement);
       for (const auto& skipped : plan->skipped) log::verbose("no probe on {}: {}", skipped.symbol, skipped.reason);
-      it = plans_.emplace(target.host_path, std::move(*plan)).first;
+      it = plans_.emplace(id, std::move(*plan)).first;
     }
     return capture_->attach(it->second, target.host_path, target.pid);
   }
 
   int loop() {
-    SignalFd signals;
+    SignalFd& signals = *signals_;
     const auto start = start_ = Clock::now();
     const double interval_s = std::chrono::duration<double>(options_.interval).count();
     std::uint64_t tick = 0;
@@ -199,7 +205,6 @@ class Tracer {
           }
         }
       }
-      reap_command(exit_code);  // also when its SIGCHLD came before the signalfd existed
       const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       if (options_.duration && Clock::now() - start >= *options_.duration) stop = true;
 
@@ -262,18 +267,18 @@ class Tracer {
     return false;
   }
 
+  bool is_command(std::uint32_t pid) const { return command_ && static_cast<pid_t>(pid) == command_->pid(); }
+
   std::vector<std::uint32_t> find_exited() {
-    std::vector<std::uint32_t> exited;
+    // Every process with sites gets an entry: that is how all-process mode learns of them.
     for (std::uint32_t pid : table_.processes()) {
       auto& info = processes_[pid];
       if (info.comm.empty()) info.comm = process_comm(pid);
-      // Our command stays a zombie until reaped, so its exit is known from waitpid only.
-      bool is_command = command_ && static_cast<pid_t>(pid) == command_->pid();
-      if (!info.exited && !is_command && !process_exists(pid)) info.exited = true;
     }
+    std::vector<std::uint32_t> exited;
     for (auto& [pid, info] : processes_) {
-      bool is_command = command_ && static_cast<pid_t>(pid) == command_->pid();
-      if (!info.exited && !is_command && !process_exists(pid)) info.exited = true;
+      // Our command stays a zombie until reaped, so its exit is known from waitpid only.
+      if (!info.exited && !is_command(pid) && !process_exists(pid)) info.exited = true;
       if (info.exited) exited.push_back(pid);
     }
     return exited;
@@ -299,34 +304,33 @@ class Tracer {
 
   // After a process's final report, nothing of it is kept, in the kernel or here.
   void forget(const std::vector<std::uint32_t>& exited) {
-    if (exited.empty()) return;
-    std::vector<std::uint32_t> to_forget;
+    std::unordered_set<std::uint32_t> to_forget;
     for (std::uint32_t pid : exited) {
       // Named processes stay listed (as exited) until the run ends.
       bool named = std::find(options_.pids.begin(), options_.pids.end(), static_cast<pid_t>(pid)) !=
-                       options_.pids.end() ||
-                   (command_ && static_cast<pid_t>(pid) == command_->pid());
-      if (named) continue;
-      to_forget.push_back(pid);
+                   options_.pids.end();
+      if (!named && !is_command(pid)) to_forget.insert(pid);
     }
     if (to_forget.empty()) return;
-    if (auto r = capture_->forget_processes(to_forget); !r) log::warn("{}", r.error().message);
+    if (auto r = capture_->forget_processes({to_forget.begin(), to_forget.end()}); !r)
+      log::warn("{}", r.error().message);
     for (std::uint32_t pid : to_forget) {
       table_.forget_process(pid);
       symbolizer_.forget_process(static_cast<pid_t>(pid));
       processes_.erase(pid);
-      for (auto it = symbolized_.begin(); it != symbolized_.end();)
-        it = it->first == pid ? symbolized_.erase(it) : std::next(it);
     }
+    for (auto it = symbolized_.begin(); it != symbolized_.end();)
+      it = to_forget.count(it->first) ? symbolized_.erase(it) : std::next(it);
   }
 
+  std::optional<SignalFd> signals_;
   const cli::TraceOptions& options_;
   std::ostream& out_;
   std::unique_ptr<report::Renderer> renderer_;
   std::optional<HeldCommand> command_;
   std::unique_ptr<capture::Capture> capture_;
   Clock::time_point start_;  // of sampling
-  std::map<std::string, probe::ProbePlan> plans_;
+  std::map<FileId, probe::ProbePlan> plans_;
   sample::SiteTable table_;
   symbolize::Symbolizer symbolizer_;
   std::unordered_map<std::uint32_t, ProcessInfo> processes_;
