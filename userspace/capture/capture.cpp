@@ -47,7 +47,9 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
 struct Capture::Impl {
   Skeleton skel;
   std::vector<Link> links;
-  std::unordered_set<std::uint64_t> known_stacks;
+  std::unordered_set<std::uint64_t> known_stacks;  // frames already returned (or lost)
+  std::vector<edleak_site_key> site_keys;
+  std::vector<edleak_site> site_values;
 
   bpf_program* entry_program(probe::Handler handler) const {
     auto* p = &skel->progs;
@@ -166,8 +168,9 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   snap.t_s = t_s;
   auto& skel = impl_->skel;
 
-  std::vector<edleak_site_key> keys;
-  std::vector<edleak_site> values;
+  // Reused from one snapshot to the next: sized for a full map, several MB.
+  auto& keys = impl_->site_keys;
+  auto& values = impl_->site_values;
   if (auto r = read_all(bpf_map__fd(skel->maps.sites), bpf_map__max_entries(skel->maps.sites),
                         keys, values);
       !r)
@@ -180,9 +183,10 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
     snap.sites.push_back({k.tgid, k.stack_id, v.outstanding_bytes,
                           static_cast<std::int64_t>(v.total_allocs - v.total_frees), v.total_allocs,
                           v.total_frees});
-    if (impl_->known_stacks.count(k.stack_id) || snap.new_stacks.count(k.stack_id)) continue;
+    if (!impl_->known_stacks.insert(k.stack_id).second) continue;
     edleak_stack stack;
-    if (bpf_map_lookup_elem(stacks_fd, &k.stack_id, &stack) != 0) continue;  // frames lost
+    // Frames the BPF side could not store (counted as stack errors) are not asked for again.
+    if (bpf_map_lookup_elem(stacks_fd, &k.stack_id, &stack) != 0) continue;
     std::vector<std::uint64_t> frames;
     for (auto f : stack.frames) {
       if (f == 0) break;
@@ -190,7 +194,6 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
     }
     snap.new_stacks.emplace(k.stack_id, std::move(frames));
   }
-  for (const auto& [id, frames] : snap.new_stacks) impl_->known_stacks.insert(id);
 
   // Per-CPU counters: sum every CPU's slot.
   int ncpu = libbpf_num_possible_cpus();
