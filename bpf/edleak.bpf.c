@@ -287,7 +287,6 @@ static __always_inline struct thread_state *enter(struct pt_regs *ctx, __u32 kin
 	 * and its return): start afresh instead of staying stuck. */
 	if (state->depth > 0 && sp < state->entry_sp) {
 		state->depth++;
-		count(EDLEAK_CTR_NESTED_CALLS);
 		return NULL;
 	}
 	state->depth = 1;
@@ -388,9 +387,9 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		break;
 	case EDLEAK_CALL_REALLOC:
 	case EDLEAK_CALL_REALLOCARRAY:
-		if (!state->has_old_block)
+		if (!state->has_old_block) /* none, or realloc(p, 0): free() releases p */
 			break;
-		if (addr == 0 && state->size != 0) {
+		if (addr == 0) {
 			/* Failed: the old block is still the caller's. */
 			key.addr = state->arg;
 			bpf_map_update_elem(&blocks, &key, &state->old_block, BPF_ANY);

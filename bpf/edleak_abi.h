@@ -61,7 +61,6 @@ enum edleak_counter {
 	EDLEAK_CTR_STACK_ERRORS,      /* stacks map full or stack unreadable */
 	EDLEAK_CTR_UNKNOWN_FREES,     /* free of a block not seen allocated (before attach) */
 	EDLEAK_CTR_FAILED_ALLOCS,     /* the allocator returned NULL / an error */
-	EDLEAK_CTR_NESTED_CALLS,      /* allocator calls made by another allocator call */
 	EDLEAK_CTR_STATE_ERRORS,      /* no per-thread state (task storage allocation failed) */
 	EDLEAK_CTR_COUNT,
 };

@@ -209,7 +209,6 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   ctr.stack_errors = totals[EDLEAK_CTR_STACK_ERRORS];
   ctr.unknown_frees = totals[EDLEAK_CTR_UNKNOWN_FREES];
   ctr.failed_allocs = totals[EDLEAK_CTR_FAILED_ALLOCS];
-  ctr.nested_calls = totals[EDLEAK_CTR_NESTED_CALLS];
   ctr.state_errors = totals[EDLEAK_CTR_STATE_ERRORS];
   return snap;
 }

@@ -23,7 +23,6 @@ struct Counters {
   std::uint64_t stack_errors = 0;
   std::uint64_t unknown_frees = 0;
   std::uint64_t failed_allocs = 0;
-  std::uint64_t nested_calls = 0;
   std::uint64_t state_errors = 0;
 };
 
