@@ -3,6 +3,8 @@
 // tracer start-up is not counted. Usage: alloc_loop PAIRS [STACKS [HOLD SECONDS]]
 //   STACKS > 1 spreads the allocations over that many distinct call stacks (for the
 //   many-stacks measurements); the default is one call site.
+//   ALLOC_LOOP_DEPTH=N in the environment: one call site N frames below main (for the cost of
+//   unwinding a deep stack), instead of STACKS.
 //   HOLD > 0: after the loop, allocate HOLD 32-byte blocks over the same stacks, keep them,
 //   print "holding", and sleep SECONDS (for the tracer's memory at many live blocks).
 #include <stdio.h>
@@ -52,6 +54,10 @@ int main(int argc, char** argv) {
   unsigned stacks = argc > 2 ? (unsigned)atol(argv[2]) : 1;
   int depth = 0;
   while ((1u << depth) < stacks) depth++;
+  if (getenv("ALLOC_LOOP_DEPTH")) {
+    depth = atoi(getenv("ALLOC_LOOP_DEPTH"));
+    stacks = 1;  // path 0 at every level: one stack
+  }
   double start = now_ns();
   for (long i = 0; i < pairs; ++i) {
     unsigned slot = i & 63;

@@ -37,7 +37,7 @@ edleak::sample::Snapshot make_snapshot(std::uint32_t stacks, std::uint32_t proce
     s.total_allocs = tick * 3 + s.outstanding_blocks;
     s.total_frees = tick * 3;
     snap.sites.push_back(s);
-    if (tick == 0) snap.new_stacks[s.stack_id] = {0x401000 + i, 0x402000, 0x403000};
+    if (tick == 0) snap.new_stacks[s.stack_id] = {{0x401000 + i, 0x402000, 0x403000}, true, false};
   }
   return snap;
 }

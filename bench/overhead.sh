@@ -7,6 +7,10 @@
 # does (bench/memleak.bt) and under heaptrack; the same loop built with frame pointers under
 # edleak-bpf (its stack walk then has frames to follow); then an untraced loop while edleak-bpf
 # traces another process (-p); then sqlite3 on an allocation-heavy job, traced and untraced.
+# Beside each traced row, its floor: the same probes with empty programs (--empty-programs),
+# the traps no uprobe tracer avoids; edleak-bpf is judged as a ratio to it. And one stack 16
+# frames deep (ALLOC_LOOP_DEPTH=11 below main's libc frames), unwound from CFI (-O2 loop) and by
+# frame pointers (loop built with them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -39,7 +43,11 @@ measure() {  # name, command...
 for ((r = 1; r <= runs; r++)); do
   echo "run $r/$runs..." >&2
   measure untraced "$loop" $untraced_pairs
+  measure floor "$tracer" --empty-programs --interval 1s -o /dev/null -- "$loop" $traced_pairs
   measure edleak-bpf "$tracer" --interval 1s -o /dev/null -- "$loop" $traced_pairs
+  measure deep16-cfi env ALLOC_LOOP_DEPTH=11 "$tracer" --interval 1s -o /dev/null -- "$loop" $traced_pairs
+  measure deep16-fp env ALLOC_LOOP_DEPTH=11 "$tracer" --interval 1s -o /dev/null -- "$loop_fp" $traced_pairs
+  measure deep16-fp-walk env ALLOC_LOOP_DEPTH=11 "$tracer" --unwind fp --interval 1s -o /dev/null -- "$loop_fp" $traced_pairs
   measure bpftrace bpftrace -c "$loop $traced_pairs" "$scratch/memleak.bt"
   measure heaptrack heaptrack -o "$scratch/heaptrack.$r" "$loop" $traced_pairs
   measure edleak-bpf-fp-loop "$tracer" --interval 1s -o /dev/null -- "$loop_fp" $traced_pairs
@@ -57,17 +65,22 @@ for ((r = 1; r <= runs; r++)); do
 done
 
 declare -A med
-for name in untraced edleak-bpf bpftrace heaptrack edleak-bpf-fp-loop untraced-beside-p; do
+names="untraced floor edleak-bpf bpftrace heaptrack edleak-bpf-fp-loop deep16-cfi deep16-fp deep16-fp-walk untraced-beside-p"
+for name in $names; do
   med[$name]=$(tr ' ' '\n' <<<"${samples[$name]}" | grep . | median)
 done
 printf '\n%-22s %12s %12s   %s\n' "malloc+free pair" "median ns" "x untraced" "runs (ns)"
-for name in untraced edleak-bpf bpftrace heaptrack edleak-bpf-fp-loop untraced-beside-p; do
+for name in $names; do
   printf '%-22s %12.1f %12.1f   %s\n' "$name" "${med[$name]}" \
     "$(awk -v a="${med[$name]}" -v b="${med[untraced]}" 'BEGIN {print a / b}')" "${samples[$name]}"
 done
-printf 'edleak-bpf / bpftrace: %.3f (target <= 0.20); edleak-bpf per pair: %.2f us (target <= 3.0)\n' \
+printf 'edleak-bpf / bpftrace: %.3f; edleak-bpf / floor: %.3f (target <= 1.15); edleak-bpf per pair: %.2f us\n' \
   "$(awk -v a="${med[edleak-bpf]}" -v b="${med[bpftrace]}" 'BEGIN {print a / b}')" \
+  "$(awk -v a="${med[edleak-bpf]}" -v b="${med[floor]}" 'BEGIN {print a / b}')" \
   "$(awk -v a="${med[edleak-bpf]}" 'BEGIN {print a / 1000}')"
+printf '16-frame stack: CFI on the -O2 loop - frame-pointer walk on the loop built with them: %+.0f ns per pair (target <= 1000); CFI on the frame-pointer build: %+.0f ns\n' \
+  "$(awk -v a="${med[deep16-cfi]}" -v b="${med[deep16-fp-walk]}" 'BEGIN {print a - b}')" \
+  "$(awk -v a="${med[deep16-fp]}" -v b="${med[deep16-fp-walk]}" 'BEGIN {print a - b}')"
 
 # A real program doing real work: wall time of sqlite3 on bench/sqlite_workload.sql.
 wall() {  # command... -> seconds

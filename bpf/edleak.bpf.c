@@ -23,8 +23,19 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Tunables, set by userspace between open and load. */
 const volatile __u32 self_tgid = 0;     /* the tracer itself: never traced */
 const volatile __u64 page_size = 4096;  /* for pvalloc's rounding */
+/* Benchmarks only (--empty-programs): every program returns at once, so the cost measured is
+ * the floor of the probes themselves at the same placements (the verifier drops the rest). */
+const volatile bool empty_programs = false;
 /* Deepest a user stack may be for a frame-pointer walk to trust a frame (bytes above sp). */
 const volatile __u64 max_stack_depth = 8ULL << 20;
+
+/* A started command is stopped at its first allocator call, before which its libraries are
+ * mapped but their unwind tables not yet known, so that its stacks are whole from the first
+ * one: userspace sets held_tgid before letting it exec, reads its mappings when it stops with
+ * SIGSTOP (as its tracer, it sees the stop and suppresses the signal), and clears
+ * hold_signalled. Writable globals (.bss), shared with userspace through the skeleton. */
+__u64 held_tgid = 0;
+__u64 hold_signalled = 0;
 
 /* Per-thread state of the outermost allocator call in flight. */
 struct thread_state {
@@ -84,9 +95,63 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* Bytes of user stack copied at once by the frame-pointer walk: one copy usually holds several
- * frames, and each copy (bpf_probe_read_user) costs ~100 ns, more than the frame itself. */
-#define STACK_WINDOW 256
+static __always_inline void count(__u32 counter)
+{
+	__u64 *value = bpf_map_lookup_elem(&counters, &counter);
+
+	if (value)
+		*value += 1;
+}
+
+static __always_inline bool is_self(__u32 tgid)
+{
+	return tgid == self_tgid;
+}
+
+/* ---- unwinding ------------------------------------------------------------------------- */
+
+/* Unwind rows of every file traced (edleak_abi.h), packed one table after another; userspace
+ * places each file's table once and points every process that maps the file at it. Sized by
+ * --max-unwind-rows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << 21);
+	__type(key, __u32);
+	__type(value, struct edleak_unwind_row);
+} unwind_rows SEC(".maps");
+
+/* Executable mappings of each traced process (tgid -> edleak_proc_mappings). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 14);
+	__type(key, __u32);
+	__type(value, struct edleak_proc_mappings);
+} proc_mappings SEC(".maps");
+
+/* Processes whose mappings userspace should (re)read: one with no entry yet, or a return
+ * address outside every mapping it knows (a library dlopen()ed since). The entry deduplicates
+ * requests until userspace has handled it; the ring buffer wakes userspace at once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 12);
+	__type(key, __u32);
+	__type(value, __u32); /* the generation of the mappings seen missing the address */
+} mapping_requests SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 16);
+} mapping_events SEC(".maps");
+
+/* enum edleak_unwind_mode (--unwind). */
+const volatile __u32 unwind_mode = EDLEAK_UNWIND_AUTO;
+/* Frames walked at most (--max-frames), <= EDLEAK_MAX_FRAMES. */
+const volatile __u32 max_frames = EDLEAK_MAX_FRAMES;
+
+/* Bytes of user stack copied at once: one copy usually holds several frames, and each copy
+ * (bpf_probe_read_user) costs ~100 ns, more than the frame itself. */
+#define STACK_WINDOW 512
 
 /* Scratch space for a stack being captured (too big for the 512-byte BPF stack). */
 struct stack_scratch {
@@ -103,76 +168,293 @@ struct {
 	__type(value, struct stack_scratch);
 } stack_scratch SEC(".maps");
 
-static __always_inline void count(__u32 counter)
-{
-	__u64 *value = bpf_map_lookup_elem(&counters, &counter);
+/* The state of one walk, shared by the bpf_loop() steps. */
+struct unwind_walk {
+	struct stack_scratch *scratch;
+	struct edleak_proc_mappings *maps; /* NULL: the process's mappings are not known yet */
+	__u64 pc;   /* of the frame being added (a return address, or the interrupted pc) */
+	__u64 sp;   /* at pc */
+	__u64 bp;   /* rbp at pc */
+	__u64 hash; /* FNV-1a over the frames so far */
+	__u64 window_start, window_end; /* user addresses held in scratch->window */
+	__u32 tgid;
+	bool bp_known;  /* false once a frame's CFI lost rbp */
+	bool exact_pc;  /* pc is not a return address (frame 0, or after a signal frame) */
+	bool requested; /* a mapping refresh was asked for during this walk */
+};
 
-	if (value)
-		*value += 1;
+static __always_inline void request_mappings(struct unwind_walk *w)
+{
+	__u32 generation = w->maps ? w->maps->generation : 0;
+	__u32 *event;
+
+	if (w->requested)
+		return;
+	w->requested = true;
+	if (bpf_map_update_elem(&mapping_requests, &w->tgid, &generation, BPF_NOEXIST))
+		return; /* already asked (or the request table is full: userspace polls it anyway) */
+	event = bpf_ringbuf_reserve(&mapping_events, sizeof(*event), 0);
+	if (event) {
+		*event = w->tgid;
+		bpf_ringbuf_submit(event, 0);
+	}
 }
 
-static __always_inline bool is_self(__u32 tgid)
+/* The binary search for the executable mapping holding pc, one bpf_loop() step at a time: the
+ * verifier checks a callback once, where it would walk every path of an unrolled search (the
+ * index into the mapping array makes each step's bounds precise, so no path is pruned). */
+struct mapping_search {
+	struct edleak_proc_mappings *maps;
+	__u64 pc;
+	__u32 lo, hi;
+	struct edleak_mapping *found;
+};
+
+static long mapping_search_step(__u32 index, void *ctx)
 {
-	return tgid == self_tgid;
+	struct mapping_search *s = ctx;
+	struct edleak_proc_mappings *maps = s->maps;
+	struct edleak_mapping *m;
+	__u32 mid;
+
+	if (!maps || s->lo >= s->hi)
+		return 1;
+	mid = (s->lo + s->hi) / 2;
+	m = &maps->mappings[mid & (EDLEAK_MAX_MAPPINGS - 1)];
+	if (s->pc < m->start) {
+		s->hi = mid;
+	} else if (s->pc >= m->end) {
+		s->lo = mid + 1;
+	} else {
+		s->found = m;
+		return 1;
+	}
+	return 0;
 }
 
-/* ---- stacks ---------------------------------------------------------------------------- */
+/* The executable mapping of the process holding pc, or NULL. */
+static __always_inline struct edleak_mapping *find_mapping(struct edleak_proc_mappings *maps, __u64 pc)
+{
+	struct mapping_search s = { .maps = maps, .pc = pc, .lo = 0, .hi = maps->count };
+
+	if (s.hi > EDLEAK_MAX_MAPPINGS)
+		s.hi = EDLEAK_MAX_MAPPINGS;
+	bpf_loop(11, mapping_search_step, &s, 0); /* 2^11 > EDLEAK_MAX_MAPPINGS */
+	return s.found;
+}
+
+/* The row of `m`'s table in force at file address `addr` (the last row at or below it), or
+ * NULL when addr is below the table's first row. */
+static __always_inline struct edleak_unwind_row *find_row(const struct edleak_mapping *m, __u64 addr)
+{
+	__u32 lo = m->first_row, hi = m->first_row + m->row_count; /* answer in [lo, hi) */
+	struct edleak_unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &lo);
+
+	if (!row || row->pc > addr || addr >= (1ULL << 32))
+		return NULL;
+	for (int i = 0; i < 24 && lo + 1 < hi; i++) { /* tables of up to 2^24 rows */
+		__u32 mid = lo + (hi - lo) / 2;
+		struct edleak_unwind_row *r = bpf_map_lookup_elem(&unwind_rows, &mid);
+
+		if (!r)
+			return NULL;
+		if (r->pc <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return bpf_map_lookup_elem(&unwind_rows, &lo);
+}
+
+/* Reads the user word at addr through the window, copying a new window when addr is outside:
+ * stack frames are read upwards, so the window starts a little below addr (CFA-16 and CFA-8 are
+ * read together) and holds the next frames too. */
+static __always_inline bool read_word(struct unwind_walk *w, __u64 addr, __u64 *out)
+{
+	struct stack_scratch *scratch = w->scratch;
+	__u64 index;
+
+	if (addr & 7)
+		return false;
+	if (addr < w->window_start || addr + 8 > w->window_end) {
+		__u64 start = addr - 8;
+
+		/* Near the top of the stack a whole window may not be mapped: then two words. */
+		if (bpf_probe_read_user(scratch->window, STACK_WINDOW, (const void *)start) == 0) {
+			w->window_end = start + STACK_WINDOW;
+		} else if (bpf_probe_read_user(scratch->window, 16, (const void *)start) == 0) {
+			w->window_end = start + 16;
+		} else {
+			return false;
+		}
+		w->window_start = start;
+	}
+	index = (addr - w->window_start) / 8;
+	if (index >= STACK_WINDOW / 8)
+		return false;
+	*out = scratch->window[index];
+	return true;
+}
+
+/* The caller of a frame without CFI, by frame pointer: rbp must point into the stack above sp,
+ * and is trusted only as far as the return address it leads to lies in an executable mapping of
+ * the process (checked when that frame is added). */
+static __always_inline bool step_frame_pointer(struct unwind_walk *w)
+{
+	__u64 next_bp, ret;
+
+	if (!w->bp_known || w->bp < w->sp || w->bp - w->sp > max_stack_depth)
+		return false;
+	if (!read_word(w, w->bp, &next_bp) || !read_word(w, w->bp + 8, &ret))
+		return false;
+	w->sp = w->bp + 16;
+	w->bp = next_bp;
+	w->pc = ret;
+	w->exact_pc = false;
+	return true;
+}
+
+/* The caller's registers from the signal frame that __restore_rt returns through: the
+ * ucontext_t sits at rsp (its uc_mcontext at 40; rbp, rsp, rip at 120, 160, 168). */
+static __always_inline bool step_signal_frame(struct unwind_walk *w)
+{
+	__u64 bp, sp, pc;
+
+	if (!read_word(w, w->sp + 120, &bp) || !read_word(w, w->sp + 160, &sp) ||
+	    !read_word(w, w->sp + 168, &pc))
+		return false;
+	w->window_end = 0; /* the interrupted stack may be elsewhere (sigaltstack) */
+	w->bp = bp;
+	w->bp_known = true;
+	w->sp = sp;
+	w->pc = pc;
+	w->exact_pc = true;
+	return true;
+}
+
+/* One step of CFI: the CFA from the row, the return address below it, rbp where it was saved. */
+static __always_inline bool step_cfi(struct unwind_walk *w, const struct edleak_unwind_row *row)
+{
+	__u32 cfa_kind = row->kinds & 0xf, rbp_kind = row->kinds >> 4;
+	__u64 cfa, ret, bp = w->bp;
+
+	switch (cfa_kind) {
+	case EDLEAK_CFA_RSP:
+		cfa = w->sp + row->cfa_offset;
+		break;
+	case EDLEAK_CFA_RBP:
+		if (!w->bp_known)
+			return false;
+		cfa = w->bp + row->cfa_offset;
+		break;
+	case EDLEAK_CFA_PLT:
+		/* cfa_offset holds the byte of the 16-byte entry from which the stub has pushed */
+		cfa = w->sp + 8 + ((w->pc & 15) >= row->cfa_offset ? 8 : 0);
+		break;
+	default:
+		return false;
+	}
+	if (cfa <= w->sp || cfa - w->sp > max_stack_depth)
+		return false;
+	if (rbp_kind == EDLEAK_RBP_AT_CFA) {
+		if (!read_word(w, cfa + (__s64)row->rbp_offset * 8, &bp))
+			return false;
+	}
+	if (!read_word(w, cfa - 8, &ret))
+		return false;
+	if (rbp_kind == EDLEAK_RBP_UNDEFINED)
+		w->bp_known = false;
+	w->bp = bp;
+	w->sp = cfa;
+	w->pc = ret;
+	w->exact_pc = false;
+	return true;
+}
+
+static __always_inline void add_frame(struct unwind_walk *w, __u32 index)
+{
+	w->scratch->stack.frames[index & (EDLEAK_MAX_FRAMES - 1)] = w->pc;
+	w->scratch->depth = index + 1;
+	w->hash = (w->hash ^ w->pc) * 0x100000001b3ULL;
+}
+
+/* bpf_loop() step: adds the frame at w->pc when it is code of the process, then finds its
+ * caller. Returns 1 to end the stack. */
+static long unwind_step(__u32 index, void *ctx)
+{
+	struct unwind_walk *w = ctx;
+	struct edleak_mapping *m = NULL;
+	struct edleak_unwind_row *row = NULL;
+
+	if (w->pc < 4096 || w->pc >= (1ULL << 47))
+		return 1;
+	if (w->maps)
+		m = find_mapping(w->maps, w->pc);
+	if (!m) {
+		/* Frame 0 is the return address the kernel saw: always true. Deeper, an address
+		 * outside the process's code ends the stack (a garbage frame, or a library mapped
+		 * since userspace last looked: then it is asked to look again). */
+		if (index == 0 || !w->maps)
+			add_frame(w, index);
+		request_mappings(w);
+		return 1;
+	}
+	add_frame(w, index);
+	if (index + 1 >= max_frames) {
+		w->scratch->stack.flags |= EDLEAK_STACK_TRUNCATED;
+		return 1;
+	}
+	if (unwind_mode != EDLEAK_UNWIND_FP && m->row_count)
+		row = find_row(m, w->pc - m->bias - (w->exact_pc ? 0 : 1));
+	if (row) {
+		switch (row->kinds & 0xf) {
+		case EDLEAK_CFA_GAP:
+			break; /* no CFI here: the frame-pointer walk below, unless --unwind dwarf */
+		case EDLEAK_CFA_END:
+			w->scratch->stack.flags |= EDLEAK_STACK_COMPLETE;
+			return 1;
+		case EDLEAK_CFA_SIGNAL:
+			return step_signal_frame(w) ? 0 : 1;
+		default:
+			return step_cfi(w, row) ? 0 : 1;
+		}
+	}
+	if (unwind_mode == EDLEAK_UNWIND_DWARF && m->row_count)
+		return 1;
+	return step_frame_pointer(w) ? 0 : 1;
+}
 
 /* Captures the user stack at a return probe: frame 0 is the return address (the allocator's
- * caller), deeper frames come from a frame-pointer walk that stops at the first frame that
- * cannot be one (outside the stack, misaligned, not growing upwards), because code built
- * without frame pointers leaves anything in %rbp. The frames stay in this CPU's scratch (see
- * store_stack); returns the stack's id (a hash of the frames), 0 on failure. */
-static __always_inline __u64 capture_stack(struct pt_regs *ctx)
+ * caller), deeper frames come from the CFI tables of the process's files, or from a checked
+ * frame-pointer walk in code without CFI. Every frame but the first must lie in an executable
+ * mapping of the process, so garbage (a stack local taken for a frame pointer) never becomes a
+ * frame. The frames stay in this CPU's scratch (see store_stack); returns the stack's id (a
+ * hash of the frames), 0 on failure. */
+static __always_inline __u64 capture_stack(struct pt_regs *ctx, __u32 tgid)
 {
 	__u32 zero = 0;
-	struct stack_scratch *scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
-	__u64 sp = PT_REGS_SP(ctx);
-	__u64 bp = PT_REGS_FP(ctx);
-	__u64 hash = 0xcbf29ce484222325ULL; /* FNV-1a over whole frames */
-	__u64 window_start = 0, window_end = 0; /* user addresses held in scratch->window */
-	struct edleak_stack *stack;
+	struct unwind_walk w = {
+		.pc = PT_REGS_IP(ctx),
+		.sp = PT_REGS_SP(ctx),
+		.bp = PT_REGS_FP(ctx),
+		.hash = 0xcbf29ce484222325ULL,
+		.tgid = tgid,
+		.bp_known = true,
+		.exact_pc = true, /* the return probe fires at the return address itself */
+	};
 
-	if (!scratch)
+	w.scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (!w.scratch)
 		return 0;
-	stack = &scratch->stack;
-	stack->frames[0] = PT_REGS_IP(ctx);
-	scratch->depth = 1;
-	hash = (hash ^ stack->frames[0]) * 0x100000001b3ULL;
-
-	for (int i = 1; i < EDLEAK_MAX_FRAMES; i++) {
-		__u64 index, next_bp, ret;
-
-		if (bp < sp || bp - sp > max_stack_depth || (bp & 7))
-			break;
-		if (bp < window_start || bp + 16 > window_end) {
-			/* Near the top of the stack a whole window may not be mapped: then one frame. */
-			if (bpf_probe_read_user(scratch->window, STACK_WINDOW, (const void *)bp) == 0) {
-				window_end = bp + STACK_WINDOW;
-			} else if (bpf_probe_read_user(scratch->window, 16, (const void *)bp) == 0) {
-				window_end = bp + 16;
-			} else {
-				break;
-			}
-			window_start = bp;
-		}
-		index = (bp - window_start) / 8;
-		if (index > STACK_WINDOW / 8 - 2)
-			break;
-		next_bp = scratch->window[index];
-		ret = scratch->window[index + 1];
-		if (ret < 4096 || ret >= (1ULL << 47))
-			break;
-		stack->frames[i] = ret;
-		scratch->depth = i + 1;
-		hash = (hash ^ ret) * 0x100000001b3ULL;
-		if (next_bp <= bp)
-			break;
-		bp = next_bp;
-	}
-	if (hash == 0)
-		hash = 1;
-	return hash;
+	w.scratch->depth = 0;
+	w.scratch->stack.flags = 0;
+	w.maps = bpf_map_lookup_elem(&proc_mappings, &tgid);
+	bpf_loop(EDLEAK_MAX_FRAMES, unwind_step, &w, 0);
+	if (w.scratch->depth == 0)
+		return 0;
+	if (w.hash == 0)
+		w.hash = 1;
+	return w.hash;
 }
 
 /* Stores the frames capture_stack() left in this CPU's scratch under their id, unless another
@@ -219,7 +501,7 @@ static __always_inline void record_block(struct pt_regs *ctx, __u32 tgid, __u64 
 	struct edleak_block block = { .size = size };
 	struct edleak_site *site;
 
-	block.stack_id = capture_stack(ctx);
+	block.stack_id = capture_stack(ctx, tgid);
 	/* A known site implies a stored stack: the stacks map is only touched for new sites. */
 	site = site_of(tgid, block.stack_id, false);
 	if (!site) {
@@ -276,6 +558,10 @@ static __always_inline struct thread_state *enter(struct pt_regs *ctx, __u32 kin
 
 	if (is_self(tgid))
 		return NULL;
+	if (held_tgid == tgid && __sync_val_compare_and_swap(&held_tgid, (__u64)tgid, 0) == tgid) {
+		hold_signalled = tgid;
+		bpf_send_signal(19 /* SIGSTOP */);
+	}
 	state = bpf_task_storage_get(&thread_states, bpf_get_current_task_btf(), NULL,
 				     BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!state) {
@@ -301,6 +587,8 @@ static __always_inline struct thread_state *enter(struct pt_regs *ctx, __u32 kin
 SEC("uprobe")
 int BPF_KPROBE(malloc_enter, __u64 size)
 {
+	if (empty_programs)
+		return 0;
 	enter(ctx, EDLEAK_CALL_MALLOC, size, 0);
 	return 0;
 }
@@ -308,6 +596,8 @@ int BPF_KPROBE(malloc_enter, __u64 size)
 SEC("uprobe")
 int BPF_KPROBE(calloc_enter, __u64 count, __u64 size)
 {
+	if (empty_programs)
+		return 0;
 	enter(ctx, EDLEAK_CALL_CALLOC, count * size, 0);
 	return 0;
 }
@@ -315,6 +605,8 @@ int BPF_KPROBE(calloc_enter, __u64 count, __u64 size)
 SEC("uprobe")
 int BPF_KPROBE(memalign_enter, __u64 alignment, __u64 size)
 {
+	if (empty_programs)
+		return 0;
 	enter(ctx, EDLEAK_CALL_MEMALIGN, size, 0);
 	return 0;
 }
@@ -322,6 +614,8 @@ int BPF_KPROBE(memalign_enter, __u64 alignment, __u64 size)
 SEC("uprobe")
 int BPF_KPROBE(pvalloc_enter, __u64 size)
 {
+	if (empty_programs)
+		return 0;
 	enter(ctx, EDLEAK_CALL_PVALLOC, (size + page_size - 1) & ~(page_size - 1), 0);
 	return 0;
 }
@@ -329,6 +623,8 @@ int BPF_KPROBE(pvalloc_enter, __u64 size)
 SEC("uprobe")
 int BPF_KPROBE(posix_memalign_enter, void **memptr, __u64 alignment, __u64 size)
 {
+	if (empty_programs)
+		return 0;
 	enter(ctx, EDLEAK_CALL_POSIX_MEMALIGN, size, (__u64)memptr);
 	return 0;
 }
@@ -349,6 +645,8 @@ static __always_inline void realloc_enter_common(struct pt_regs *ctx, __u32 kind
 SEC("uprobe")
 int BPF_KPROBE(realloc_enter, __u64 old, __u64 size)
 {
+	if (empty_programs)
+		return 0;
 	realloc_enter_common(ctx, EDLEAK_CALL_REALLOC, old, size);
 	return 0;
 }
@@ -356,6 +654,8 @@ int BPF_KPROBE(realloc_enter, __u64 old, __u64 size)
 SEC("uprobe")
 int BPF_KPROBE(reallocarray_enter, __u64 old, __u64 count, __u64 size)
 {
+	if (empty_programs)
+		return 0;
 	realloc_enter_common(ctx, EDLEAK_CALL_REALLOCARRAY, old, count * size);
 	return 0;
 }
@@ -370,6 +670,8 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 	struct thread_state *state;
 	__u64 addr = ret;
 
+	if (empty_programs)
+		return 0;
 	if (is_self(tgid))
 		return 0;
 	state = bpf_task_storage_get(&thread_states, bpf_get_current_task_btf(), NULL, 0);
@@ -412,6 +714,19 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 	return 0;
 }
 
+/* ---- process events -------------------------------------------------------------------- */
+
+/* exec replaces a process's code: its old mapping list must never unwind the new program's
+ * stacks (ASLR could put the new code where the old table says something else). */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+
+	bpf_map_delete_elem(&proc_mappings, &tgid);
+	return 0;
+}
+
 /* ---- free ------------------------------------------------------------------------------ */
 
 SEC("uprobe")
@@ -420,6 +735,8 @@ int BPF_KPROBE(free_enter, __u64 addr)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct edleak_block block;
 
+	if (empty_programs)
+		return 0;
 	/* No nesting check: glibc's allocator functions release blocks internally without
 	 * free() (realloc's old block: see realloc_enter_common), so every free() is the
 	 * program's own. */

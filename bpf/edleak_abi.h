@@ -8,8 +8,70 @@
 #include <linux/types.h>
 #endif
 
-/* Frames kept per stack: the allocation site first, then a frame-pointer walk. */
-#define EDLEAK_MAX_FRAMES 32
+/* Frames kept per stack at most (--max-frames sets how many are walked): the allocation site
+ * first, then the callers found from CFI (or a checked frame-pointer walk where there is none). */
+#define EDLEAK_MAX_FRAMES 64
+
+/* How callers are found (--unwind): CFI where a file has it, else the checked frame-pointer
+ * walk (auto); CFI only (dwarf); frame pointers only (fp). */
+enum edleak_unwind_mode {
+	EDLEAK_UNWIND_AUTO = 0,
+	EDLEAK_UNWIND_DWARF = 1,
+	EDLEAK_UNWIND_FP = 2,
+};
+
+/* ---- unwind tables ---------------------------------------------------------------------- */
+
+/* How the caller's frame is found at an address (edleak_unwind_row.kinds, low 4 bits). */
+enum edleak_cfa_kind {
+	EDLEAK_CFA_GAP = 0,         /* no CFI covers this address (code without FDE): use the
+				     * checked frame-pointer walk */
+	EDLEAK_CFA_RSP = 1,         /* CFA = rsp + cfa_offset */
+	EDLEAK_CFA_RBP = 2,         /* CFA = rbp + cfa_offset */
+	EDLEAK_CFA_PLT = 3,         /* PLT stub: CFA = rsp + 8, + 8 more when (rip & 15) >= cfa_offset */
+	EDLEAK_CFA_SIGNAL = 4,      /* signal trampoline (__restore_rt): the interrupted rip, rsp and
+				     * rbp are in the ucontext at rsp */
+	EDLEAK_CFA_END = 5,         /* return address undefined: the outermost frame (_start,
+				     * clone3, start_thread's caller) */
+	EDLEAK_CFA_UNSUPPORTED = 6, /* CFI we cannot evaluate in BPF (an expression, a CFA from
+				     * another register, an offset beyond 16 bits): the stack ends */
+};
+
+/* Where the caller's rbp is (edleak_unwind_row.kinds, high 4 bits). */
+enum edleak_rbp_kind {
+	EDLEAK_RBP_SAME = 0,      /* unchanged (same value, or no rule) */
+	EDLEAK_RBP_AT_CFA = 1,    /* saved at CFA + rbp_offset * 8 */
+	EDLEAK_RBP_UNDEFINED = 2, /* lost (a rule we cannot evaluate): a later CFA from rbp fails */
+};
+
+/* One row of a file's unwind table, valid from `pc` to the next row's pc. Addresses are the
+ * ELF file's own virtual addresses (st_value, p_vaddr); rows are sorted by pc and a table ends
+ * with a GAP row at the end of its last FDE. 8 bytes, so a 2M-row array is 16 MiB. */
+struct edleak_unwind_row {
+	__u32 pc;
+	__u16 cfa_offset;
+	__u8 kinds;      /* enum edleak_cfa_kind | enum edleak_rbp_kind << 4 */
+	__s8 rbp_offset; /* in 8-byte units from the CFA (usually -2: rbp pushed after the call) */
+};
+
+/* An executable mapping of a traced process: [start, end) holds code whose table is the rows
+ * [first_row, first_row + row_count) of the unwind_rows array, looked up with pc - bias.
+ * row_count 0: a file without CFI (or JIT code): only the checked frame-pointer walk. */
+struct edleak_mapping {
+	__u64 start;
+	__u64 end;
+	__u64 bias; /* start - the ELF virtual address mapped at start */
+	__u32 first_row;
+	__u32 row_count;
+};
+
+/* Executable mappings of one process, sorted by start. */
+#define EDLEAK_MAX_MAPPINGS 1024
+struct edleak_proc_mappings {
+	__u32 count;
+	__u32 generation; /* bumped by userspace at every rewrite */
+	struct edleak_mapping mappings[EDLEAK_MAX_MAPPINGS];
+};
 
 /* What the outermost allocator call of a thread is doing (edleak_thread_state.kind). */
 enum edleak_call_kind {
@@ -49,9 +111,17 @@ struct edleak_site {
 	__u64 pad;
 };
 
-/* stacks map: stack_id -> frames; frames[0] is the allocation site (the allocator's caller). */
+/* How a stack's walk ended (edleak_stack.flags). */
+enum edleak_stack_flags {
+	EDLEAK_STACK_COMPLETE = 1,  /* reached the outermost frame (_start, a thread's start) */
+	EDLEAK_STACK_TRUNCATED = 2, /* stopped at --max-frames */
+};
+
+/* stacks map: stack_id -> frames; frames[0] is the allocation site (the allocator's caller),
+ * the frames end at the first 0. */
 struct edleak_stack {
 	__u64 frames[EDLEAK_MAX_FRAMES];
+	__u64 flags; /* enum edleak_stack_flags */
 };
 
 /* Indexes of the counters array (per-CPU; userspace sums the CPUs). */

@@ -70,6 +70,10 @@ report::Report build_report(const sample::SiteTable& table,
       report::Leaker leaker;
       leaker.stack_id = c.site->stack_id;
       leaker.stack = resolve(pid, c.site->stack_id);  // only the leakers shown are symbolized
+      if (const auto* record = table.stack(c.site->stack_id)) {
+        leaker.stack_complete = record->complete;
+        leaker.stack_truncated = record->truncated;
+      }
       leaker.outstanding_bytes = c.bytes;
       leaker.outstanding_allocs = latest.outstanding_blocks > 0 ? latest.outstanding_blocks : 0;
       leaker.total_allocs = latest.total_allocs;

@@ -21,7 +21,9 @@
 #include "probe/probe_plan.h"
 #include "report/renderer.h"
 #include "sample/site_table.h"
+#include "symbolize/proc_maps.h"
 #include "symbolize/symbolizer.h"
+#include "unwind/unwind_registry.h"
 #include "util/duration.h"
 #include "util/log.h"
 
@@ -74,15 +76,18 @@ class SignalFd {
   SignalFd(const SignalFd&) = delete;
   SignalFd& operator=(const SignalFd&) = delete;
 
-  // Waits up to `timeout` for signals; returns those that arrived.
-  std::vector<int> wait(std::chrono::milliseconds timeout) {
+  // Waits up to `timeout` for signals or for `other_fd` to become readable; returns the signals
+  // that arrived (other_ready tells about the other descriptor).
+  std::vector<int> wait(std::chrono::milliseconds timeout, int other_fd, bool& other_ready) {
     std::vector<int> got;
-    pollfd p{fd_, POLLIN, 0};
+    pollfd p[2] = {{fd_, POLLIN, 0}, {other_fd, POLLIN, 0}};
     int ms = static_cast<int>(std::max<long long>(0, timeout.count()));
-    if (poll(&p, 1, ms) > 0) {
+    other_ready = false;
+    if (poll(p, other_fd >= 0 ? 2 : 1, ms) > 0) {
       signalfd_siginfo info;
       while (read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info))
         got.push_back(static_cast<int>(info.ssi_signo));
+      other_ready = other_fd >= 0 && (p[1].revents & POLLIN);
     }
     return got;
   }
@@ -91,6 +96,32 @@ class SignalFd {
   sigset_t mask_{}, old_mask_{};
   int fd_ = -1;
 };
+
+// The unwind registry's kernel side: the capture's maps.
+class CaptureUnwindMaps final : public unwind::UnwindMaps {
+ public:
+  explicit CaptureUnwindMaps(capture::Capture& capture) : capture_(capture) {}
+  std::uint32_t row_capacity() const override { return capture_.unwind_row_capacity(); }
+  Result<void> write_rows(std::uint32_t first, std::span<const edleak_unwind_row> rows) override {
+    return capture_.write_unwind_rows(first, rows);
+  }
+  Result<void> set_mappings(std::uint32_t tgid, const edleak_proc_mappings& mappings) override {
+    return capture_.set_process_mappings(tgid, mappings);
+  }
+  void remove_mappings(std::uint32_t tgid) override { capture_.remove_process_mappings(tgid); }
+
+ private:
+  capture::Capture& capture_;
+};
+
+edleak_unwind_mode unwind_mode(cli::UnwindMode mode) {
+  switch (mode) {
+    case cli::UnwindMode::automatic: return EDLEAK_UNWIND_AUTO;
+    case cli::UnwindMode::dwarf: return EDLEAK_UNWIND_DWARF;
+    case cli::UnwindMode::frame_pointers: return EDLEAK_UNWIND_FP;
+  }
+  return EDLEAK_UNWIND_AUTO;
+}
 
 struct PairHash {
   std::size_t operator()(const std::pair<std::uint32_t, std::uint64_t>& p) const {
@@ -111,9 +142,21 @@ class Tracer {
     signals_.emplace();
     auto targets = prepare_targets();
     if (!targets) return fail(targets.error());
-    auto capture = capture::Capture::load({options_.max_allocs, options_.max_stacks});
+    capture::CaptureConfig config;
+    config.max_allocs = options_.max_allocs;
+    config.max_stacks = options_.max_stacks;
+    config.max_unwind_rows = options_.max_unwind_rows;
+    config.max_frames = options_.max_frames;
+    config.unwind = unwind_mode(options_.unwind);
+    config.empty_programs = options_.empty_programs;
+    auto capture = capture::Capture::load(config);
     if (!capture) return fail(capture.error());
     capture_ = std::move(*capture);
+    unwind_maps_.emplace(*capture_);
+    unwind_.emplace(*unwind_maps_);
+    // Named processes get their tables now; the others (a command once it has exec'd, every
+    // process in all-process mode) when their first allocation asks for them.
+    for (pid_t pid : options_.pids) update_unwind(static_cast<std::uint32_t>(pid));
     if (log::enabled(log::Level::verbose))  // reads every map's fdinfo: only when asked
       log::verbose("BPF maps: {:.1f} MiB of kernel memory (--max-allocs {}, --max-stacks {})",
                    static_cast<double>(capture_->map_memory_bytes()) / (1 << 20), options_.max_allocs,
@@ -121,6 +164,7 @@ class Tracer {
     for (const auto& target : *targets)
       if (auto r = attach(target); !r) return fail(r.error());
     if (command_) {
+      capture_->hold_at_first_allocation(static_cast<std::uint32_t>(command_->pid()));
       if (auto r = command_->release(); !r) return fail(r.error());
       processes_[command_->pid()] = {"", false};  // its comm is read once it has exec'd
     }
@@ -196,7 +240,10 @@ class Tracer {
       bool interrupted = false;
       while (Clock::now() < next && !interrupted) {
         auto left = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now());
-        for (int sig : signals.wait(left)) {
+        bool mappings_asked = false;
+        auto got = signals.wait(left, capture_->mapping_requests_fd(), mappings_asked);
+        if (mappings_asked) handle_mapping_requests();
+        for (int sig : got) {
           if (sig == SIGCHLD) {
             if (reap_command(exit_code)) interrupted = true;
           } else {
@@ -208,6 +255,7 @@ class Tracer {
       const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       if (options_.duration && Clock::now() - start >= *options_.duration) stop = true;
 
+      handle_mapping_requests();
       auto snap = capture_->snapshot(elapsed);
       if (!snap) return fail(snap.error());
       table_.ingest(*snap);
@@ -260,11 +308,42 @@ class Tracer {
         ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
       } else if (event == PTRACE_EVENT_STOP) {
         ptrace(PTRACE_LISTEN, pid, nullptr, nullptr);  // a group stop (SIGSTOP...): stay stopped
+      } else if (WSTOPSIG(status) == SIGSTOP && capture_->took_hold_stop(static_cast<std::uint32_t>(pid))) {
+        // Stopped by the BPF side at its first allocation: its libraries are mapped now.
+        update_unwind(static_cast<std::uint32_t>(pid));
+        ptrace(PTRACE_CONT, pid, nullptr, 0);
       } else {
         ptrace(PTRACE_CONT, pid, nullptr, WSTOPSIG(status));  // a signal for it: deliver it
       }
     }
     return false;
+  }
+
+  // Reads the mappings of processes the BPF side found unknown (new, or with code mapped since:
+  // dlopen), so their next stacks unwind through every file they map.
+  void handle_mapping_requests() {
+    for (std::uint32_t tgid : capture_->take_mapping_requests()) update_unwind(tgid);
+  }
+
+  void update_unwind(std::uint32_t tgid) {
+    const pid_t pid = static_cast<pid_t>(tgid);
+    auto mappings = symbolize::read_proc_maps(pid);
+    if (!mappings) return;  // gone already: its exit is handled with the others
+    // map_files reaches the very file mapped, in any mount namespace, even if since replaced.
+    auto open_path = [pid](const symbolize::Mapping& m) {
+      return fmt::format("/proc/{}/map_files/{:x}-{:x}", pid, m.start, m.end);
+    };
+    const auto started = Clock::now();
+    if (auto r = unwind_->update_process(pid, *mappings, open_path); !r)
+      log::warn("{}", r.error().message);
+    if (log::enabled(log::Level::verbose)) {
+      const auto s = unwind_->stats();
+      log::verbose("unwind: pid {} mapped in {:.1f} ms; {} files, {} of {} rows ({:.1f} MiB in the "
+                   "kernel, {:.1f} MiB here), {} processes",
+                   pid, std::chrono::duration<double, std::milli>(Clock::now() - started).count(),
+                   s.files, s.rows, s.row_capacity, s.rows * 8.0 / (1 << 20), s.user_bytes / double(1 << 20),
+                   s.processes);
+    }
   }
 
   bool is_command(std::uint32_t pid) const { return command_ && static_cast<pid_t>(pid) == command_->pid(); }
@@ -315,6 +394,7 @@ class Tracer {
     if (auto r = capture_->forget_processes({to_forget.begin(), to_forget.end()}); !r)
       log::warn("{}", r.error().message);
     for (std::uint32_t pid : to_forget) {
+      unwind_->forget_process(static_cast<pid_t>(pid));
       table_.forget_process(pid);
       symbolizer_.forget_process(static_cast<pid_t>(pid));
       processes_.erase(pid);
@@ -329,6 +409,8 @@ class Tracer {
   std::unique_ptr<report::Renderer> renderer_;
   std::optional<HeldCommand> command_;
   std::unique_ptr<capture::Capture> capture_;
+  std::optional<CaptureUnwindMaps> unwind_maps_;
+  std::optional<unwind::UnwindRegistry> unwind_;
   Clock::time_point start_;  // of sampling
   std::map<FileId, probe::ProbePlan> plans_;
   sample::SiteTable table_;

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <unistd.h>
@@ -44,8 +45,16 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
 
 }  // namespace
 
+struct RingBufferDeleter {
+  void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
+};
+
 struct Capture::Impl {
   Skeleton skel;
+  // Wakes the loop when the BPF side asks for a process's mappings; the requests themselves
+  // are read from the mapping_requests map (deduplicated there).
+  std::unique_ptr<ring_buffer, RingBufferDeleter> mapping_events;
+  Link exec_link;
   std::vector<Link> links;
   std::unordered_set<std::uint64_t> known_stacks;  // frames already returned (or lost)
   std::vector<edleak_site_key> site_keys;
@@ -96,6 +105,10 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
   bpf_map__set_max_entries(skel->maps.blocks, config.max_allocs);
   bpf_map__set_max_entries(skel->maps.sites, config.max_stacks);
   bpf_map__set_max_entries(skel->maps.stacks, config.max_stacks);
+  bpf_map__set_max_entries(skel->maps.unwind_rows, std::max<std::uint32_t>(1, config.max_unwind_rows));
+  skel->rodata->unwind_mode = config.unwind;
+  skel->rodata->empty_programs = config.empty_programs;
+  skel->rodata->max_frames = std::clamp<std::uint32_t>(config.max_frames, 1, EDLEAK_MAX_FRAMES);
   if (int err = edleak_bpf__load(skel.get()); err) {
     if (err == -EPERM || err == -EACCES)
       return make_error(
@@ -105,6 +118,16 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
                       "storage is needed; -vv shows the verifier's log)",
                       errno_text(err));
   }
+  // exec ends a process's mapping list (see bpf/): attached for the whole run.
+  if (bpf_link* link = bpf_program__attach(skel->progs.process_exec))
+    impl->exec_link.reset(link);
+  else
+    return make_error("cannot attach to the sched_process_exec tracepoint: {}", errno_text(errno));
+  impl->mapping_events.reset(ring_buffer__new(
+      bpf_map__fd(skel->maps.mapping_events), [](void*, void*, size_t) { return 0; }, nullptr,
+      nullptr));
+  if (!impl->mapping_events)
+    return make_error("cannot open the BPF ring buffer: {}", errno_text(errno));
   return std::unique_ptr<Capture>(new Capture(std::move(impl)));
 }
 
@@ -187,12 +210,14 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
     edleak_stack stack;
     // Frames the BPF side could not store (counted as stack errors) are not asked for again.
     if (bpf_map_lookup_elem(stacks_fd, &k.stack_id, &stack) != 0) continue;
-    std::vector<std::uint64_t> frames;
+    sample::StackRecord record;
     for (auto f : stack.frames) {
       if (f == 0) break;
-      frames.push_back(f);
+      record.frames.push_back(f);
     }
-    snap.new_stacks.emplace(k.stack_id, std::move(frames));
+    record.complete = stack.flags & EDLEAK_STACK_COMPLETE;
+    record.truncated = stack.flags & EDLEAK_STACK_TRUNCATED;
+    snap.new_stacks.emplace(k.stack_id, std::move(record));
   }
 
   // Per-CPU counters: sum every CPU's slot.
@@ -235,6 +260,64 @@ Result<void> Capture::forget_processes(const std::vector<std::uint32_t>& tgids) 
   if (auto r = delete_processes<edleak_block_key, edleak_block>(impl_->skel->maps.blocks, gone); !r) return r;
   return delete_processes<edleak_site_key, edleak_site>(impl_->skel->maps.sites, gone);
 }
+
+std::uint32_t Capture::unwind_row_capacity() const {
+  return bpf_map__max_entries(impl_->skel->maps.unwind_rows);
+}
+
+Result<void> Capture::write_unwind_rows(std::uint32_t first, std::span<const edleak_unwind_row> rows) {
+  const int fd = bpf_map__fd(impl_->skel->maps.unwind_rows);
+  std::vector<std::uint32_t> keys;
+  for (std::size_t done = 0; done < rows.size();) {
+    __u32 count = static_cast<__u32>(std::min<std::size_t>(rows.size() - done, 65536));
+    keys.resize(count);
+    for (__u32 i = 0; i < count; ++i) keys[i] = first + static_cast<std::uint32_t>(done) + i;
+    if (bpf_map_update_batch(fd, keys.data(), rows.data() + done, &count, nullptr) != 0)
+      return make_error("cannot write unwind rows {}..{}: {}", first + done, first + done + count,
+                        errno_text(errno));
+    done += count;
+  }
+  return {};
+}
+
+Result<void> Capture::set_process_mappings(std::uint32_t tgid, const edleak_proc_mappings& mappings) {
+  if (bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.proc_mappings), &tgid, &mappings, BPF_ANY) != 0)
+    return make_error("cannot store the mappings of pid {}: {}", tgid, errno_text(errno));
+  return {};
+}
+
+void Capture::remove_process_mappings(std::uint32_t tgid) {
+  bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.proc_mappings), &tgid);
+  bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.mapping_requests), &tgid);
+}
+
+std::vector<std::uint32_t> Capture::take_mapping_requests() {
+  ring_buffer__consume(impl_->mapping_events.get());
+  const int fd = bpf_map__fd(impl_->skel->maps.mapping_requests);
+  std::vector<std::uint32_t> tgids;
+  std::uint32_t key = 0, next = 0;
+  const std::uint32_t* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    tgids.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  // Deleted after the walk: deleting while walking could restart it.
+  for (std::uint32_t tgid : tgids) bpf_map_delete_elem(fd, &tgid);
+  return tgids;
+}
+
+void Capture::hold_at_first_allocation(std::uint32_t tgid) {
+  __atomic_store_n(&impl_->skel->bss->held_tgid, tgid, __ATOMIC_SEQ_CST);
+}
+
+bool Capture::took_hold_stop(std::uint32_t tgid) {
+  std::uint64_t expected = tgid;
+  return __atomic_compare_exchange_n(&impl_->skel->bss->hold_signalled, &expected, 0, false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+int Capture::mapping_requests_fd() const { return ring_buffer__epoll_fd(impl_->mapping_events.get()); }
 
 std::uint64_t Capture::map_memory_bytes() const {
   // The kernel reports each map's charged memory in /proc/self/fdinfo/<fd> as "memlock:".

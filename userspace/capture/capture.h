@@ -4,10 +4,12 @@
 // returns.
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <sys/types.h>
 #include <vector>
 
+#include "edleak_abi.h"
 #include "probe/probe_plan.h"
 #include "sample/snapshot.h"
 #include "util/result.h"
@@ -17,6 +19,10 @@ namespace edleak::capture {
 struct CaptureConfig {
   std::uint32_t max_allocs = 1'000'000;  // live blocks
   std::uint32_t max_stacks = 65'536;     // (process, stack) pairs, and distinct stacks
+  std::uint32_t max_unwind_rows = 1u << 21;  // unwind rows of every file, 8 bytes each
+  std::uint32_t max_frames = 64;             // frames walked per stack (<= EDLEAK_MAX_FRAMES)
+  edleak_unwind_mode unwind = EDLEAK_UNWIND_AUTO;
+  bool empty_programs = false;  // benchmarks: the probes' own cost floor
 };
 
 class Capture {
@@ -40,6 +46,25 @@ class Capture {
 
   // Forgets the blocks and aggregates of processes that have exited.
   Result<void> forget_processes(const std::vector<std::uint32_t>& tgids);
+
+  // ---- unwinding (the maps behind unwind::UnwindRegistry) ----
+  std::uint32_t unwind_row_capacity() const;
+  // Writes rows [first, first + rows.size()) of the shared unwind row array.
+  Result<void> write_unwind_rows(std::uint32_t first, std::span<const edleak_unwind_row> rows);
+  Result<void> set_process_mappings(std::uint32_t tgid, const edleak_proc_mappings& mappings);
+  void remove_process_mappings(std::uint32_t tgid);
+  // Processes whose mappings the BPF side asked for (none known yet, or a return address outside
+  // them); each request is taken once.
+  std::vector<std::uint32_t> take_mapping_requests();
+  // Readable when the BPF side has asked for mappings (for poll); drain with take_mapping_requests.
+  int mapping_requests_fd() const;
+
+  // Has process `tgid` stopped with SIGSTOP at its next outermost allocator call (before it,
+  // no stack of it is captured), so its mappings can be read first; see bpf/. The caller, its
+  // ptrace tracer, sees the stop, asks took_hold_stop(tgid) whether it was this one, and
+  // resumes it without the signal.
+  void hold_at_first_allocation(std::uint32_t tgid);
+  bool took_hold_stop(std::uint32_t tgid);
 
   // Kernel memory of the maps, as bpftool reports it (memlock), in bytes.
   std::uint64_t map_memory_bytes() const;

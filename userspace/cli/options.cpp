@@ -22,6 +22,8 @@ constexpr std::uint64_t kMaxPid = 4'194'304;
 // would pin gigabytes of kernel memory.
 constexpr std::uint64_t kMinMapEntries = 1024;
 constexpr std::uint64_t kMaxMapEntries = std::uint64_t{1} << 26;
+// Frames the BPF side keeps per stack (EDLEAK_MAX_FRAMES).
+constexpr std::uint64_t kMaxFrames = 64;
 
 // The raw text of every option, validated after CLI11 has split the command line so that
 // each bad value gets a message naming it.
@@ -35,6 +37,9 @@ struct RawArgs {
   std::string libc;
   std::string max_allocs;
   std::string max_stacks;
+  std::string unwind;
+  std::string max_frames;
+  std::string max_unwind_rows;
   std::string classify_format;
   std::string classify_input;
 };
@@ -154,6 +159,22 @@ Result<TraceOptions> validate_trace(const RawArgs& raw, int verbosity, std::vect
     if (!max) return max.error();
     trace.max_stacks = static_cast<std::uint32_t>(*max);
   }
+  if (!raw.unwind.empty()) {
+    if (raw.unwind == "auto") trace.unwind = UnwindMode::automatic;
+    else if (raw.unwind == "dwarf") trace.unwind = UnwindMode::dwarf;
+    else if (raw.unwind == "fp") trace.unwind = UnwindMode::frame_pointers;
+    else return make_error("invalid mode '{}' for --unwind: expected auto, dwarf or fp", raw.unwind);
+  }
+  if (!raw.max_frames.empty()) {
+    auto max = parse_bounded(raw.max_frames, "--max-frames", 1, kMaxFrames);
+    if (!max) return max.error();
+    trace.max_frames = static_cast<std::uint32_t>(*max);
+  }
+  if (!raw.max_unwind_rows.empty()) {
+    auto max = parse_bounded(raw.max_unwind_rows, "--max-unwind-rows", kMinMapEntries, kMaxMapEntries);
+    if (!max) return max.error();
+    trace.max_unwind_rows = static_cast<std::uint32_t>(*max);
+  }
   trace.verbosity = verbosity;
   return trace;
 }
@@ -248,10 +269,23 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
           "OUTPUT");
   add_value("--format", raw.format, "Report format: text or json (one object per line)", "FMT", "OUTPUT");
   add_value("-o,--output", raw.output, "Write reports to FILE instead of stdout", "FILE", "OUTPUT");
+  CLI::Option* empty_programs =
+      add(app.add_flag("--empty-programs")
+              ->description("Benchmarks only: attach the same probes with programs that do nothing "
+                            "(the cost floor of the probes themselves); reports stay empty")
+              ->disable_flag_override(),
+          "LIMITS");
   CLI::Option* verbose = add(app.add_flag("-v,--verbose")
                                  ->description("More diagnostics on stderr (-vv for debugging)")
                                  ->disable_flag_override(),
                              "OUTPUT");
+  add_value("--unwind", raw.unwind,
+            "How callers are found: auto (CFI from .eh_frame/.debug_frame where a file has it, "
+            "else checked frame pointers), dwarf (CFI only) or fp (frame pointers only)",
+            "MODE", "SAMPLING");
+  add_value("--max-frames", raw.max_frames,
+            fmt::format("Frames kept per stack (1..{}, default {})", kMaxFrames, defaults.max_frames), "N",
+            "LIMITS");
   add_value("--max-allocs", raw.max_allocs,
             fmt::format("Live blocks tracked at once ({}..{}, default {})", kMinMapEntries, kMaxMapEntries,
                         defaults.max_allocs),
@@ -259,6 +293,10 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
   add_value("--max-stacks", raw.max_stacks,
             fmt::format("Distinct (process, stack) pairs ({}..{}, default {})", kMinMapEntries, kMaxMapEntries,
                         defaults.max_stacks),
+            "N", "LIMITS");
+  add_value("--max-unwind-rows", raw.max_unwind_rows,
+            fmt::format("Unwind table rows of every traced file, 8 bytes each ({}..{}, default {})",
+                        kMinMapEntries, kMaxMapEntries, defaults.max_unwind_rows),
             "N", "LIMITS");
 
   CLI::App* classify = app.add_subcommand("classify", "Classify one memory series read from FILE or stdin ('-')");
@@ -296,6 +334,7 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
   if (!parsed) return usage_error(err, parsed.error().message);
   options.trace = std::move(*parsed);
   options.trace.all_stacks = all_stacks->count() > 0;
+  options.trace.empty_programs = empty_programs->count() > 0;
   return {std::move(options), 0};
 }
 

@@ -13,7 +13,12 @@
 namespace edleak::cli {
 
 // `edleak-bpf [-p PID]... [-i DUR] [-d DUR] [--top N] [-a] [--format text|json] [-o FILE]
-//             [--libc PATH] [--max-allocs N] [--max-stacks N] [-v] [-- CMD [ARGS...]]`
+//             [--libc PATH] [--unwind auto|dwarf|fp] [--max-frames N] [--max-allocs N]
+//             [--max-stacks N] [--max-unwind-rows N] [-v] [-- CMD [ARGS...]]`
+// How callers are found: CFI where a file has it, else checked frame pointers (auto); CFI only;
+// frame pointers only.
+enum class UnwindMode { automatic, dwarf, frame_pointers };
+
 struct TraceOptions {
   std::vector<pid_t> pids;                     // empty and no command: every process
   std::vector<std::string> command;            // after "--": start and trace it
@@ -26,6 +31,10 @@ struct TraceOptions {
   std::string libc_path;                       // empty: the libc each process maps
   std::uint32_t max_allocs = 1'000'000;        // live blocks tracked at once
   std::uint32_t max_stacks = 65'536;           // distinct (process, stack) pairs
+  UnwindMode unwind = UnwindMode::automatic;
+  std::uint32_t max_frames = 64;               // frames per stack (1..64)
+  std::uint32_t max_unwind_rows = 1u << 21;    // unwind rows of all files (8 bytes each)
+  bool empty_programs = false;                 // benchmarks: probes that do nothing (the floor)
   int verbosity = 0;                           // -v: 1, -vv: 2
 };
 

@@ -46,6 +46,8 @@ json to_json(const Leaker& leaker) {
   return {
       {"stack_id", fmt::format("{:#018x}", leaker.stack_id)},
       {"stack", array_of(leaker.stack)},
+      {"stack_complete", leaker.stack_complete},
+      {"stack_truncated", leaker.stack_truncated},
       {"outstanding_bytes", leaker.outstanding_bytes},
       {"outstanding_allocs", leaker.outstanding_allocs},
       {"total_allocs", leaker.total_allocs},

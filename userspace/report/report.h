@@ -14,6 +14,8 @@ namespace edleak::report {
 struct Leaker {
   std::uint64_t stack_id = 0;           // the capture's id of the stack: stable across reports
   std::vector<symbolize::Frame> stack;  // stack[0] is the allocation site (caller of the allocator)
+  bool stack_complete = false;          // the walk reached the outermost frame
+  bool stack_truncated = false;         // the walk stopped at --max-frames
   std::uint64_t outstanding_bytes = 0;
   std::uint64_t outstanding_allocs = 0;
   std::uint64_t total_allocs = 0;

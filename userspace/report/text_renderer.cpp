@@ -55,6 +55,8 @@ void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
   if (leaker.stack.empty()) out << "      [no stack]\n";
   if (std::size_t hidden = leaker.stack.size() - shown; hidden > 0)
     out << "      ... " << count_of(hidden, "more frame", "more frames") << '\n';
+  else if (leaker.stack_truncated)
+    out << "      ... (cut at --max-frames)\n";
 }
 
 void write_process(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {

@@ -11,7 +11,7 @@ Site& SiteTable::find_or_add(ProcessSites& process, const SiteSample& sample) {
 }
 
 void SiteTable::ingest(const Snapshot& snapshot) {
-  for (const auto& [id, frames] : snapshot.new_stacks) stacks_.try_emplace(id, frames);
+  for (const auto& [id, stack] : snapshot.new_stacks) stacks_.try_emplace(id, stack);
   bool added = false;  // a vector grew: pointers into it, hints included, may have moved
   std::vector<Site*> order;
   order.reserve(snapshot.sites.size());
@@ -58,6 +58,11 @@ std::vector<std::uint32_t> SiteTable::processes() const {
 }
 
 const std::vector<std::uint64_t>* SiteTable::frames(std::uint64_t stack_id) const {
+  const StackRecord* record = stack(stack_id);
+  return record ? &record->frames : nullptr;
+}
+
+const StackRecord* SiteTable::stack(std::uint64_t stack_id) const {
   auto it = stacks_.find(stack_id);
   return it == stacks_.end() ? nullptr : &it->second;
 }

@@ -42,6 +42,7 @@ class SiteTable {
   std::vector<std::uint32_t> processes() const;  // ascending
 
   const std::vector<std::uint64_t>* frames(std::uint64_t stack_id) const;
+  const StackRecord* stack(std::uint64_t stack_id) const;
   const Counters& counters() const { return counters_; }
   std::uint64_t samples() const { return samples_; }
   std::size_t size() const;
@@ -59,7 +60,7 @@ class SiteTable {
   // Where each entry of the previous snapshot went: the kernel returns a map's entries in the
   // same order from one read to the next, so this finds most sites without hashing.
   std::vector<Site*> previous_order_;
-  std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> stacks_;
+  std::unordered_map<std::uint64_t, StackRecord> stacks_;
   Counters counters_;
   std::uint64_t samples_ = 0;
 };

@@ -26,11 +26,18 @@ struct Counters {
   std::uint64_t state_errors = 0;
 };
 
+// The frames of one stack (allocation site first) and how their walk ended.
+struct StackRecord {
+  std::vector<std::uint64_t> frames;
+  bool complete = false;   // reached the outermost frame (_start, a thread's start routine)
+  bool truncated = false;  // cut at --max-frames
+};
+
 struct Snapshot {
   double t_s = 0;  // seconds since tracing started
   std::vector<SiteSample> sites;
   // Frames (allocation site first) of stacks first seen in this snapshot.
-  std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> new_stacks;
+  std::unordered_map<std::uint64_t, StackRecord> new_stacks;
   Counters counters;
 };
 

@@ -88,7 +88,7 @@ TEST(SiteTable, NegativeBytesReadAsZero) {
 TEST(SiteTable, KeepsFramesOfNewStacksAndCounters) {
   SiteTable table;
   Snapshot s = snapshot(1, {site(10, 0xa, 8)});
-  s.new_stacks[0xa] = {0x401000, 0x402000};
+  s.new_stacks[0xa] = {{0x401000, 0x402000}, true, false};
   s.counters.lost_allocs = 3;
   table.ingest(s);
   ASSERT_NE(table.frames(0xa), nullptr);
