@@ -56,7 +56,14 @@ int main(int argc, char** argv) {
   std::unordered_map<std::uint32_t, edleak::app::ProcessInfo> infos;
   for (std::uint32_t p = 0; p < processes; ++p) infos[1000 + p] = {"bench", false};
   std::vector<edleak::symbolize::Frame> frames(3);
-  for (auto& f : frames) f = {0x401000, "function_name", 0x10, "/usr/bin/bench", "bench.c", 42, {}};
+  for (auto& f : frames) {
+    f.addr = 0x401000;
+    f.symbol = "function_name";
+    f.offset = 0x10;
+    f.module = "/usr/bin/bench";
+    f.file = "bench.c";
+    f.line = 42;
+  }
   auto resolve = [&](std::uint32_t, std::uint64_t) { return frames; };
   auto text = edleak::report::make_renderer(edleak::report::Format::text);
   auto json = edleak::report::make_renderer(edleak::report::Format::json);

@@ -35,9 +35,12 @@ json to_json(const symbolize::Frame& frame) {
       {"symbol", string_or_null(frame.symbol)},
       {"offset", has_symbol ? json(frame.offset) : json(nullptr)},
       {"module", string_or_null(frame.module)},
+      {"module_offset", frame.module_offset ? json(fmt::format("{:#x}", *frame.module_offset)) : json(nullptr)},
       {"file", string_or_null(frame.file)},
       {"line", line_or_null(frame.line)},
   };
+  if (!frame.nearest_symbol.empty())
+    j["nearest_symbol"] = {{"symbol", frame.nearest_symbol}, {"offset", frame.nearest_offset}};
   if (!frame.inlined.empty()) j["inlined"] = array_of(frame.inlined);
   return j;
 }

@@ -178,6 +178,9 @@ ModuleAddressInfo ElfModule::lookup(std::uint64_t module_addr) {
   if (const SymbolTable::Symbol* symbol = symbols_.find(module_addr)) {
     info.symbol = demangle(symbol->name);
     info.symbol_address = symbol->start;
+  } else if (const SymbolTable::Symbol* nearest = symbols_.nearest_exported(module_addr)) {
+    info.nearest_symbol = demangle(nearest->name);
+    info.nearest_address = nearest->start;
   }
 
   if (Dwfl_Line* line = dwfl_module_getsrc(module_, addr)) {

@@ -23,6 +23,9 @@ namespace edleak::symbolize {
 struct ModuleAddressInfo {
   std::string symbol;                // demangled; empty when unknown
   std::uint64_t symbol_address = 0;  // module address of the symbol's start, when there is one
+  // Without a symbol: the closest exported one before the address (see SymbolTable).
+  std::string nearest_symbol;
+  std::uint64_t nearest_address = 0;
   std::string file;                  // innermost source file; empty without line information
   int line = 0;
   std::vector<InlinedFrame> inlined;  // innermost first, call sites (see InlinedFrame)

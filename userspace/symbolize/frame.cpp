@@ -14,8 +14,18 @@ std::string format_location(const std::string& file, int line) {
 
 // The frame's own function with a given location: "symbol+0xoff (file:line) [module]".
 std::string format_function(const Frame& frame, const std::string& file, int line) {
-  std::string text = frame.symbol.empty() ? fmt::format("{:#x}", frame.addr)
-                                          : fmt::format("{}+{:#x}", frame.symbol, frame.offset);
+  std::string text;
+  if (!frame.symbol.empty()) {
+    text = fmt::format("{}+{:#x}", frame.symbol, frame.offset);
+  } else if (!frame.module.empty() && frame.module_offset) {
+    const auto slash = frame.module.rfind('/');
+    text = fmt::format("{}+{:#x}", frame.module.substr(slash == std::string::npos ? 0 : slash + 1),
+                       *frame.module_offset);
+    if (!frame.nearest_symbol.empty())
+      text += fmt::format(" (after {}+{:#x})", frame.nearest_symbol, frame.nearest_offset);
+  } else {
+    text = fmt::format("{:#x}", frame.addr);
+  }
   text += format_location(file, line);
   if (!frame.module.empty()) text += fmt::format(" [{}]", frame.module);
   return text;

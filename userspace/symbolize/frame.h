@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,13 +22,20 @@ struct Frame {
   std::string symbol;        // demangled function name; empty when unknown
   std::uint64_t offset = 0;  // addr - symbol start
   std::string module;        // path of the mapped file as the process sees it; empty if none
+  // The file's own (ELF virtual) address of addr, when the module could be read.
+  std::optional<std::uint64_t> module_offset;
+  // Without a symbol (a stripped file): the closest exported symbol before addr, and how far
+  // past it addr is; empty when there is none.
+  std::string nearest_symbol;
+  std::uint64_t nearest_offset = 0;
   std::string file;          // source file of addr (innermost), empty when no debug info
   int line = 0;              // 0 when unknown
   std::vector<InlinedFrame> inlined;  // functions inlined at addr, innermost first
 };
 
-// "symbol+0xoff (file:line) [module]", leaving out what is unknown: "0x7f12ab34 [module]" when
-// there is no symbol, "(file:line)" when there is no line information. file is shown as is.
+// "symbol+0xoff (file:line) [module]", leaving out what is unknown. Without a symbol, as perf
+// and heaptrack print it: "libfoo.so.1+0x1f504 (after foo_init+0x1a0) [module]" in a file
+// (the nearest exported symbol when there is one), "0x7f12ab34" outside any.
 std::string format_frame(const Frame& frame);
 
 // One line per function at the address, innermost first, each with its own location (as

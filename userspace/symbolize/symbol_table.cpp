@@ -43,4 +43,14 @@ const SymbolTable::Symbol* SymbolTable::find(std::uint64_t addr) const {
   return &symbol;
 }
 
+const SymbolTable::Symbol* SymbolTable::nearest_exported(std::uint64_t addr) const {
+  auto it = std::upper_bound(symbols_.begin(), symbols_.end(), addr,
+                             [](std::uint64_t a, const Symbol& s) { return a < s.start; });
+  while (it != symbols_.begin()) {
+    --it;
+    if (it->binding != Binding::local) return &*it;
+  }
+  return nullptr;
+}
+
 }  // namespace edleak::symbolize

@@ -28,6 +28,10 @@ class SymbolTable {
   // The symbol containing addr: the closest one starting at or before it, if addr is within
   // its size (a sizeless symbol extends to the next one). nullptr when there is none.
   const Symbol* find(std::uint64_t addr) const;
+  // The closest global or weak symbol starting at or before addr, whatever its size: for
+  // addresses in unnamed code (static functions of a stripped file), "after which exported
+  // function" is the best hint there is.
+  const Symbol* nearest_exported(std::uint64_t addr) const;
 
   std::size_t size() const { return symbols_.size(); }
 

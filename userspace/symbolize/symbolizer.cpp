@@ -161,8 +161,13 @@ struct Symbolizer::Impl {
     std::uint64_t lookup_addr = *module_addr;
     if (kind == AddressKind::return_address && lookup_addr > 0) --lookup_addr;
     const ModuleAddressInfo& info = module->resolve(lookup_addr);
+    frame.module_offset = *module_addr;
     frame.symbol = info.symbol;
     if (!info.symbol.empty()) frame.offset = *module_addr - info.symbol_address;
+    if (!info.nearest_symbol.empty()) {
+      frame.nearest_symbol = info.nearest_symbol;
+      frame.nearest_offset = *module_addr - info.nearest_address;
+    }
     frame.file = info.file;
     frame.line = info.line;
     frame.inlined = info.inlined;

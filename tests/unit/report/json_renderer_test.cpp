@@ -84,21 +84,21 @@ TEST(JsonRenderer, FramesWithEveryKeyAndNullWhenUnknown) {
   json stack = render_and_parse(sample_report())["processes"][0]["leakers"][0]["stack"];
   ASSERT_EQ(stack.size(), 4u);
   EXPECT_EQ(stack[0], json::parse(R"({"addr": "0x55d0c2a1b191", "symbol": "leak_here", "offset": 24,
-      "module": "/usr/bin/server", "file": "list.h", "line": 12,
+      "module": "/usr/bin/server", "module_offset": null, "file": "list.h", "line": 12,
       "inlined": [{"symbol": "push_item", "file": "server.c", "line": 42}]})"));
   EXPECT_EQ(stack[1], json::parse(R"({"addr": "0x55d0c2a1b2ca", "symbol": "main", "offset": 74,
-      "module": "/usr/bin/server", "file": "server.c", "line": 90})"));
+      "module": "/usr/bin/server", "module_offset": null, "file": "server.c", "line": 90})"));
   EXPECT_EQ(stack[2], json::parse(R"({"addr": "0x7f12a0c3b191", "symbol": null, "offset": null,
-      "module": "/usr/lib/x86_64-linux-gnu/libc.so.6", "file": null, "line": null})"));
+      "module": "/usr/lib/x86_64-linux-gnu/libc.so.6", "module_offset": null, "file": null, "line": null})"));
   EXPECT_EQ(stack[3], json::parse(R"({"addr": "0x1234", "symbol": null, "offset": null,
-      "module": null, "file": null, "line": null})"));
+      "module": null, "module_offset": null, "file": null, "line": null})"));
 }
 
 TEST(JsonRenderer, FileWithoutLine) {
   symbolize::Frame f = test_data::frame(0x10, "f", 0, "/bin/x", "x.c", 0);
   f.inlined.push_back({"", "", 0});
   // Compared as an unordered object: key order is pinned by EmptyReport.
-  EXPECT_EQ(json::parse(to_json(f).dump()), json::parse(R"({"addr": "0x10", "symbol": "f", "offset": 0, "module": "/bin/x",
+  EXPECT_EQ(json::parse(to_json(f).dump()), json::parse(R"({"addr": "0x10", "symbol": "f", "offset": 0, "module": "/bin/x", "module_offset": null,
       "file": "x.c", "line": null, "inlined": [{"symbol": null, "file": null, "line": null}]})"));
 }
 

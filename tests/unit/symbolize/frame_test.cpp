@@ -42,6 +42,19 @@ TEST(FormatFrame, LeavesOutWhatIsUnknown) {
   no_symbol.module = "/usr/lib/libjit.so";
   EXPECT_EQ(format_frame(no_symbol), "0x7f0012345678 [/usr/lib/libjit.so]");
 
+  // A stripped library: its own address, and the exported function before it when there is one.
+  Frame stripped;
+  stripped.addr = 0x7f0012345678;
+  stripped.module = "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6";
+  stripped.module_offset = 0x1f504;
+  EXPECT_EQ(format_frame(stripped),
+            "libsqlite3.so.0.8.6+0x1f504 [/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6]");
+  stripped.nearest_symbol = "sqlite3_free";
+  stripped.nearest_offset = 0x1a0;
+  EXPECT_EQ(format_frame(stripped),
+            "libsqlite3.so.0.8.6+0x1f504 (after sqlite3_free+0x1a0) "
+            "[/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6]");
+
   Frame nothing;
   nothing.addr = 0x10;
   EXPECT_EQ(format_frame(nothing), "0x10");

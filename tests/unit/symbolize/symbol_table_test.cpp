@@ -27,6 +27,17 @@ TEST(SymbolTable, FindsTheSymbolContainingAnAddress) {
   EXPECT_EQ(table.find(0x1010)->start, 0x1000u);
 }
 
+TEST(SymbolTable, NearestExportedSymbolSkipsLocalOnes) {
+  SymbolTable table;
+  table.add({"exported", 0x1000, 0x10, Binding::global});
+  table.add({"static_helper", 0x1800, 0x10, Binding::local});
+  table.add({"weak_one", 0x3000, 0x10, Binding::weak});
+  table.finish();
+  EXPECT_EQ(table.nearest_exported(0x0fff), nullptr);
+  EXPECT_EQ(table.nearest_exported(0x2000)->name, "exported");  // past its size: still the hint
+  EXPECT_EQ(table.nearest_exported(0x3500)->name, "weak_one");
+}
+
 TEST(SymbolTable, LetsASizelessSymbolReachTheNextOne) {
   SymbolTable table;
   table.add({"asm_routine", 0x1000, 0, Binding::global});
