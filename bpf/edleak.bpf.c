@@ -154,11 +154,29 @@ const volatile __u32 max_frames = EDLEAK_MAX_FRAMES;
 #define STACK_WINDOW 512
 
 /* Scratch space for a stack being captured (too big for the 512-byte BPF stack). */
+/* The last walk of this CPU, to skip the next one when it would repeat it: a walk is a function
+ * of the registers it starts from (ip, sp, and rbp where it used it), the tables (the
+ * mappings' generation) and the stack words it read. Allocations in a loop repeat all of them,
+ * so one copy of the stack and a comparison replace the walk. */
+#define MEMO_WINDOW 1024 /* bytes above sp a memoized walk may have read */
+#define MEMO_SLOTS 64
+struct stack_memo {
+	__u64 ip, sp, bp, hash, flags;
+	__u32 tgid, generation, depth, slots;
+	__u32 span;    /* bytes above sp to read back: past the highest slot */
+	__u8 valid;
+	__u8 needs_bp; /* the walk used rbp as it was at the probe */
+	__u16 slot_off[MEMO_SLOTS]; /* stack words read, as offsets from sp... */
+	__u64 slot_val[MEMO_SLOTS]; /* ...and what they held */
+	__u64 check[MEMO_WINDOW / 8];
+};
+
 struct stack_scratch {
 	struct edleak_stack stack;
 	__u32 depth; /* frames of `stack` filled by the last capture; the rest is stale */
 	__u32 pad;
 	__u64 window[STACK_WINDOW / 8];
+	struct stack_memo memo;
 };
 
 struct {
@@ -177,7 +195,12 @@ struct unwind_walk {
 	__u64 bp;   /* rbp at pc */
 	__u64 hash; /* FNV-1a over the frames so far */
 	__u64 window_start, window_end; /* user addresses held in scratch->window */
+	__u64 start_sp;
 	__u32 tgid;
+	__u32 slots;       /* stack words recorded in scratch->memo */
+	bool memo_ok;      /* this walk can be memoized */
+	bool needs_bp;     /* it used rbp as it was at the probe */
+	bool bp_from_regs; /* w->bp is still the probe's rbp */
 	bool bp_known;  /* false once a frame's CFI lost rbp */
 	bool exact_pc;  /* pc is not a return address (frame 0, or after a signal frame) */
 	bool requested; /* a mapping refresh was asked for during this walk */
@@ -191,6 +214,7 @@ static __always_inline void request_mappings(struct unwind_walk *w)
 	if (w->requested)
 		return;
 	w->requested = true;
+	w->memo_ok = false; /* the next walk will see other mappings */
 	if (bpf_map_update_elem(&mapping_requests, &w->tgid, &generation, BPF_NOEXIST))
 		return; /* already asked (or the request table is full: userspace polls it anyway) */
 	event = bpf_ringbuf_reserve(&mapping_events, sizeof(*event), 0);
@@ -293,6 +317,20 @@ static __always_inline bool read_word(struct unwind_walk *w, __u64 addr, __u64 *
 	if (index >= STACK_WINDOW / 8)
 		return false;
 	*out = scratch->window[index];
+	/* Remembered for the memo (see struct stack_memo). */
+	if (w->memo_ok) {
+		__u64 off = addr - w->start_sp;
+
+		if (w->slots >= MEMO_SLOTS || off >= MEMO_WINDOW - 8) {
+			w->memo_ok = false;
+		} else {
+			scratch->memo.slot_off[w->slots & (MEMO_SLOTS - 1)] = off;
+			scratch->memo.slot_val[w->slots & (MEMO_SLOTS - 1)] = *out;
+			w->slots++;
+			if (off + 8 > scratch->memo.span)
+				scratch->memo.span = off + 8;
+		}
+	}
 	return true;
 }
 
@@ -305,10 +343,13 @@ static __always_inline bool step_frame_pointer(struct unwind_walk *w)
 
 	if (!w->bp_known || w->bp < w->sp || w->bp - w->sp > max_stack_depth)
 		return false;
+	if (w->bp_from_regs)
+		w->needs_bp = true;
 	if (!read_word(w, w->bp, &next_bp) || !read_word(w, w->bp + 8, &ret))
 		return false;
 	w->sp = w->bp + 16;
 	w->bp = next_bp;
+	w->bp_from_regs = false;
 	w->pc = ret;
 	w->exact_pc = false;
 	return true;
@@ -324,7 +365,9 @@ static __always_inline bool step_signal_frame(struct unwind_walk *w)
 	    !read_word(w, w->sp + 168, &pc))
 		return false;
 	w->window_end = 0; /* the interrupted stack may be elsewhere (sigaltstack) */
+	w->memo_ok = false;
 	w->bp = bp;
+	w->bp_from_regs = false;
 	w->bp_known = true;
 	w->sp = sp;
 	w->pc = pc;
@@ -345,6 +388,8 @@ static __always_inline bool step_cfi(struct unwind_walk *w, const struct edleak_
 	case EDLEAK_CFA_RBP:
 		if (!w->bp_known)
 			return false;
+		if (w->bp_from_regs)
+			w->needs_bp = true;
 		cfa = w->bp + row->cfa_offset;
 		break;
 	case EDLEAK_CFA_PLT:
@@ -359,6 +404,7 @@ static __always_inline bool step_cfi(struct unwind_walk *w, const struct edleak_
 	if (rbp_kind == EDLEAK_RBP_AT_CFA) {
 		if (!read_word(w, cfa + (__s64)row->rbp_offset * 8, &bp))
 			return false;
+		w->bp_from_regs = false;
 	}
 	if (!read_word(w, cfa - 8, &ret))
 		return false;
@@ -424,6 +470,28 @@ static long unwind_step(__u32 index, void *ctx)
 	return step_frame_pointer(w) ? 0 : 1;
 }
 
+/* Whether the walk about to start would repeat the memoized one: same registers, tables and
+ * stack words (read back in one copy). */
+static __always_inline bool memo_matches(struct stack_memo *memo, const struct unwind_walk *w)
+{
+	__u32 span = memo->span;
+
+	if (!memo->valid || memo->ip != w->pc || memo->sp != w->sp || memo->tgid != w->tgid ||
+	    memo->generation != w->maps->generation || (memo->needs_bp && memo->bp != w->bp))
+		return false;
+	if (span == 0 || span > MEMO_WINDOW)
+		return false;
+	if (bpf_probe_read_user(memo->check, span, (const void *)w->sp))
+		return false;
+	for (int i = 0; i < MEMO_SLOTS; i++) {
+		if (i >= memo->slots)
+			break;
+		if (memo->check[(memo->slot_off[i] / 8) & (MEMO_WINDOW / 8 - 1)] != memo->slot_val[i])
+			return false;
+	}
+	return true;
+}
+
 /* Captures the user stack at a return probe: frame 0 is the return address (the allocator's
  * caller), deeper frames come from the CFI tables of the process's files, or from a checked
  * frame-pointer walk in code without CFI. Every frame but the first must lie in an executable
@@ -443,17 +511,41 @@ static __always_inline __u64 capture_stack(struct pt_regs *ctx, __u32 tgid)
 		.exact_pc = true, /* the return probe fires at the return address itself */
 	};
 
+	struct stack_memo *memo;
+
 	w.scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
 	if (!w.scratch)
 		return 0;
+	memo = &w.scratch->memo;
+	w.maps = bpf_map_lookup_elem(&proc_mappings, &tgid);
+	if (w.maps && memo_matches(memo, &w))
+		return memo->hash;
+
 	w.scratch->depth = 0;
 	w.scratch->stack.flags = 0;
-	w.maps = bpf_map_lookup_elem(&proc_mappings, &tgid);
+	w.start_sp = w.sp;
+	w.memo_ok = w.maps != NULL;
+	w.bp_from_regs = true;
+	memo->valid = 0;
+	memo->span = 0;
 	bpf_loop(EDLEAK_MAX_FRAMES, unwind_step, &w, 0);
 	if (w.scratch->depth == 0)
 		return 0;
 	if (w.hash == 0)
 		w.hash = 1;
+	if (w.memo_ok && w.maps) {
+		memo->ip = PT_REGS_IP(ctx);
+		memo->sp = w.start_sp;
+		memo->bp = PT_REGS_FP(ctx);
+		memo->hash = w.hash;
+		memo->flags = w.scratch->stack.flags;
+		memo->tgid = tgid;
+		memo->generation = w.maps->generation;
+		memo->depth = w.scratch->depth;
+		memo->slots = w.slots;
+		memo->needs_bp = w.needs_bp;
+		memo->valid = 1;
+	}
 	return w.hash;
 }
 
