@@ -267,27 +267,42 @@ static __always_inline struct edleak_mapping *find_mapping(struct edleak_proc_ma
 	return s.found;
 }
 
+/* The binary search for a row, one bpf_loop() step at a time (checked once by the verifier). */
+struct row_search {
+	__u64 addr;
+	__u32 lo, hi; /* the answer is in [lo, hi) */
+};
+
+static long row_search_step(__u32 index, void *ctx)
+{
+	struct row_search *s = ctx;
+	struct edleak_unwind_row *r;
+	__u32 mid;
+
+	if (s->lo + 1 >= s->hi)
+		return 1;
+	mid = s->lo + (s->hi - s->lo) / 2;
+	r = bpf_map_lookup_elem(&unwind_rows, &mid);
+	if (!r)
+		return 1;
+	if (r->pc <= s->addr)
+		s->lo = mid;
+	else
+		s->hi = mid;
+	return 0;
+}
+
 /* The row of `m`'s table in force at file address `addr` (the last row at or below it), or
  * NULL when addr is below the table's first row. */
 static __always_inline struct edleak_unwind_row *find_row(const struct edleak_mapping *m, __u64 addr)
 {
-	__u32 lo = m->first_row, hi = m->first_row + m->row_count; /* answer in [lo, hi) */
-	struct edleak_unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &lo);
+	struct row_search s = { .addr = addr, .lo = m->first_row, .hi = m->first_row + m->row_count };
+	struct edleak_unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &s.lo);
 
 	if (!row || row->pc > addr || addr >= (1ULL << 32))
 		return NULL;
-	for (int i = 0; i < 24 && lo + 1 < hi; i++) { /* tables of up to 2^24 rows */
-		__u32 mid = lo + (hi - lo) / 2;
-		struct edleak_unwind_row *r = bpf_map_lookup_elem(&unwind_rows, &mid);
-
-		if (!r)
-			return NULL;
-		if (r->pc <= addr)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return bpf_map_lookup_elem(&unwind_rows, &lo);
+	bpf_loop(24, row_search_step, &s, 0); /* tables of up to 2^24 rows */
+	return bpf_map_lookup_elem(&unwind_rows, &s.lo);
 }
 
 /* Reads the user word at addr through the window, copying a new window when addr is outside:

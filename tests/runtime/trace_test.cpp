@@ -128,7 +128,8 @@ TEST(Live, CxxNewAttributedToItsCallerWithoutFramePointers) {
 
 TEST(Live, PidModeReportsUntilTheProcessExits) {
   EDLEAK_REQUIRE_LIVE();
-  Background program({testprog("alloc_sites"), "40", "50"});
+  // Long enough to outlive the tracer's start (loading the BPF programs takes over a second).
+  Background program({testprog("alloc_sites"), "100", "50"});
   ASSERT_TRUE(program.wait_for_line("ready"));
   RunResult r = run({tracer_path(), "-p", std::to_string(program.pid()), "-i", "100ms", "--format", "json"});
   EXPECT_EQ(program.wait(), 0);
@@ -146,8 +147,8 @@ TEST(Live, AllProcessModeSeesEveryProcess) {
   EDLEAK_REQUIRE_LIVE();
   // Two processes on a private libc: the all-process probes on it fire only in them.
   PrivateLibc libc;
-  Background first({testprog("alloc_sites"), "60", "50"}, {libc.env()});
-  Background second({testprog("alloc_sites_nofp"), "60", "50"}, {libc.env()});
+  Background first({testprog("alloc_sites"), "200", "50"}, {libc.env()});
+  Background second({testprog("alloc_sites_nofp"), "200", "50"}, {libc.env()});
   ASSERT_TRUE(first.wait_for_line("ready"));
   ASSERT_TRUE(second.wait_for_line("ready"));
   RunResult r = run({tracer_path(), "--libc", libc.libc_path(), "-i", "100ms", "-d", "2s", "--format", "json"});
@@ -202,7 +203,7 @@ TEST(Live, SigintGivesAFinalReport) {
   // Reports go to a file: nobody reads the tracer's stdout here.
   std::string out_path = fmt::format("/tmp/edleak-sigint-{}.json", getpid());
   Background tracer({tracer_path(), "-p", std::to_string(program.pid()), "-i", "100ms", "--format", "json", "-o", out_path});
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));  // start-up included
   kill(tracer.pid(), SIGINT);
   EXPECT_EQ(tracer.wait(), 0);
   std::ifstream in(out_path);

@@ -180,10 +180,11 @@ Result<HeldCommand> HeldCommand::spawn(const std::vector<std::string>& argv) {
   // Traced (not stopped) so that its exit stops it while its memory map still exists: the
   // tracer then symbolizes the stacks it has not seen yet. Without ptrace (say, under a
   // debugger) it still runs; only those last stacks may stay unresolved.
-  if (ptrace(PTRACE_SEIZE, pid, nullptr, PTRACE_O_TRACEEXIT) != 0)
-    log::verbose("cannot follow '{}' to its exit: {}", argv[0], std::strerror(errno));
+  const bool seized = ptrace(PTRACE_SEIZE, pid, nullptr, PTRACE_O_TRACEEXIT) == 0;
+  if (!seized) log::verbose("cannot follow '{}' to its exit: {}", argv[0], std::strerror(errno));
   HeldCommand held(pid, go[1], exec_error[0]);
   held.program_ = argv[0];
+  held.seized_ = seized;
   return held;
 }
 
@@ -191,7 +192,8 @@ HeldCommand::HeldCommand(HeldCommand&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
       go_fd_(std::exchange(other.go_fd_, -1)),
       exec_error_fd_(std::exchange(other.exec_error_fd_, -1)),
-      program_(std::move(other.program_)) {}
+      program_(std::move(other.program_)),
+      seized_(other.seized_) {}
 
 HeldCommand::~HeldCommand() {
   if (go_fd_ >= 0) {

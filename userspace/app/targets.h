@@ -47,6 +47,8 @@ class HeldCommand {
   ~HeldCommand();
 
   pid_t pid() const { return pid_; }
+  // Whether this process is its ptrace tracer (it sees the command's stops and exit stop).
+  bool seized() const { return seized_; }
   // Lets the child exec; fails (and reaps it) when exec failed.
   Result<void> release();
 
@@ -56,6 +58,7 @@ class HeldCommand {
   int go_fd_ = -1;          // parent writes here to let the child exec
   int exec_error_fd_ = -1;  // child writes errno here if exec fails (close-on-exec otherwise)
   std::string program_;
+  bool seized_ = false;
 };
 
 }  // namespace edleak::app

@@ -164,7 +164,8 @@ class Tracer {
     for (const auto& target : *targets)
       if (auto r = attach(target); !r) return fail(r.error());
     if (command_) {
-      capture_->hold_at_first_allocation(static_cast<std::uint32_t>(command_->pid()));
+      // Only as its tracer: the stop is ours to see and to end (see bpf/).
+      if (command_->seized()) capture_->hold_at_first_allocation(static_cast<std::uint32_t>(command_->pid()));
       if (auto r = command_->release(); !r) return fail(r.error());
       processes_[command_->pid()] = {"", false};  // its comm is read once it has exec'd
     }
@@ -321,8 +322,22 @@ class Tracer {
 
   // Reads the mappings of processes the BPF side found unknown (new, or with code mapped since:
   // dlopen), so their next stacks unwind through every file they map.
+  // A process asks again each time a return address is outside its mappings, which garbage in
+  // a frame-pointer walk can make frequent: each is re-read at most every kRefreshGap.
   void handle_mapping_requests() {
-    for (std::uint32_t tgid : capture_->take_mapping_requests()) update_unwind(tgid);
+    static constexpr auto kRefreshGap = std::chrono::milliseconds(100);
+    for (std::uint32_t tgid : capture_->take_mapping_requests()) deferred_refreshes_.insert(tgid);
+    const auto now = Clock::now();
+    for (auto it = deferred_refreshes_.begin(); it != deferred_refreshes_.end();) {
+      auto& last = last_refresh_[*it];
+      if (now - last < kRefreshGap) {
+        ++it;
+        continue;
+      }
+      last = now;
+      update_unwind(*it);
+      it = deferred_refreshes_.erase(it);
+    }
   }
 
   void update_unwind(std::uint32_t tgid) {
@@ -395,6 +410,8 @@ class Tracer {
       log::warn("{}", r.error().message);
     for (std::uint32_t pid : to_forget) {
       unwind_->forget_process(static_cast<pid_t>(pid));
+      last_refresh_.erase(pid);
+      deferred_refreshes_.erase(pid);
       table_.forget_process(pid);
       symbolizer_.forget_process(static_cast<pid_t>(pid));
       processes_.erase(pid);
@@ -411,6 +428,8 @@ class Tracer {
   std::unique_ptr<capture::Capture> capture_;
   std::optional<CaptureUnwindMaps> unwind_maps_;
   std::optional<unwind::UnwindRegistry> unwind_;
+  std::unordered_set<std::uint32_t> deferred_refreshes_;                // mappings asked for
+  std::unordered_map<std::uint32_t, Clock::time_point> last_refresh_;  // when last read
   Clock::time_point start_;  // of sampling
   std::map<FileId, probe::ProbePlan> plans_;
   sample::SiteTable table_;

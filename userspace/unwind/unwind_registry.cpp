@@ -52,6 +52,7 @@ UnwindRegistry::PlacedFile& UnwindRegistry::file_for(const symbolize::Mapping& m
   PlacedFile placed;
   placed.file = builder_(path);
   const auto& rows = placed.file.table.rows;
+  placed.rows = rows.size();
   if (!placed.file.error.empty()) {
     log::verbose("unwind: {}: {}; its frames are found by frame pointers", mapping.path,
                  placed.file.error);
@@ -80,6 +81,8 @@ UnwindRegistry::PlacedFile& UnwindRegistry::file_for(const symbolize::Mapping& m
       placed.range = *range;
       log::verbose("unwind: {}: {} rows from {} FDEs at row {}", mapping.path, rows.size(),
                    placed.file.table.stats.fdes, range->first);
+      // The kernel holds them now: nothing of a file's table stays here but its place.
+      placed.file.table.rows = {};
     }
   }
   return files_.emplace(key, std::move(placed)).first->second;
@@ -152,8 +155,9 @@ RegistryStats UnwindRegistry::stats() const {
   for (const auto& [key, placed] : files_) {
     if (placed.range.count) ++s.files;
     if (placed.users == 0) ++s.idle_files;
-    s.user_bytes += placed.file.table.memory_bytes();
-    if (!placed.file.error.empty() || placed.file.table.rows.empty()) ++s.files_without_cfi;
+    s.user_bytes += sizeof(placed) + placed.file.segments.capacity() * sizeof(LoadSegment) +
+                    placed.file.table.memory_bytes();
+    if (!placed.file.error.empty() || placed.rows == 0) ++s.files_without_cfi;
     else if (!placed.range.count) ++s.files_not_placed;
   }
   return s;

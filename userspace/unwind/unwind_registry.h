@@ -47,7 +47,7 @@ struct RegistryStats {
   std::size_t files = 0;       // files with a table in the kernel
   std::size_t rows = 0;        // rows in the kernel, all files
   std::size_t row_capacity = 0;
-  std::size_t user_bytes = 0;  // tables kept here (for rebuilding nothing when a file returns)
+  std::size_t user_bytes = 0;  // what is kept here per file (its place, segments), not its rows
   std::size_t processes = 0;
   std::size_t files_without_cfi = 0;  // unwound by frame pointers only
   std::size_t files_not_placed = 0;   // the row array was full
@@ -81,6 +81,7 @@ class UnwindRegistry {
   struct PlacedFile {
     FileTable file;
     RowRange range;       // where its rows are; empty when none (no CFI, or no room)
+    std::size_t rows = 0;  // in its table (which is dropped here once in the kernel)
     std::size_t users = 0;  // processes mapping it
   };
 
