@@ -186,9 +186,36 @@ struct {
 	__type(value, struct stack_scratch);
 } stack_scratch SEC(".maps");
 
+/* What the tables say of one frame's pc, cached per CPU: a program allocates from a few hundred
+ * places, and each walk would otherwise search the mapping list and the rows again for every
+ * frame. An entry holds for one process's mapping list (its generation). */
+#define PC_CACHE_SIZE 1024 /* 24 KiB: per-CPU values are limited to 32 KiB */
+struct pc_rule {
+	__u64 key; /* pc << 1 | exact_pc; 0: empty */
+	__u32 tgid;
+	__u32 generation;
+	struct edleak_unwind_row row;
+	__u8 in_code;  /* pc lies in an executable mapping of the process */
+	__u8 has_rows; /* that mapping's file has CFI */
+	__u8 has_row;  /* and a row covers pc */
+	__u8 pad[5];
+};
+
+struct pc_cache {
+	struct pc_rule rules[PC_CACHE_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pc_cache);
+} pc_cache SEC(".maps");
+
 /* The state of one walk, shared by the bpf_loop() steps. */
 struct unwind_walk {
 	struct stack_scratch *scratch;
+	struct pc_cache *cache;
 	struct edleak_proc_mappings *maps; /* NULL: the process's mappings are not known yet */
 	__u64 pc;   /* of the frame being added (a return address, or the interrupted pc) */
 	__u64 sp;   /* at pc */
@@ -439,19 +466,57 @@ static __always_inline void add_frame(struct unwind_walk *w, __u32 index)
 	w->hash = (w->hash ^ w->pc) * 0x100000001b3ULL;
 }
 
+/* The rule for w->pc, from the cache or from the tables (then cached). */
+static __always_inline void rule_of(struct unwind_walk *w, struct pc_rule *out)
+{
+	__u64 key = w->pc << 1 | (w->exact_pc ? 1 : 0);
+	struct pc_rule *slot = NULL;
+	struct edleak_mapping *m;
+	struct edleak_unwind_row *row;
+
+	out->in_code = 0;
+	out->has_rows = 0;
+	out->has_row = 0;
+	if (!w->maps)
+		return;
+	if (w->cache) {
+		slot = &w->cache->rules[(w->pc ^ (w->pc >> 12)) & (PC_CACHE_SIZE - 1)];
+		if (slot->key == key && slot->tgid == w->tgid && slot->generation == w->maps->generation) {
+			*out = *slot;
+			return;
+		}
+	}
+	m = find_mapping(w->maps, w->pc);
+	if (m) {
+		out->in_code = 1;
+		out->has_rows = m->row_count != 0;
+		if (out->has_rows && unwind_mode != EDLEAK_UNWIND_FP) {
+			row = find_row(m, w->pc - m->bias - (w->exact_pc ? 0 : 1));
+			if (row) {
+				out->row = *row;
+				out->has_row = 1;
+			}
+		}
+	}
+	if (slot) {
+		out->key = key;
+		out->tgid = w->tgid;
+		out->generation = w->maps->generation;
+		*slot = *out;
+	}
+}
+
 /* bpf_loop() step: adds the frame at w->pc when it is code of the process, then finds its
  * caller. Returns 1 to end the stack. */
 static long unwind_step(__u32 index, void *ctx)
 {
 	struct unwind_walk *w = ctx;
-	struct edleak_mapping *m = NULL;
-	struct edleak_unwind_row *row = NULL;
+	struct pc_rule rule = {};
 
 	if (w->pc < 4096 || w->pc >= (1ULL << 47))
 		return 1;
-	if (w->maps)
-		m = find_mapping(w->maps, w->pc);
-	if (!m) {
+	rule_of(w, &rule);
+	if (!rule.in_code) {
 		/* Frame 0 is the return address the kernel saw: always true. Deeper, an address
 		 * outside the process's code ends the stack (a garbage frame, or a library mapped
 		 * since userspace last looked: then it is asked to look again). */
@@ -465,10 +530,8 @@ static long unwind_step(__u32 index, void *ctx)
 		w->scratch->stack.flags |= EDLEAK_STACK_TRUNCATED;
 		return 1;
 	}
-	if (unwind_mode != EDLEAK_UNWIND_FP && m->row_count)
-		row = find_row(m, w->pc - m->bias - (w->exact_pc ? 0 : 1));
-	if (row) {
-		switch (row->kinds & 0xf) {
+	if (rule.has_row) {
+		switch (rule.row.kinds & 0xf) {
 		case EDLEAK_CFA_GAP:
 			break; /* no CFI here: the frame-pointer walk below, unless --unwind dwarf */
 		case EDLEAK_CFA_END:
@@ -477,10 +540,10 @@ static long unwind_step(__u32 index, void *ctx)
 		case EDLEAK_CFA_SIGNAL:
 			return step_signal_frame(w) ? 0 : 1;
 		default:
-			return step_cfi(w, row) ? 0 : 1;
+			return step_cfi(w, &rule.row) ? 0 : 1;
 		}
 	}
-	if (unwind_mode == EDLEAK_UNWIND_DWARF && m->row_count)
+	if (unwind_mode == EDLEAK_UNWIND_DWARF && rule.has_rows)
 		return 1;
 	return step_frame_pointer(w) ? 0 : 1;
 }
@@ -533,6 +596,7 @@ static __always_inline __u64 capture_stack(struct pt_regs *ctx, __u32 tgid)
 		return 0;
 	memo = &w.scratch->memo;
 	w.maps = bpf_map_lookup_elem(&proc_mappings, &tgid);
+	w.cache = bpf_map_lookup_elem(&pc_cache, &zero);
 	if (w.maps && memo_matches(memo, &w))
 		return memo->hash;
 
