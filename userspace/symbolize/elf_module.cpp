@@ -94,20 +94,11 @@ ElfModule::~ElfModule() = default;
 Result<void> ElfModule::read_segments() {
   Dwarf_Addr bias = 0;
   Elf* elf = dwfl_module_getelf(module_, &bias);
-  std::size_t header_count = 0;
-  if (elf == nullptr || elf_getphdrnum(elf, &header_count) != 0) {
-    return make_error("cannot read the program headers of {}: {}", file_name_, dwfl_error_text());
-  }
+  if (elf == nullptr) return make_error("cannot read {}: {}", file_name_, dwfl_error_text());
   bias_ = bias;
-  for (std::size_t i = 0; i < header_count; ++i) {
-    GElf_Phdr header;
-    if (gelf_getphdr(elf, static_cast<int>(i), &header) == nullptr) {
-      return make_error("cannot read program header {} of {}: {}", i, file_name_, elf_errmsg(-1));
-    }
-    if (header.p_type == PT_LOAD)
-      segments_.push_back({header.p_offset, header.p_filesz, header.p_vaddr});
-  }
-  if (segments_.empty()) return make_error("{} has no loadable segment", file_name_);
+  auto segments = read_load_segments(elf);
+  if (!segments) return make_error("{}: {}", file_name_, segments.error().message);
+  segments_ = std::move(*segments);
   return {};
 }
 
@@ -146,23 +137,7 @@ void ElfModule::read_symbols() {
 std::optional<std::uint64_t> ElfModule::module_address(const Mapping& mapping,
                                                        std::uint64_t addr) const {
   if (!mapping.contains(addr)) return std::nullopt;
-  std::uint64_t file_offset = addr - mapping.start + mapping.file_offset;
-  // The segment holding that byte of the file...
-  for (const LoadSegment& segment : segments_) {
-    if (file_offset >= segment.file_offset &&
-        file_offset - segment.file_offset < segment.file_size) {
-      return segment.vaddr + (file_offset - segment.file_offset);
-    }
-  }
-  // ...or, before its first byte, the page it is mapped with (segments need not start on a page).
-  const std::uint64_t page_mask = ~static_cast<std::uint64_t>(page_size() - 1);
-  for (const LoadSegment& segment : segments_) {
-    if (file_offset >= (segment.file_offset & page_mask) && file_offset < segment.file_offset &&
-        segment.vaddr >= segment.file_offset - file_offset) {
-      return segment.vaddr - (segment.file_offset - file_offset);
-    }
-  }
-  return std::nullopt;
+  return file_address(segments_, addr - mapping.start + mapping.file_offset);
 }
 
 const ModuleAddressInfo& ElfModule::resolve(std::uint64_t module_addr) {

@@ -12,6 +12,7 @@
 
 #include "symbolize/cu_scopes.h"
 #include "symbolize/frame.h"
+#include "symbolize/load_segments.h"
 #include "symbolize/proc_maps.h"
 #include "symbolize/symbol_table.h"
 #include "symbolize/unique_fd.h"
@@ -54,11 +55,6 @@ class ElfModule {
   const std::string& file_name() const { return file_name_; }
 
  private:
-  struct LoadSegment {
-    std::uint64_t file_offset;
-    std::uint64_t file_size;
-    std::uint64_t vaddr;
-  };
   struct DwflDeleter {
     void operator()(Dwfl* dwfl) const { dwfl_end(dwfl); }
   };

@@ -26,7 +26,7 @@ FileTable build_file_table(const std::string& path) {
     out.error = fmt::format("not an ELF file: {}", elf_errmsg(-1));
     return out;
   }
-  auto segments = read_load_segments(elf);
+  auto segments = symbolize::read_load_segments(elf);
   if (!segments) {
     out.error = segments.error().message;
   } else {
@@ -111,9 +111,10 @@ Result<void> UnwindRegistry::update_process(
         used.push_back(key);
         ++file.users;
       }
-      auto bias = mapping_bias(file.file.segments, m.start, m.file_offset);
-      if (bias && file.range.count) {
-        entry.bias = *bias;
+      // runtime address - bias = file address
+      auto start_address = symbolize::file_address(file.file.segments, m.file_offset);
+      if (start_address && file.range.count) {
+        entry.bias = m.start - *start_address;
         entry.first_row = file.range.first;
         entry.row_count = file.range.count;
       }
@@ -155,7 +156,7 @@ RegistryStats UnwindRegistry::stats() const {
   for (const auto& [key, placed] : files_) {
     if (placed.range.count) ++s.files;
     if (placed.users == 0) ++s.idle_files;
-    s.user_bytes += sizeof(placed) + placed.file.segments.capacity() * sizeof(LoadSegment) +
+    s.user_bytes += sizeof(placed) + placed.file.segments.capacity() * sizeof(symbolize::LoadSegment) +
                     placed.file.table.memory_bytes();
     if (!placed.file.error.empty() || placed.rows == 0) ++s.files_without_cfi;
     else if (!placed.range.count) ++s.files_not_placed;

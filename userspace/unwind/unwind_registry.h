@@ -15,7 +15,7 @@
 
 #include "edleak_abi.h"
 #include "symbolize/proc_maps.h"
-#include "unwind/load_segments.h"
+#include "symbolize/load_segments.h"
 #include "unwind/row_space.h"
 #include "unwind/unwind_table.h"
 #include "util/result.h"
@@ -35,7 +35,7 @@ class UnwindMaps {
 // A file's table and how its addresses relate to the file's offsets.
 struct FileTable {
   UnwindTable table;
-  std::vector<LoadSegment> segments;
+  std::vector<symbolize::LoadSegment> segments;
   std::string error;  // why the file has no table ("" when it has one)
 };
 

@@ -195,13 +195,14 @@ TEST(RowSpace, FirstFitAndMerging) {
   EXPECT_EQ(all->first, 0u);
 }
 
-TEST(LoadSegments, BiasOfAMappingAtAnUnalignedSegment) {
+TEST(LoadSegments, MappingOfAnUnalignedSegmentFromItsPage) {
   // A segment at file offset 0x1234 mapped from its page: vaddr 0x2234 at offset 0x1234.
-  std::vector<LoadSegment> segments = {{0, 0x1000, 0}, {0x1234, 0x5000, 0x2234}};
-  auto bias = mapping_bias(segments, 0x7f0000001000, 0x1000);
-  ASSERT_TRUE(bias);
-  EXPECT_EQ(0x7f0000001234 - *bias, 0x2234u);
-  EXPECT_FALSE(mapping_bias(segments, 0x7f0000000000, 0x9000));
+  std::vector<symbolize::LoadSegment> segments = {{0, 0x1000, 0}, {0x1234, 0x5000, 0x2234}};
+  auto at_page = symbolize::file_address(segments, 0x1000);
+  ASSERT_TRUE(at_page);
+  EXPECT_EQ(*at_page, 0x2000u);
+  EXPECT_EQ(symbolize::file_address(segments, 0x1234), 0x2234u);
+  EXPECT_FALSE(symbolize::file_address(segments, 0x9000));
 }
 
 }  // namespace
