@@ -213,6 +213,17 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   return snap;
 }
 
+Result<std::vector<Capture::LiveBlock>> Capture::live_blocks(std::uint32_t tgid) {
+  bpf_map* map = impl_->skel->maps.blocks;
+  std::vector<edleak_block_key> keys;
+  std::vector<edleak_block> values;
+  if (auto r = read_all(bpf_map__fd(map), bpf_map__max_entries(map), keys, values); !r) return r.error();
+  std::vector<LiveBlock> out;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (keys[i].tgid == tgid) out.push_back({keys[i].addr, values[i].size, values[i].stack_id});
+  return out;
+}
+
 namespace {
 
 // Deletes the entries of a map keyed by process (a key with a tgid field) for the given processes.

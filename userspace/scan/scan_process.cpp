@@ -50,9 +50,9 @@ Result<ProcessScan> scan_process(const ScanRequest& request, const BlockSource& 
   if (!live) return live.error();
   auto maps = symbolize::read_proc_maps(request.pid);
   if (!maps) return maps.error();
-  Roots roots = make_roots(*maps, (*frozen)->threads());
-
   ProcessMemory memory(request.pid);
+  Roots roots = make_roots(*maps, (*frozen)->threads(), &memory);
+
   MarkLimits limits;
   limits.deadline = deadline;
   scan.marks = mark(std::move(*live), roots, memory, limits);

@@ -115,3 +115,46 @@ TEST(MakeRoots, EveryThreadsRegistersAreRoots) {
 
 }  // namespace
 }  // namespace edleak::scan
+
+#include "fake_memory.h"
+
+namespace edleak::scan {
+namespace {
+
+TEST(ThreadDescriptor, DtvBlockStartsSixteenBytesBeforeTheDescriptorsPointer) {
+  const std::uint64_t d = 0x7ffff7800640;
+  const std::uint64_t words[] = {d, 0x5555555a0010, d};
+  EXPECT_EQ(dtv_block(d, words), 0x5555555a0000u);
+  const std::uint64_t not_one[] = {d, 0x5555555a0010, 0};
+  EXPECT_FALSE(dtv_block(d, not_one));
+}
+
+TEST(ThreadDescriptor, FoundAtTheTopOfAnExitedThreadsStack) {
+  const std::uint64_t base = 0x7ffff8000000;
+  std::vector<std::uint64_t> words(512, 0);
+  const std::uint64_t at = base + 400 * 8;  // 64-aligned
+  words[400] = at;
+  words[401] = 0x5555555a0010;
+  words[402] = at;
+  EXPECT_EQ(find_thread_descriptor(base, words), at);
+  words[402] = 0;
+  EXPECT_EQ(find_thread_descriptor(base, words), 0u);
+}
+
+TEST(MakeRoots, DtvOfLiveAndExitedThreadsAreRoots) {
+  test::FakeMemory memory;
+  // The worker's descriptor at its fs_base; an exited thread's at the top of its cached stack.
+  memory.add_region(0x7ffff7800000, 0x1000 / 8);
+  memory.put(0x7ffff7800640, 0x7ffff7800640);
+  memory.put(0x7ffff7800648, 0x555555560010);
+  memory.put(0x7ffff7800650, 0x7ffff7800640);
+  memory.add_region(0x7ffff7ffc000, 0x6000 / 8);
+  memory.put(0x7ffff8001700, 0x7ffff8001700);
+  memory.put(0x7ffff8001708, 0x555555561010);
+  memory.put(0x7ffff8001710, 0x7ffff8001700);
+  Roots roots = make_roots(maps(kMaps), threads(), &memory);
+  EXPECT_EQ(roots.register_words, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 0x555555560000, 0x555555561000}));
+}
+
+}  // namespace
+}  // namespace edleak::scan
