@@ -66,8 +66,10 @@ std::shared_ptr<const ScanOutcome> Scans::scan_one(pid_t pid, std::vector<pid_t>
     log::warn("scan of pid {} aborted after {:.0f} ms (--max-scan-pause {}); it runs on", pid, s.frozen_ms,
               format_duration(*max_pause));
   else
-    log::verbose("scanned pid {}: {} blocks, {} bytes, frozen {:.1f} ms", pid, s.blocks_scanned, s.bytes_scanned,
-                 s.frozen_ms);
+    log::verbose("scanned pid {}: {} blocks, {} bytes, frozen {:.1f} ms (stopping {:.1f}, reading the blocks map "
+                 "{:.1f}, marking {:.1f})",
+                 pid, s.blocks_scanned, s.bytes_scanned, s.frozen_ms, result->stop_ms, result->blocks_ms,
+                 result->mark_ms);
   return out;
 }
 

@@ -214,13 +214,24 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
 }
 
 Result<std::vector<Capture::LiveBlock>> Capture::live_blocks(std::uint32_t tgid) {
-  bpf_map* map = impl_->skel->maps.blocks;
-  std::vector<edleak_block_key> keys;
-  std::vector<edleak_block> values;
-  if (auto r = read_all(bpf_map__fd(map), bpf_map__max_entries(map), keys, values); !r) return r.error();
+  // Chunks of a few thousand entries, filtered as they come: the map may hold a million blocks
+  // of other processes, and this runs while the process is frozen.
+  constexpr __u32 kChunk = 8192;
+  const int fd = bpf_map__fd(impl_->skel->maps.blocks);
+  std::vector<edleak_block_key> keys(kChunk);
+  std::vector<edleak_block> values(kChunk);
   std::vector<LiveBlock> out;
-  for (std::size_t i = 0; i < keys.size(); ++i)
-    if (keys[i].tgid == tgid) out.push_back({keys[i].addr, values[i].size, values[i].stack_id});
+  edleak_block_key in_batch{}, out_batch{};
+  for (bool first = true;; first = false) {
+    __u32 count = kChunk;
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, keys.data(), values.data(), &count,
+                                   nullptr);
+    if (err && errno != ENOENT) return make_error("cannot read the BPF blocks map: {}", errno_text(errno));
+    for (__u32 i = 0; i < count; ++i)
+      if (keys[i].tgid == tgid) out.push_back({keys[i].addr, values[i].size, values[i].stack_id});
+    if (err) break;  // ENOENT: the whole map was read
+    in_batch = out_batch;
+  }
   return out;
 }
 

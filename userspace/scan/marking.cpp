@@ -32,6 +32,7 @@ class BlockIndex {
       if (i + 1 < blocks.size()) end = std::min(end, blocks[i + 1].addr);
       starts_.push_back(start);
       ends_.push_back(end);
+      sizes_.push_back(blocks[i].size);
       max_end_ = std::max(max_end_, end);
       for (std::uint64_t page = start / kPage; page <= (end - 1) / kPage; ++page) set(page);
     }
@@ -48,6 +49,7 @@ class BlockIndex {
   }
 
   std::uint64_t start(std::size_t i) const { return starts_[i]; }
+  std::uint64_t size(std::size_t i) const { return sizes_[i]; }
   std::uint64_t end(std::size_t i) const { return ends_[i]; }
   std::size_t size() const { return starts_.size(); }
 
@@ -57,7 +59,7 @@ class BlockIndex {
   void set(std::uint64_t page) { bits_[slot(page) / 64] |= std::uint64_t{1} << (slot(page) % 64); }
   bool test(std::uint64_t page) const { return (bits_[slot(page) / 64] >> (slot(page) % 64)) & 1; }
 
-  std::vector<std::uint64_t> starts_, ends_;
+  std::vector<std::uint64_t> starts_, ends_, sizes_;
   std::vector<std::uint64_t> bits_ = std::vector<std::uint64_t>((std::size_t{1} << kBits) / 64);
   std::uint64_t min_start_ = UINT64_MAX, max_end_ = 0;
 };
@@ -116,8 +118,18 @@ class Marker {
     }
   }
 
-  void root_pointer(std::uint64_t word) {
+  // The block `word` points into, unless it is the allocator's pointer to the next chunk.
+  std::uint32_t target_of(std::uint64_t word) const {
     std::uint32_t block = index_->find(word);
+    if (block != BlockIndex::kNone && limits_.glibc_chunk_headers) {
+      std::uint64_t offset = glibc_next_chunk_offset(index_->size(block));
+      if (offset != 0 && word == index_->start(block) + offset) return BlockIndex::kNone;
+    }
+    return block;
+  }
+
+  void root_pointer(std::uint64_t word) {
+    std::uint32_t block = target_of(word);
     if (block == BlockIndex::kNone) return;
     ++result_.pointers;
     reach(block, word == index_->start(block), true);
@@ -193,7 +205,7 @@ class Marker {
         for (; i < stop; ++i) {
           // A word straddling the block's end is not the block's (its end may be unaligned).
           if (addr + i * kWord + kWord > index_->end(source)) continue;
-          std::uint32_t target = index_->find(words[i]);
+          std::uint32_t target = target_of(words[i]);
           if (target == BlockIndex::kNone) continue;
           ++result_.pointers;
           bool to_start = words[i] == index_->start(target);
@@ -286,6 +298,14 @@ class Marker {
 };
 
 }  // namespace
+
+std::uint64_t glibc_next_chunk_offset(std::uint64_t size) {
+  // request2size: (size + SIZE_SZ + MALLOC_ALIGN_MASK) & ~MALLOC_ALIGN_MASK, at least MINSIZE (32);
+  // the user area starts 16 bytes into the chunk.
+  const std::uint64_t chunk = std::max<std::uint64_t>(32, (size + 8 + 15) & ~std::uint64_t{15});
+  const std::uint64_t offset = chunk - 16;
+  return offset < size ? offset : 0;
+}
 
 const char* to_string(Category category) {
   switch (category) {

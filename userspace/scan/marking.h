@@ -86,7 +86,16 @@ struct MarkLimits {
   // Stop (aborted) once this passes; checked between reads of at most window_bytes.
   std::optional<std::chrono::steady_clock::time_point> deadline;
   std::size_t window_bytes = 4u << 20;  // largest read at once
+  // glibc's malloc (x86-64): a block of 16k+1..16k+8 bytes ends in the next chunk's first word, so
+  // the allocator's own pointers to that chunk (the arena's top, free lists) point inside the
+  // block; such a pointer, exactly at offset roundup16(size + 8) - 16, is not taken for the
+  // program's (else the block would be "possibly lost" instead of definitely lost).
+  bool glibc_chunk_headers = false;
 };
+
+// The offset inside a block of `size` bytes at which glibc's next chunk begins, or 0 when that
+// chunk begins after the block.
+std::uint64_t glibc_next_chunk_offset(std::uint64_t size);
 
 struct MarkResult {
   bool aborted = false;             // the deadline passed: nothing below is meaningful

@@ -37,6 +37,7 @@ Result<ProcessScan> scan_process(const ScanRequest& request, const BlockSource& 
   auto frozen = FrozenProcess::freeze(request.pid, request.held_threads, deadline);
   if (!frozen) return frozen.error();
   scan.threads = (*frozen)->threads().size();
+  scan.stop_ms = ms_since(start);
 
   if (auto pause = debug_pause(); pause.count() > 0) std::this_thread::sleep_for(pause);
   if (deadline && Clock::now() >= *deadline) {
@@ -46,8 +47,11 @@ Result<ProcessScan> scan_process(const ScanRequest& request, const BlockSource& 
     return scan;
   }
 
+  const auto blocks_start = Clock::now();
   auto live = blocks();
   if (!live) return live.error();
+  scan.blocks_ms = ms_since(blocks_start);
+  const auto mark_start = Clock::now();
   auto maps = symbolize::read_proc_maps(request.pid);
   if (!maps) return maps.error();
   ProcessMemory memory(request.pid);
@@ -55,9 +59,11 @@ Result<ProcessScan> scan_process(const ScanRequest& request, const BlockSource& 
 
   MarkLimits limits;
   limits.deadline = deadline;
+  limits.glibc_chunk_headers = true;  // the blocks come from glibc's allocator (the probes are on it)
   scan.marks = mark(std::move(*live), roots, memory, limits);
   frozen->reset();  // resume before anything else
   scan.frozen_ms = ms_since(start);
+  scan.mark_ms = std::chrono::duration<double, std::milli>(Clock::now() - mark_start).count();
   scan.aborted = scan.marks.aborted;
   if (!scan.aborted && scan.marks.bytes_scanned == 0 && memory.last_error() != 0)
     return make_error("cannot read its memory: {}", std::strerror(memory.last_error()));

@@ -30,6 +30,7 @@ struct ProcessScan {
   double frozen_ms = 0;                        // from the first stop request to the resume
   bool aborted = false;                        // max_pause passed: no categories
   std::size_t threads = 0;                     // threads stopped
+  double stop_ms = 0, blocks_ms = 0, mark_ms = 0;  // where the frozen time went
   MarkResult marks;
 };
 

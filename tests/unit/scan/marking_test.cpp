@@ -298,3 +298,29 @@ TEST(CategoryNames, AreValgrinds) {
 
 }  // namespace
 }  // namespace edleak::scan
+
+namespace edleak::scan {
+namespace {
+
+TEST(GlibcNextChunk, InsideOnlyWhenTheBlockUsesTheNextChunksFirstWord) {
+  EXPECT_EQ(glibc_next_chunk_offset(136), 128u);  // chunk of 144: next one at +128
+  EXPECT_EQ(glibc_next_chunk_offset(129), 128u);
+  EXPECT_EQ(glibc_next_chunk_offset(128), 0u);    // chunk of 144: next one at +128, past the end
+  EXPECT_EQ(glibc_next_chunk_offset(24), 16u);    // chunk of 32
+  EXPECT_EQ(glibc_next_chunk_offset(16), 0u);
+  EXPECT_EQ(glibc_next_chunk_offset(0), 0u);
+}
+
+TEST_F(MarkingTest, AllocatorsPointerToTheNextChunkIsNotAnInteriorPointer) {
+  std::uint64_t a = block(0, 136);
+  memory.put(kGlobals, a + 128);  // the arena's top chunk, right after a
+  MarkLimits limits;
+  EXPECT_EQ(category_of(run(limits), a), Category::possibly_lost);
+  limits.glibc_chunk_headers = true;
+  EXPECT_EQ(category_of(run(limits), a), Category::definitely_lost);
+  memory.put(kGlobals + 8, a + 120);  // any other interior pointer still counts
+  EXPECT_EQ(category_of(run(limits), a), Category::possibly_lost);
+}
+
+}  // namespace
+}  // namespace edleak::scan
