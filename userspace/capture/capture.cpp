@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "edleak_bpf.skel.h"
+#include "edleak_iter_bpf.skel.h"
 #include "edleak_abi.h"
 #include "util/log.h"
 
@@ -24,6 +25,11 @@ struct LinkDeleter {
   void operator()(bpf_link* link) const { bpf_link__destroy(link); }
 };
 using Link = std::unique_ptr<bpf_link, LinkDeleter>;
+
+struct IterSkeletonDeleter {
+  void operator()(edleak_iter_bpf* skel) const { edleak_iter_bpf__destroy(skel); }
+};
+using IterSkeleton = std::unique_ptr<edleak_iter_bpf, IterSkeletonDeleter>;
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
@@ -50,6 +56,14 @@ struct Capture::Impl {
   std::unordered_set<std::uint64_t> known_stacks;  // frames already returned (or lost)
   std::vector<edleak_site_key> site_keys;
   std::vector<edleak_site> site_values;
+  // The block lister (bpf/edleak_iter.bpf.c), loaded at the first scan; when it cannot be, batch
+  // lookups of the blocks map do (slower).
+  IterSkeleton iter;
+  Link iter_link;
+  bool iter_failed = false;
+
+  Result<std::vector<LiveBlock>> blocks_by_iterator(std::uint32_t tgid);
+  Result<std::vector<LiveBlock>> blocks_by_batch(std::uint32_t tgid);
 
   bpf_program* entry_program(probe::Handler handler) const {
     auto* p = &skel->progs;
@@ -214,10 +228,58 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
 }
 
 Result<std::vector<Capture::LiveBlock>> Capture::live_blocks(std::uint32_t tgid) {
+  if (!impl_->iter_failed) {
+    auto blocks = impl_->blocks_by_iterator(tgid);
+    if (blocks) return blocks;
+    log::verbose("{}; listing blocks with batch lookups instead", blocks.error().message);
+    impl_->iter_failed = true;
+  }
+  return impl_->blocks_by_batch(tgid);
+}
+
+Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_iterator(std::uint32_t tgid) {
+  static_assert(sizeof(LiveBlock) == sizeof(edleak_live_block));
+  if (!iter_link) {
+    iter.reset(edleak_iter_bpf__open_and_load());
+    if (!iter) return make_error("cannot load the block lister: {}", errno_text(errno));
+    union bpf_iter_link_info info = {};
+    info.map.map_fd = static_cast<__u32>(bpf_map__fd(skel->maps.blocks));
+    LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof info);
+    bpf_link* link = bpf_program__attach_iter(iter->progs.list_blocks, &opts);
+    if (!link) return make_error("cannot attach the block lister: {}", errno_text(errno));
+    iter_link.reset(link);
+  }
+  iter->bss->iter_tgid = tgid;
+  int fd = bpf_iter_create(bpf_link__fd(iter_link.get()));
+  if (fd < 0) return make_error("cannot start the block lister: {}", errno_text(errno));
+  std::vector<LiveBlock> out;
+  std::vector<edleak_live_block> buffer(8192);
+  std::size_t pending = 0;  // bytes of a record split between two reads
+  while (true) {
+    auto* bytes = reinterpret_cast<char*>(buffer.data());
+    ssize_t n = read(fd, bytes + pending, buffer.size() * sizeof(edleak_live_block) - pending);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return make_error("cannot read the block lister: {}", errno_text(err));
+    }
+    if (n == 0) break;
+    std::size_t total = pending + static_cast<std::size_t>(n);
+    std::size_t records = total / sizeof(edleak_live_block);
+    for (std::size_t i = 0; i < records; ++i) out.push_back({buffer[i].addr, buffer[i].size, buffer[i].stack_id});
+    pending = total % sizeof(edleak_live_block);
+    std::memmove(bytes, bytes + records * sizeof(edleak_live_block), pending);
+  }
+  close(fd);
+  return out;
+}
+
+Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_batch(std::uint32_t tgid) {
   // Chunks of a few thousand entries, filtered as they come: the map may hold a million blocks
   // of other processes, and this runs while the process is frozen.
   constexpr __u32 kChunk = 8192;
-  const int fd = bpf_map__fd(impl_->skel->maps.blocks);
+  const int fd = bpf_map__fd(skel->maps.blocks);
   std::vector<edleak_block_key> keys(kChunk);
   std::vector<edleak_block> values(kChunk);
   std::vector<LiveBlock> out;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <iterator>
 
 namespace edleak::scan {
 namespace {
@@ -37,6 +38,7 @@ class BlockIndex {
       for (std::uint64_t page = start / kPage; page <= (end - 1) / kPage; ++page) set(page);
     }
     min_start_ = starts_.empty() ? UINT64_MAX : starts_.front();
+    span_ = starts_.empty() ? 0 : max_end_ - min_start_;
   }
 
   // The block whose [start, end) holds v, or kNone.
@@ -48,6 +50,8 @@ class BlockIndex {
     return v < ends_[i] ? static_cast<std::uint32_t>(i) : kNone;
   }
 
+  // Whether v may point into a block at all: one subtraction and compare, for the hot loops.
+  bool maybe(std::uint64_t v) const { return v - min_start_ < span_; }
   std::uint64_t start(std::size_t i) const { return starts_[i]; }
   std::uint64_t size(std::size_t i) const { return sizes_[i]; }
   std::uint64_t end(std::size_t i) const { return ends_[i]; }
@@ -61,7 +65,7 @@ class BlockIndex {
 
   std::vector<std::uint64_t> starts_, ends_, sizes_;
   std::vector<std::uint64_t> bits_ = std::vector<std::uint64_t>((std::size_t{1} << kBits) / 64);
-  std::uint64_t min_start_ = UINT64_MAX, max_end_ = 0;
+  std::uint64_t min_start_ = UINT64_MAX, max_end_ = 0, span_ = 0;
 };
 
 // A pointer from one block to another: the target's index, and whether it points at its start.
@@ -76,10 +80,13 @@ class Marker {
       : reader_(reader), limits_(limits) {
     // Sorted by address; of records with one address the last given wins (it is the newer).
     std::stable_sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) { return a.addr < b.addr; });
+    std::size_t kept = 0;
     for (std::size_t i = 0; i < blocks.size(); ++i) {
       if (i + 1 < blocks.size() && blocks[i + 1].addr == blocks[i].addr) continue;
-      result_.blocks.push_back(blocks[i]);
+      blocks[kept++] = blocks[i];
     }
+    blocks.resize(kept);
+    result_.blocks = std::move(blocks);
     index_.emplace(result_.blocks);
     state_.assign(result_.blocks.size(), State::unreached);
     edge_begin_.assign(result_.blocks.size() + 1, 0);
@@ -139,17 +146,20 @@ class Marker {
   // blocks they point to at once, block words become edges (grouped by source block, since the
   // blocks come in address order too). Marking then walks the edges, not the memory.
   bool scan_memory(const Roots& roots) {
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
-    spans.reserve(roots.ranges.size() + index_->size());
+    // The blocks' spans come sorted; the roots' are few: sort those, merge both.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> root_spans, block_spans, spans;
     for (const RootRange& r : roots.ranges) {
       std::uint64_t s = round_up(r.start, kWord), e = round_down(r.end, kWord);
-      if (s < e) spans.emplace_back(s, e);
+      if (s < e) root_spans.emplace_back(s, e);
     }
+    std::sort(root_spans.begin(), root_spans.end());
+    block_spans.reserve(index_->size());
     for (std::size_t i = 0; i < index_->size(); ++i) {
       std::uint64_t s = round_up(index_->start(i), kWord), e = round_down(index_->end(i), kWord);
-      if (s < e) spans.emplace_back(s, e);
+      if (s < e) block_spans.emplace_back(s, e);
     }
-    std::sort(spans.begin(), spans.end());
+    spans.reserve(root_spans.size() + block_spans.size());
+    std::merge(root_spans.begin(), root_spans.end(), block_spans.begin(), block_spans.end(), std::back_inserter(spans));
     std::vector<std::pair<std::uint64_t, std::uint64_t>> merged;
     for (const auto& span : spans) {
       if (!merged.empty() && span.first <= merged.back().second)
@@ -192,38 +202,42 @@ class Marker {
 
   void scan_words(std::uint64_t addr, std::size_t n) {
     const std::uint64_t* words = buffer_.data();
+    const BlockIndex& index = *index_;
     std::size_t i = 0;
     while (i < n) {
       const std::uint64_t a = addr + i * kWord;
-      while (cursor_ < index_->size() && index_->end(cursor_) <= a) ++cursor_;
-      if (cursor_ < index_->size() && index_->start(cursor_) <= a) {
-        // Inside block `cursor_`: up to its end.
-        const std::size_t stop = std::min<std::uint64_t>(n, i + (index_->end(cursor_) - a + kWord - 1) / kWord);
+      while (cursor_ < index.size() && index.end(cursor_) <= a) ++cursor_;
+      if (cursor_ < index.size() && index.start(cursor_) <= a) {
+        // Inside block `cursor_`, up to its end; a word straddling an unaligned end is not its.
+        const std::uint64_t end = index.end(cursor_);
+        const std::size_t stop = std::min<std::uint64_t>(n, i + (end - a + kWord - 1) / kWord);
+        const std::size_t whole = std::min<std::uint64_t>(n, i + (end - a) / kWord);
         const std::uint32_t source = static_cast<std::uint32_t>(cursor_);
         close_edges_up_to(source);
         result_.bytes_scanned += (stop - i) * kWord;
-        for (; i < stop; ++i) {
-          // A word straddling the block's end is not the block's (its end may be unaligned).
-          if (addr + i * kWord + kWord > index_->end(source)) continue;
-          std::uint32_t target = target_of(words[i]);
+        for (; i < whole; ++i) {
+          const std::uint64_t v = words[i];
+          if (!index.maybe(v)) continue;
+          std::uint32_t target = target_of(v);
           if (target == BlockIndex::kNone) continue;
           ++result_.pointers;
-          bool to_start = words[i] == index_->start(target);
+          bool to_start = v == index.start(target);
           if (edges_.size() > edge_begin_[source] && edges_.back().target == target &&
               edges_.back().to_start == to_start)
             continue;  // the same pointer again (arrays of one value)
           edges_.push_back({target, to_start});
         }
+        i = stop;
       } else {
-        // A root word: up to the next block.
-        std::uint64_t next = cursor_ < index_->size() ? index_->start(cursor_) : UINT64_MAX;
+        // Root words, up to the next block; one straddling its start is not a root word.
+        const std::uint64_t next = cursor_ < index.size() ? index.start(cursor_) : UINT64_MAX;
         const std::size_t stop = std::min<std::uint64_t>(n, i + (next - a + kWord - 1) / kWord);
+        const std::size_t whole = std::min<std::uint64_t>(n, i + (next - a) / kWord);
         result_.bytes_scanned += (stop - i) * kWord;
         result_.root_bytes += (stop - i) * kWord;
-        for (; i < stop; ++i) {
-          if (addr + i * kWord + kWord > next) continue;  // straddles a block's start: not a root word
-          root_pointer(words[i]);
-        }
+        for (; i < whole; ++i)
+          if (index.maybe(words[i])) root_pointer(words[i]);
+        i = stop;
       }
     }
   }
