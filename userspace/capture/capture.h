@@ -38,8 +38,9 @@ class Capture {
   // returned before (`known_stacks` is updated).
   Result<sample::Snapshot> snapshot(double t_s);
 
-  // The live blocks the BPF side holds for process `tgid` (address, size, stack), read with batch
-  // lookups of the whole blocks map. For a scan, read while the process is stopped.
+  // The live blocks the BPF side holds for process `tgid` (address, size, stack), listed by a BPF
+  // iterator over the blocks map (bpf/edleak_iter.bpf.c; batch lookups where it cannot load).
+  // For a scan, read while the process is stopped.
   struct LiveBlock {
     std::uint64_t addr = 0;
     std::uint64_t size = 0;
