@@ -39,7 +39,8 @@ class Capture {
   Result<sample::Snapshot> snapshot(double t_s);
 
   // The live blocks the BPF side holds for process `tgid` (address, size, stack), listed by a BPF
-  // iterator over the blocks map (bpf/edleak_iter.bpf.c; batch lookups where it cannot load).
+  // iterator over the blocks map (bpf/edleak_iter.bpf.c) when the map holds many, else (or where
+  // the iterator cannot load) by batch lookups.
   // For a scan, read while the process is stopped.
   struct LiveBlock {
     std::uint64_t addr = 0;

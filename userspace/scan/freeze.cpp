@@ -93,6 +93,10 @@ Result<void> FrozenProcess::seize_new_threads(bool& found_new) {
 }
 
 Result<void> FrozenProcess::wait_for_stops(std::optional<Clock::time_point> deadline) {
+  // Even an unbounded scan does not wait forever for a thread stuck in the kernel (a dying one
+  // in an uninterruptible sleep, say).
+  constexpr auto kLongestStop = std::chrono::seconds(5);
+  if (!deadline) deadline = Clock::now() + kLongestStop;
   auto pause = std::chrono::microseconds(20);
   while (true) {
     bool all = true;
@@ -118,7 +122,7 @@ Result<void> FrozenProcess::wait_for_stops(std::optional<Clock::time_point> dead
       if ((status >> 16) == 0) t.signal = WSTOPSIG(status);
     }
     if (all) return {};
-    if (deadline && Clock::now() >= *deadline) {
+    if (Clock::now() >= *deadline) {
       for (const Thread& t : threads_)
         if (!t.stopped && !t.gone) return make_error("thread {} did not stop in time", t.tid);
       return {};

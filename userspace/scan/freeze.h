@@ -58,7 +58,7 @@ class FrozenProcess {
 
 // Threads that had not stopped yet when their FrozenProcess went away cannot be detached before
 // they stop (ptrace's rule): they are kept here and released by this call, which the tracer makes
-// every interval. Returns how many are still waiting.
+// before each on-demand scan (and the kernel at the tracer's exit). Returns how many still wait.
 std::size_t release_lingering_threads();
 
 }  // namespace edleak::scan
