@@ -217,6 +217,23 @@ TEST(Scan, FailOnDefinitelyLost) {
   EXPECT_EQ(failing.exit_code, 7) << failing.err;
 }
 
+// Enough blocks for the BPF iterator to list them (app/capture: from 100,000 on): bench/scan_target.c
+// chains its blocks from a global and drops one in ten.
+TEST(Scan, ManyBlocksAtExit) {
+  EDLEAK_REQUIRE_LIVE();
+  RunResult r = run({tracer_path(), "-i", "1s", "--format", "json", "--", std::string(EDLEAK_BENCH_DIR) + "/scan_target",
+                     "150000", "64", "exit"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto* process = only_process(final_report(r));
+  ASSERT_NE(process, nullptr) << r.out << r.err;
+  const auto& scan = (*process)["scan"];
+  ASSERT_TRUE(scan.is_object() && !scan["reachability"].is_null()) << process->dump();
+  EXPECT_GE(scan["blocks_scanned"].get<std::uint64_t>(), 150000u);
+  EXPECT_EQ(scan["reachability"]["definitely_lost"]["blocks"], 15000);
+  EXPECT_EQ(scan["reachability"]["definitely_lost"]["bytes"], 15000 * 64);
+  EXPECT_GE(scan["reachability"]["still_reachable"]["blocks"].get<std::uint64_t>(), 135000u);
+}
+
 TEST(Scan, NoExitScan) {
   EDLEAK_REQUIRE_LIVE();
   RunResult r = trace_exit_scan({"--no-exit-scan"});

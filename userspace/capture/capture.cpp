@@ -236,7 +236,10 @@ Result<std::vector<Capture::LiveBlock>> Capture::live_blocks(std::uint32_t tgid)
   constexpr std::uint64_t kIteratorFrom = 100'000;
   if (!impl_->iter_failed && impl_->live_blocks_seen >= kIteratorFrom) {
     auto blocks = impl_->blocks_by_iterator(tgid);
-    if (blocks) return blocks;
+    if (blocks) {
+      log::debug("listed {} live blocks of pid {} with the BPF iterator", blocks->size(), tgid);
+      return blocks;
+    }
     log::verbose("{}; listing blocks with batch lookups instead", blocks.error().message);
     impl_->iter_failed = true;
   }
