@@ -135,4 +135,11 @@ enum edleak_counter {
 	EDLEAK_CTR_COUNT,
 };
 
+/* A live block of one process, as bpf/edleak_iter.bpf.c lists them for a reachability scan. */
+struct edleak_live_block {
+	__u64 addr;
+	__u64 size;
+	__u64 stack_id;
+};
+
 #endif /* EDLEAK_ABI_H */

@@ -39,10 +39,22 @@ report::Report build_report(const sample::SiteTable& table,
   for (std::uint32_t pid : pids) {
     report::ProcessReport proc;
     proc.pid = pid;
+    const ScanOutcome* scan = nullptr;
     if (auto it = processes.find(pid); it != processes.end()) {
       proc.comm = it->second.comm;
       proc.exited = it->second.exited;
+      scan = it->second.scan.get();
     }
+    if (scan) proc.scan = scan->summary;
+    const bool scan_complete = scan && !scan->summary.aborted && scan->summary.error.empty();
+    // A stack with lost blocks is listed whatever its trend: at a command's exit most stacks have
+    // too few samples for one.
+    auto lost = [&](std::uint64_t stack_id) {
+      if (!scan_complete) return false;
+      auto it = scan->per_stack.find(stack_id);
+      return it != scan->per_stack.end() &&
+             (it->second.definitely_lost.blocks > 0 || it->second.indirectly_lost.blocks > 0);
+    };
     // Classify every site, then build full leakers only for the --top shown: with 100,000
     // stacks, copying every leaker would cost more than classifying them.
     struct Candidate {
@@ -60,7 +72,8 @@ report::Report build_report(const sample::SiteTable& table,
       proc.total_frees += latest.total_frees;
       classify::LeakFactor factor = classify::compute_leak_factor(site.bytes);
       if (factor.is_leak()) ++proc.leaking_stacks;
-      if (factor.is_leak() || (context.all_stacks && bytes > 0)) candidates.push_back({&site, factor, bytes});
+      if (factor.is_leak() || (context.all_stacks && bytes > 0) || lost(site.stack_id))
+        candidates.push_back({&site, factor, bytes});
     });
     report::keep_top(candidates, context.top, [](const Candidate& c) {
       return report::RankKey{c.factor.leak, c.bytes, c.site->stack_id};
@@ -79,6 +92,10 @@ report::Report build_report(const sample::SiteTable& table,
       leaker.total_allocs = latest.total_allocs;
       leaker.total_frees = latest.total_frees;
       leaker.leak_factor = c.factor;
+      if (scan_complete) {
+        auto it = scan->per_stack.find(c.site->stack_id);
+        leaker.reachability = it != scan->per_stack.end() ? it->second : report::Reachability{};
+      }
       proc.leakers.push_back(std::move(leaker));
     }
     bool named = processes.count(pid) != 0;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -13,9 +14,17 @@
 
 namespace edleak::app {
 
+// What the last reachability scan of a process found (see app/scans.h).
+struct ScanOutcome {
+  report::ScanSummary summary;
+  std::unordered_map<std::uint64_t, report::Reachability> per_stack;  // empty unless it completed
+};
+
 struct ProcessInfo {
+  ProcessInfo(std::string comm_ = "", bool exited_ = false) : comm(std::move(comm_)), exited(exited_) {}
   std::string comm;
   bool exited = false;
+  std::shared_ptr<const ScanOutcome> scan;  // the last scan, if any
 };
 
 struct ReportContext {

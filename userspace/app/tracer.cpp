@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "app/report_builder.h"
+#include "app/scans.h"
 #include "app/targets.h"
 #include "capture/capture.h"
 #include "probe/probe_plan.h"
@@ -66,6 +67,7 @@ class SignalFd {
     sigaddset(&mask_, SIGINT);
     sigaddset(&mask_, SIGTERM);
     sigaddset(&mask_, SIGCHLD);
+    sigaddset(&mask_, SIGUSR1);  // scan the -p processes now (app/scans.h)
     sigprocmask(SIG_BLOCK, &mask_, &old_mask_);
     fd_ = signalfd(-1, &mask_, SFD_CLOEXEC | SFD_NONBLOCK);
   }
@@ -240,18 +242,23 @@ class Tracer {
       const auto next = start + options_.interval * tick;
       bool interrupted = false;
       while (Clock::now() < next && !interrupted) {
-        auto left = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now());
+        auto until = std::min<Clock::time_point>(next, scans_.next_due().value_or(next));
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
         bool mappings_asked = false;
         auto got = signals.wait(left, capture_->mapping_requests_fd(), mappings_asked);
         if (mappings_asked) handle_mapping_requests();
         for (int sig : got) {
           if (sig == SIGCHLD) {
             if (reap_command(exit_code)) interrupted = true;
+          } else if (sig == SIGUSR1) {
+            scans_.request();
+            interrupted = true;  // a report right after the scan
           } else {
             interrupted = true;
             stop = true;
           }
         }
+        if (!stop && scans_.due(Clock::now())) scans_.run(options_.pids, *capture_, processes_);
       }
       const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
       if (options_.duration && Clock::now() - start >= *options_.duration) stop = true;
@@ -282,7 +289,7 @@ class Tracer {
       out_.flush();
       forget(exited);
     }
-    return command_ ? exit_code : 0;
+    return scans_.exit_code(command_ ? exit_code : 0, processes_);
   }
 
   // Handles what happened to the command: its exit (the status becomes our exit code), its
@@ -306,6 +313,7 @@ class Tracer {
           table_.ingest(*snap);
           resolve_new_stacks(*snap);
         }
+        scans_.at_exit(pid, *capture_, processes_[pid]);  // while it is stopped, before its memory goes
         ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
       } else if (event == PTRACE_EVENT_STOP) {
         ptrace(PTRACE_LISTEN, pid, nullptr, nullptr);  // a group stop (SIGSTOP...): stay stopped
@@ -436,6 +444,7 @@ class Tracer {
   symbolize::Symbolizer symbolizer_;
   std::unordered_map<std::uint32_t, ProcessInfo> processes_;
   std::unordered_set<std::pair<std::uint32_t, std::uint64_t>, PairHash> symbolized_;
+  Scans scans_{options_};
 };
 
 }  // namespace

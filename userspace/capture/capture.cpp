@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "edleak_bpf.skel.h"
+#include "edleak_iter_bpf.skel.h"
 #include "edleak_abi.h"
 #include "util/log.h"
 
@@ -25,6 +26,11 @@ struct LinkDeleter {
   void operator()(bpf_link* link) const { bpf_link__destroy(link); }
 };
 using Link = std::unique_ptr<bpf_link, LinkDeleter>;
+
+struct IterSkeletonDeleter {
+  void operator()(edleak_iter_bpf* skel) const { edleak_iter_bpf__destroy(skel); }
+};
+using IterSkeleton = std::unique_ptr<edleak_iter_bpf, IterSkeletonDeleter>;
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
@@ -59,6 +65,15 @@ struct Capture::Impl {
   std::unordered_set<std::uint64_t> known_stacks;  // frames already returned (or lost)
   std::vector<edleak_site_key> site_keys;
   std::vector<edleak_site> site_values;
+  // The block lister (bpf/edleak_iter.bpf.c), loaded at the first scan; when it cannot be, batch
+  // lookups of the blocks map do (slower).
+  IterSkeleton iter;
+  Link iter_link;
+  bool iter_failed = false;
+  std::uint64_t live_blocks_seen = 0;  // outstanding blocks of every process at the last snapshot
+
+  Result<std::vector<LiveBlock>> blocks_by_iterator(std::uint32_t tgid);
+  Result<std::vector<LiveBlock>> blocks_by_batch(std::uint32_t tgid);
 
   bpf_program* entry_program(probe::Handler handler) const {
     auto* p = &skel->progs;
@@ -199,10 +214,12 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
       !r)
     return r.error();
   snap.sites.reserve(keys.size());
+  impl_->live_blocks_seen = 0;
   int stacks_fd = bpf_map__fd(skel->maps.stacks);
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const auto& k = keys[i];
     const auto& v = values[i];
+    impl_->live_blocks_seen += v.total_allocs - v.total_frees;
     snap.sites.push_back({k.tgid, k.stack_id, v.outstanding_bytes,
                           static_cast<std::int64_t>(v.total_allocs - v.total_frees), v.total_allocs,
                           v.total_frees});
@@ -236,6 +253,82 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   ctr.failed_allocs = totals[EDLEAK_CTR_FAILED_ALLOCS];
   ctr.state_errors = totals[EDLEAK_CTR_STATE_ERRORS];
   return snap;
+}
+
+Result<std::vector<Capture::LiveBlock>> Capture::live_blocks(std::uint32_t tgid) {
+  // The iterator walks every bucket of the map (~30 ms for a million, however few the blocks), a
+  // batch lookup skips empty ones but costs twice as much per block: measured crossover ~100,000.
+  constexpr std::uint64_t kIteratorFrom = 100'000;
+  if (!impl_->iter_failed && impl_->live_blocks_seen >= kIteratorFrom) {
+    auto blocks = impl_->blocks_by_iterator(tgid);
+    if (blocks) {
+      log::debug("listed {} live blocks of pid {} with the BPF iterator", blocks->size(), tgid);
+      return blocks;
+    }
+    log::verbose("{}; listing blocks with batch lookups instead", blocks.error().message);
+    impl_->iter_failed = true;
+  }
+  return impl_->blocks_by_batch(tgid);
+}
+
+Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_iterator(std::uint32_t tgid) {
+  static_assert(sizeof(LiveBlock) == sizeof(edleak_live_block));
+  if (!iter_link) {
+    iter.reset(edleak_iter_bpf__open_and_load());
+    if (!iter) return make_error("cannot load the block lister: {}", errno_text(errno));
+    union bpf_iter_link_info info = {};
+    info.map.map_fd = static_cast<__u32>(bpf_map__fd(skel->maps.blocks));
+    LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof info);
+    bpf_link* link = bpf_program__attach_iter(iter->progs.list_blocks, &opts);
+    if (!link) return make_error("cannot attach the block lister: {}", errno_text(errno));
+    iter_link.reset(link);
+  }
+  iter->bss->iter_tgid = tgid;
+  int fd = bpf_iter_create(bpf_link__fd(iter_link.get()));
+  if (fd < 0) return make_error("cannot start the block lister: {}", errno_text(errno));
+  std::vector<LiveBlock> out;
+  std::vector<edleak_live_block> buffer(8192);
+  std::size_t pending = 0;  // bytes of a record split between two reads
+  while (true) {
+    auto* bytes = reinterpret_cast<char*>(buffer.data());
+    ssize_t n = read(fd, bytes + pending, buffer.size() * sizeof(edleak_live_block) - pending);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return make_error("cannot read the block lister: {}", errno_text(err));
+    }
+    if (n == 0) break;
+    std::size_t total = pending + static_cast<std::size_t>(n);
+    std::size_t records = total / sizeof(edleak_live_block);
+    for (std::size_t i = 0; i < records; ++i) out.push_back({buffer[i].addr, buffer[i].size, buffer[i].stack_id});
+    pending = total % sizeof(edleak_live_block);
+    std::memmove(bytes, bytes + records * sizeof(edleak_live_block), pending);
+  }
+  close(fd);
+  return out;
+}
+
+Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_batch(std::uint32_t tgid) {
+  // Chunks of a few thousand entries, filtered as they come: the map may hold a million blocks
+  // of other processes, and this runs while the process is frozen.
+  constexpr __u32 kChunk = 8192;
+  const int fd = bpf_map__fd(skel->maps.blocks);
+  std::vector<edleak_block_key> keys(kChunk);
+  std::vector<edleak_block> values(kChunk);
+  std::vector<LiveBlock> out;
+  edleak_block_key in_batch{}, out_batch{};
+  for (bool first = true;; first = false) {
+    __u32 count = kChunk;
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, keys.data(), values.data(), &count,
+                                   nullptr);
+    if (err && errno != ENOENT) return make_error("cannot read the BPF blocks map: {}", errno_text(errno));
+    for (__u32 i = 0; i < count; ++i)
+      if (keys[i].tgid == tgid) out.push_back({keys[i].addr, values[i].size, values[i].stack_id});
+    if (err) break;  // ENOENT: the whole map was read
+    in_batch = out_batch;
+  }
+  return out;
 }
 
 namespace {

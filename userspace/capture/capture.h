@@ -44,6 +44,17 @@ class Capture {
   // returned before (`known_stacks` is updated).
   Result<sample::Snapshot> snapshot(double t_s);
 
+  // The live blocks the BPF side holds for process `tgid` (address, size, stack), listed by a BPF
+  // iterator over the blocks map (bpf/edleak_iter.bpf.c) when the map holds many, else (or where
+  // the iterator cannot load) by batch lookups.
+  // For a scan, read while the process is stopped.
+  struct LiveBlock {
+    std::uint64_t addr = 0;
+    std::uint64_t size = 0;
+    std::uint64_t stack_id = 0;
+  };
+  Result<std::vector<LiveBlock>> live_blocks(std::uint32_t tgid);
+
   // Forgets the blocks and aggregates of processes that have exited.
   Result<void> forget_processes(const std::vector<std::uint32_t>& tgids);
 

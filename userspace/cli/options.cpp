@@ -40,6 +40,9 @@ struct RawArgs {
   std::string unwind;
   std::string max_frames;
   std::string max_unwind_rows;
+  std::string scan_every;
+  std::string max_scan_pause;
+  std::vector<std::string> fail_on;
   std::string classify_format;
   std::string classify_input;
 };
@@ -114,6 +117,25 @@ Result<report::Format> parse_format(std::string_view text) {
   return make_error("invalid format '{}' for --format: expected text or json", text);
 }
 
+// "--fail-on definitely-lost" (repeatable, or comma-separated).
+Result<FailOn> parse_fail_on(const std::vector<std::string>& args) {
+  FailOn fail_on;
+  for (const std::string& arg : args) {
+    std::string_view rest = arg;
+    while (true) {
+      std::size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      if (item == "definitely-lost")
+        fail_on.definitely_lost = true;
+      else
+        return make_error("invalid value '{}' for --fail-on: expected definitely-lost", item);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return fail_on;
+}
+
 Result<TraceOptions> validate_trace(const RawArgs& raw, int verbosity, std::vector<std::string> command,
                                     bool has_separator) {
   TraceOptions trace;
@@ -175,6 +197,21 @@ Result<TraceOptions> validate_trace(const RawArgs& raw, int verbosity, std::vect
     if (!max) return max.error();
     trace.max_unwind_rows = static_cast<std::uint32_t>(*max);
   }
+  if (!raw.scan_every.empty()) {
+    auto every = parse_duration_of(raw.scan_every, "--scan-every");
+    if (!every) return every.error();
+    if (trace.pids.empty())
+      return make_error("--scan-every needs -p: it scans running processes (a command is scanned at its exit)");
+    trace.scan_every = *every;
+  }
+  if (!raw.max_scan_pause.empty()) {
+    auto pause = parse_duration_of(raw.max_scan_pause, "--max-scan-pause");
+    if (!pause) return pause.error();
+    trace.max_scan_pause = *pause;
+  }
+  auto fail_on = parse_fail_on(raw.fail_on);
+  if (!fail_on) return fail_on.error();
+  trace.fail_on = *fail_on;
   trace.verbosity = verbosity;
   return trace;
 }
@@ -233,6 +270,8 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
       "Examples:\n"
       "  edleak-bpf -p 1234 -i 2s -d 10m        trace pid 1234 for 10 minutes\n"
       "  edleak-bpf --format json -- ./server   start ./server and trace it, JSON lines on stdout\n"
+      "  edleak-bpf --fail-on definitely-lost -- ./tests   fail when the tests leave unreachable blocks\n"
+      "  edleak-bpf -p 1234 --scan-every 1m     also tell reachable from lost blocks every minute\n"
       "  edleak-bpf classify samples.txt        classify a series of \"t bytes\" lines");
 
   // The trace options, kept in a list to reject them after "classify". Defaults shown in the
@@ -299,6 +338,22 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
                         kMinMapEntries, kMaxMapEntries, defaults.max_unwind_rows),
             "N", "LIMITS");
 
+  add_value("--scan-every", raw.scan_every,
+            "Scan the -p processes for unreachable blocks this often (also on SIGUSR1)", "DUR", "SCAN");
+  add_value("--max-scan-pause", raw.max_scan_pause,
+            fmt::format("Longest a scan may keep a process stopped (default {} for -p, no limit at a "
+                        "command's exit)",
+                        format_duration(kDefaultMaxScanPause)),
+            "DUR", "SCAN");
+  CLI::Option* no_exit_scan =
+      add(app.add_flag("--no-exit-scan")->description("Do not scan the command at its exit")->disable_flag_override(),
+          "SCAN");
+  add(app.add_option("--fail-on", raw.fail_on, "Exit with status 3 when found: definitely-lost")
+          ->type_name("LIST")
+          ->allow_extra_args(false)
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll),
+      "SCAN");
+
   CLI::App* classify = app.add_subcommand("classify", "Classify one memory series read from FILE or stdin ('-')");
   classify->add_option("--format", raw.classify_format, "Output format: text or json")->type_name("FMT");
   classify->add_option("FILE", raw.classify_input, "Series of \"t bytes\" lines; '-' (the default) is stdin")
@@ -335,6 +390,12 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
   options.trace = std::move(*parsed);
   options.trace.all_stacks = all_stacks->count() > 0;
   options.trace.empty_programs = empty_programs->count() > 0;
+  options.trace.exit_scan = no_exit_scan->count() == 0;
+  const TraceOptions& t = options.trace;
+  if (t.fail_on.definitely_lost && t.pids.empty() && (t.command.empty() || !t.exit_scan))
+    return usage_error(err, t.command.empty()
+                                ? "--fail-on definitely-lost needs a scan: of a command (-- CMD) or of -p processes"
+                                : "--fail-on definitely-lost needs the exit scan that --no-exit-scan turns off");
   return {std::move(options), 0};
 }
 

@@ -12,13 +12,20 @@
 
 namespace edleak::cli {
 
-// `edleak-bpf [-p PID]... [-i DUR] [-d DUR] [--top N] [-a] [--format text|json] [-o FILE]
-//             [--libc PATH] [--unwind auto|dwarf|fp] [--max-frames N] [--max-allocs N]
-//             [--max-stacks N] [--max-unwind-rows N] [-v] [-- CMD [ARGS...]]`
+// What makes the run fail (exit status 3) when found: --fail-on LIST, comma-separated.
+struct FailOn {
+  bool definitely_lost = false;  // "definitely-lost": a scan found definitely lost bytes
+  bool any() const { return definitely_lost; }
+};
+
 // How callers are found: CFI where a file has it, else checked frame pointers (auto); CFI only;
 // frame pointers only.
 enum class UnwindMode { automatic, dwarf, frame_pointers };
 
+// `edleak-bpf [-p PID]... [-i DUR] [-d DUR] [--top N] [-a] [--format text|json] [-o FILE]
+//             [--libc PATH] [--unwind auto|dwarf|fp] [--max-frames N] [--max-allocs N]
+//             [--max-stacks N] [--max-unwind-rows N] [--scan-every DUR] [--max-scan-pause DUR]
+//             [--no-exit-scan] [--fail-on LIST] [-v] [-- CMD [ARGS...]]`
 struct TraceOptions {
   std::vector<pid_t> pids;                     // empty and no command: every process
   std::vector<std::string> command;            // after "--": start and trace it
@@ -36,7 +43,16 @@ struct TraceOptions {
   std::uint32_t max_unwind_rows = 1u << 21;    // unwind rows of all files (8 bytes each)
   bool empty_programs = false;                 // benchmarks: probes that do nothing (the floor)
   int verbosity = 0;                           // -v: 1, -vv: 2
+  // Reachability scans (userspace/scan): of a command at its exit (unless --no-exit-scan), of -p
+  // processes every --scan-every and on SIGUSR1.
+  bool exit_scan = true;
+  std::optional<std::chrono::nanoseconds> scan_every;
+  // Longest freeze of a scan; unset: kDefaultMaxScanPause for -p, unbounded at a command's exit.
+  std::optional<std::chrono::nanoseconds> max_scan_pause;
+  FailOn fail_on;
 };
+
+inline constexpr std::chrono::milliseconds kDefaultMaxScanPause{300};
 
 // `edleak-bpf classify [--format text|json] [FILE|-]`
 struct ClassifyOptions {

@@ -45,6 +45,31 @@ json to_json(const symbolize::Frame& frame) {
   return j;
 }
 
+json to_json(const BlockTotals& totals) { return {{"bytes", totals.bytes}, {"blocks", totals.blocks}}; }
+
+json to_json(const Reachability& r) {
+  return {
+      {"definitely_lost", to_json(r.definitely_lost)},
+      {"indirectly_lost", to_json(r.indirectly_lost)},
+      {"possibly_lost", to_json(r.possibly_lost)},
+      {"still_reachable", to_json(r.still_reachable)},
+  };
+}
+
+json to_json(const ScanSummary& scan) {
+  bool complete = !scan.aborted && scan.error.empty();
+  return {
+      {"time", format_utc_iso8601(scan.time)},
+      {"at_exit", scan.at_exit},
+      {"frozen_ms", scan.frozen_ms},
+      {"blocks_scanned", scan.blocks_scanned},
+      {"bytes_scanned", scan.bytes_scanned},
+      {"aborted", scan.aborted},
+      {"error", string_or_null(scan.error)},
+      {"reachability", complete ? to_json(scan.total) : json(nullptr)},
+  };
+}
+
 json to_json(const Leaker& leaker) {
   return {
       {"stack_id", fmt::format("{:#018x}", leaker.stack_id)},
@@ -56,6 +81,7 @@ json to_json(const Leaker& leaker) {
       {"total_allocs", leaker.total_allocs},
       {"total_frees", leaker.total_frees},
       {"leak_factor", classify::to_json(leaker.leak_factor)},
+      {"reachability", leaker.reachability ? to_json(*leaker.reachability) : json(nullptr)},
   };
 }
 
@@ -70,6 +96,7 @@ json to_json(const ProcessReport& process) {
       {"total_allocs", process.total_allocs},
       {"total_frees", process.total_frees},
       {"leakers", array_of(process.leakers)},
+      {"scan", process.scan ? to_json(*process.scan) : json(nullptr)},
   };
 }
 

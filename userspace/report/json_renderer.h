@@ -5,7 +5,14 @@
 //  "stats": {"lost_allocs": 0, "stack_errors": 0, "lost_stacks": 0, "unknown_frees": 0, "failed_allocs": 0},
 //  "processes": [{"pid": 123, "comm": "server", "exited": false, "outstanding_bytes": 40000, "stacks": 57,
 //    "leakers": [{"stack": [FRAME...], "outstanding_bytes": 30000, "outstanding_allocs": 30,
-//                 "total_allocs": 31, "total_frees": 1, "leak_factor": {...classify::to_json...}}]}]}
+//                 "total_allocs": 31, "total_frees": 1, "leak_factor": {...classify::to_json...},
+//                 "reachability": REACHABILITY}],
+//    "scan": {"time": "2026-11-24T10:00:00Z", "at_exit": true, "frozen_ms": 12.5, "blocks_scanned": 31,
+//             "bytes_scanned": 1048576, "aborted": false, "error": null, "reachability": REACHABILITY}}]}
+//
+// REACHABILITY: {"definitely_lost": {"bytes": 48, "blocks": 3}, "indirectly_lost": {...},
+//                "possibly_lost": {...}, "still_reachable": {...}}; null before any scan (and for
+// a leaker, when the last scan did not complete). "scan" is null before the process's first scan.
 //
 // FRAME: {"addr": "0x55d0c2a1b191", "symbol": "leak_here", "offset": 24, "module": "/usr/bin/server",
 //         "file": "list.h", "line": 12, "inlined": [{"symbol": "push", "file": "server.c", "line": 42}]}
@@ -24,6 +31,9 @@ namespace edleak::report {
 
 nlohmann::ordered_json to_json(const symbolize::InlinedFrame& inlined);
 nlohmann::ordered_json to_json(const symbolize::Frame& frame);
+nlohmann::ordered_json to_json(const BlockTotals& totals);
+nlohmann::ordered_json to_json(const Reachability& reachability);
+nlohmann::ordered_json to_json(const ScanSummary& scan);
 nlohmann::ordered_json to_json(const Leaker& leaker);
 nlohmann::ordered_json to_json(const ProcessReport& process);
 nlohmann::ordered_json to_json(const Stats& stats);

@@ -3,6 +3,7 @@
 // Built by the tracer (app/) and rendered as text or JSON (renderer.h); also built by tests.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,34 @@
 #include "symbolize/frame.h"
 
 namespace edleak::report {
+
+// Bytes and blocks of one reachability category (valgrind's names; see userspace/scan).
+struct BlockTotals {
+  std::uint64_t bytes = 0;
+  std::uint64_t blocks = 0;
+  bool operator==(const BlockTotals&) const = default;
+};
+
+// What the last reachability scan found of a stack's (or a process's) live blocks.
+struct Reachability {
+  BlockTotals definitely_lost;  // no pointer to the block anywhere
+  BlockTotals indirectly_lost;  // pointed to only from lost blocks
+  BlockTotals possibly_lost;    // only pointers into its middle
+  BlockTotals still_reachable;
+  bool operator==(const Reachability&) const = default;
+};
+
+// The last reachability scan of a process.
+struct ScanSummary {
+  std::chrono::system_clock::time_point time;  // when it started
+  bool at_exit = false;             // at the exit stop of a traced command, else on demand (-p)
+  double frozen_ms = 0;             // how long the process was stopped
+  std::uint64_t blocks_scanned = 0; // live blocks classified
+  std::uint64_t bytes_scanned = 0;  // memory read: roots and blocks
+  bool aborted = false;             // stopped at --max-scan-pause: no categories
+  std::string error;                // why the scan failed ("" when it did not)
+  Reachability total;               // over every stack
+};
 
 struct Leaker {
   std::uint64_t stack_id = 0;           // the capture's id of the stack: stable across reports
@@ -21,6 +50,7 @@ struct Leaker {
   std::uint64_t total_allocs = 0;
   std::uint64_t total_frees = 0;
   classify::LeakFactor leak_factor;
+  std::optional<Reachability> reachability;  // from the process's last scan, when it completed
 };
 
 struct ProcessReport {
@@ -33,6 +63,7 @@ struct ProcessReport {
   std::uint64_t total_allocs = 0;       // allocations traced in the process since attach
   std::uint64_t total_frees = 0;        // frees of traced blocks
   std::vector<Leaker> leakers;          // sorted by leak, most first; at most --top
+  std::optional<ScanSummary> scan;      // the last reachability scan, if any
 };
 
 // Counters of what the capture could not record; every report shows them.

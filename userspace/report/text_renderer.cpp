@@ -42,6 +42,37 @@ void write_frame(std::ostream& out, const symbolize::Frame& frame) {
   for (const std::string& line : lines) out << "      " << printable(line) << '\n';
 }
 
+// "definitely lost: 48 B in 3 blocks; still reachable: 16 B in 1 block": the categories with
+// blocks, in valgrind's order of gravity.
+std::string reachability_text(const Reachability& r) {
+  const std::pair<const char*, const BlockTotals*> parts[] = {{"definitely lost", &r.definitely_lost},
+                                                              {"indirectly lost", &r.indirectly_lost},
+                                                              {"possibly lost", &r.possibly_lost},
+                                                              {"still reachable", &r.still_reachable}};
+  std::string text;
+  for (const auto& [name, totals] : parts) {
+    if (totals->blocks == 0) continue;
+    if (!text.empty()) text += "; ";
+    text += fmt::format("{}: {} in {}", name, format_bytes(totals->bytes), count_of(totals->blocks, "block", "blocks"));
+  }
+  return text.empty() ? "no live blocks at the last scan" : text;
+}
+
+void write_scan(std::ostream& out, const ScanSummary& scan) {
+  const char* when = scan.at_exit ? "at exit" : "on demand";
+  if (!scan.error.empty()) {
+    out << fmt::format("  scan {} failed: {}\n", when, printable(scan.error));
+    return;
+  }
+  if (scan.aborted) {
+    out << fmt::format("  scan {} aborted after {:.0f} ms (--max-scan-pause): no verdict\n", when, scan.frozen_ms);
+    return;
+  }
+  out << fmt::format("  scan {}: frozen {:.1f} ms, {} and {} scanned; {}\n", when, scan.frozen_ms,
+                     count_of(scan.blocks_scanned, "block", "blocks"), format_bytes(scan.bytes_scanned),
+                     reachability_text(scan.total));
+}
+
 void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
   const classify::LeakFactor& factor = leaker.leak_factor;
   out << fmt::format("  #{} {:<11} leak {} ({} B), {}, outstanding {} in {} ({}, {})\n", rank,
@@ -50,6 +81,7 @@ void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
                      count_of(leaker.outstanding_allocs, "block", "blocks"),
                      count_of(leaker.total_allocs, "alloc", "allocs"),
                      count_of(leaker.total_frees, "free", "frees"));
+  if (leaker.reachability) out << "      " << reachability_text(*leaker.reachability) << '\n';
   std::size_t shown = std::min(leaker.stack.size(), TextRenderer::kMaxFrames);
   for (std::size_t i = 0; i < shown; ++i) write_frame(out, leaker.stack[i]);
   if (leaker.stack.empty()) out << "      [no stack]\n";
@@ -59,7 +91,15 @@ void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
     out << "      ... (cut at --max-frames)\n";
 }
 
+void write_process_summary(std::ostream& out, const ProcessReport& process, std::uint64_t samples);
+
 void write_process(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
+  write_process_summary(out, process, samples);
+  if (process.scan) write_scan(out, *process.scan);
+  for (std::size_t i = 0; i < process.leakers.size(); ++i) write_leaker(out, i + 1, process.leakers[i]);
+}
+
+void write_process_summary(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
   out << fmt::format("pid {} ({}{}): ", process.pid, printable(process.comm), process.exited ? ", exited" : "");
   if (process.leakers.empty() && samples < classify::kMinPoints) {
     // A trend needs a few samples; saying "no leaks" before that would be a guess.
@@ -75,7 +115,6 @@ void write_process(std::ostream& out, const ProcessReport& process, std::uint64_
   }
   out << fmt::format("{} leaking of {}, {} outstanding\n", process.leaking_stacks,
                      count_of(process.stacks, "stack", "stacks"), format_bytes(process.outstanding_bytes));
-  for (std::size_t i = 0; i < process.leakers.size(); ++i) write_leaker(out, i + 1, process.leakers[i]);
 }
 
 void write_stats(std::ostream& out, const Stats& stats) {

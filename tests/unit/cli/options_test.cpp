@@ -322,3 +322,63 @@ TEST(ParseOptions, EmptyArgv) {
 
 }  // namespace
 }  // namespace edleak::cli
+
+namespace edleak::cli {
+namespace {
+
+TEST(ParseScanOptions, DefaultsScanACommandAtItsExitOnly) {
+  Parsed p = parse({"--", "/bin/true"});
+  ASSERT_TRUE(p.result.options) << p.err;
+  EXPECT_TRUE(p.trace().exit_scan);
+  EXPECT_FALSE(p.trace().scan_every);
+  EXPECT_FALSE(p.trace().max_scan_pause);
+  EXPECT_FALSE(p.trace().fail_on.any());
+}
+
+TEST(ParseScanOptions, ScanEveryAndMaxPause) {
+  Parsed p = parse({"-p", "12", "--scan-every", "30s", "--max-scan-pause", "50ms"});
+  ASSERT_TRUE(p.result.options) << p.err;
+  EXPECT_EQ(p.trace().scan_every, std::chrono::nanoseconds(30s));
+  EXPECT_EQ(p.trace().max_scan_pause, std::chrono::nanoseconds(50ms));
+}
+
+TEST(ParseScanOptions, ScanEveryNeedsPids) {
+  expect_usage_error(parse({"--scan-every", "1s", "--", "/bin/true"}),
+                     "--scan-every needs -p: it scans running processes (a command is scanned at its exit)");
+}
+
+TEST(ParseScanOptions, BadScanDurationsNameTheOption) {
+  Parsed p = parse({"-p", "1", "--max-scan-pause", "soon"});
+  EXPECT_EQ(p.result.exit_code, 2);
+  EXPECT_THAT(p.err, HasSubstr("'soon' for --max-scan-pause"));
+}
+
+TEST(ParseScanOptions, FailOnIsACommaList) {
+  Parsed p = parse({"--fail-on", "definitely-lost", "--", "/bin/true"});
+  ASSERT_TRUE(p.result.options) << p.err;
+  EXPECT_TRUE(p.trace().fail_on.definitely_lost);
+  Parsed twice = parse({"--fail-on", "definitely-lost,definitely-lost", "-p", "3"});
+  ASSERT_TRUE(twice.result.options) << twice.err;
+  EXPECT_TRUE(twice.trace().fail_on.definitely_lost);
+}
+
+TEST(ParseScanOptions, FailOnRejectsUnknownKinds) {
+  expect_usage_error(parse({"--fail-on", "definitely-lost,leaks", "--", "/bin/true"}),
+                     "invalid value 'leaks' for --fail-on: expected definitely-lost");
+}
+
+TEST(ParseScanOptions, FailOnNeedsAScan) {
+  expect_usage_error(parse({"--fail-on", "definitely-lost"}),
+                     "--fail-on definitely-lost needs a scan: of a command (-- CMD) or of -p processes");
+  expect_usage_error(parse({"--fail-on", "definitely-lost", "--no-exit-scan", "--", "/bin/true"}),
+                     "--fail-on definitely-lost needs the exit scan that --no-exit-scan turns off");
+}
+
+TEST(ParseScanOptions, NoExitScan) {
+  Parsed p = parse({"--no-exit-scan", "--", "/bin/true"});
+  ASSERT_TRUE(p.result.options) << p.err;
+  EXPECT_FALSE(p.trace().exit_scan);
+}
+
+}  // namespace
+}  // namespace edleak::cli

@@ -1,0 +1,116 @@
+#include "app/scans.h"
+
+#include <gtest/gtest.h>
+
+#include "app/report_builder.h"
+
+namespace edleak::app {
+namespace {
+
+// 30 samples of a constant stack 0xc (no trend) and a leaking one 0xa.
+sample::SiteTable table_of(std::uint32_t tgid) {
+  sample::SiteTable table;
+  for (int t = 0; t < 30; ++t) {
+    sample::Snapshot snap;
+    snap.t_s = t;
+    snap.sites = {{tgid, 0xa, 100 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0},
+                  {tgid, 0xc, 480, 3, 3, 0},
+                  {tgid, 0xd, 64, 1, 1, 0}};
+    table.ingest(snap);
+  }
+  return table;
+}
+
+std::vector<symbolize::Frame> no_frames(std::uint32_t, std::uint64_t) { return {}; }
+
+scan::ProcessScan sample_scan() {
+  scan::ProcessScan s;
+  s.frozen_ms = 12.5;
+  s.marks.blocks.resize(4);
+  s.marks.bytes_scanned = 4096;
+  s.marks.per_stack[0xc][scan::Category::definitely_lost] = {480, 3};
+  s.marks.per_stack[0xd][scan::Category::still_reachable] = {64, 1};
+  s.marks.total[scan::Category::definitely_lost] = {480, 3};
+  s.marks.total[scan::Category::still_reachable] = {64, 1};
+  return s;
+}
+
+TEST(ScanOutcome, CarriesTotalsPerStackAndSummary) {
+  auto outcome = Scans::outcome(sample_scan(), true);
+  EXPECT_TRUE(outcome->summary.at_exit);
+  EXPECT_EQ(outcome->summary.frozen_ms, 12.5);
+  EXPECT_EQ(outcome->summary.blocks_scanned, 4u);
+  EXPECT_EQ(outcome->summary.bytes_scanned, 4096u);
+  EXPECT_EQ(outcome->summary.total.definitely_lost, (report::BlockTotals{480, 3}));
+  EXPECT_EQ(outcome->per_stack.at(0xc).definitely_lost, (report::BlockTotals{480, 3}));
+  EXPECT_EQ(outcome->per_stack.at(0xd).still_reachable, (report::BlockTotals{64, 1}));
+}
+
+TEST(ScanOutcome, FailureAndAbortCarryNoCategories) {
+  auto failed = Scans::outcome(Result<scan::ProcessScan>(make_error("the process has exited")), false);
+  EXPECT_EQ(failed->summary.error, "the process has exited");
+  EXPECT_TRUE(failed->per_stack.empty());
+  scan::ProcessScan aborted;
+  aborted.aborted = true;
+  aborted.frozen_ms = 301;
+  auto a = Scans::outcome(aborted, false);
+  EXPECT_TRUE(a->summary.aborted);
+  EXPECT_TRUE(a->per_stack.empty());
+}
+
+TEST(BuildReportWithScan, StackWithLostBlocksIsListedWhateverItsTrend) {
+  auto table = table_of(7);
+  std::unordered_map<std::uint32_t, ProcessInfo> processes{{7, {"prog", true}}};
+  processes[7].scan = Scans::outcome(sample_scan(), true);
+  ReportContext context;
+  report::Report r = build_report(table, processes, no_frames, context);
+  ASSERT_EQ(r.processes.size(), 1u);
+  const auto& p = r.processes[0];
+  ASSERT_TRUE(p.scan);
+  EXPECT_EQ(p.scan->total.definitely_lost.blocks, 3u);
+  ASSERT_EQ(p.leakers.size(), 2u);  // the leak, and the constant stack with lost blocks; not 0xd
+  EXPECT_EQ(p.leakers[0].stack_id, 0xau);
+  ASSERT_TRUE(p.leakers[0].reachability);
+  EXPECT_EQ(*p.leakers[0].reachability, report::Reachability{});  // no blocks of it at the scan
+  EXPECT_EQ(p.leakers[1].stack_id, 0xcu);
+  EXPECT_EQ(p.leakers[1].reachability->definitely_lost, (report::BlockTotals{480, 3}));
+}
+
+TEST(BuildReportWithScan, WithoutAScanNothingChanges) {
+  auto table = table_of(7);
+  std::unordered_map<std::uint32_t, ProcessInfo> processes{{7, {"prog", false}}};
+  report::Report r = build_report(table, processes, no_frames, ReportContext{});
+  ASSERT_EQ(r.processes[0].leakers.size(), 1u);
+  EXPECT_FALSE(r.processes[0].scan);
+  EXPECT_FALSE(r.processes[0].leakers[0].reachability);
+}
+
+TEST(ScansExitCode, FailOnDefinitelyLost) {
+  cli::TraceOptions options;
+  options.fail_on.definitely_lost = true;
+  Scans scans(options);
+  std::unordered_map<std::uint32_t, ProcessInfo> processes{{7, {"prog", true}}};
+  EXPECT_EQ(scans.exit_code(0, processes), 0);  // no scan, nothing found
+  processes[7].scan = Scans::outcome(sample_scan(), true);
+  EXPECT_EQ(scans.exit_code(0, processes), 3);
+  EXPECT_EQ(scans.exit_code(5, processes), 5);  // the command's own failure first
+  cli::TraceOptions lenient;
+  EXPECT_EQ(Scans(lenient).exit_code(0, processes), 0);
+}
+
+TEST(ScansSchedule, EveryAndOnRequest) {
+  cli::TraceOptions options;
+  Scans idle(options);
+  EXPECT_FALSE(idle.next_due());
+  EXPECT_FALSE(idle.due(Scans::Clock::now()));
+  idle.request();
+  EXPECT_TRUE(idle.due(Scans::Clock::now()));
+  options.scan_every = std::chrono::seconds(10);
+  Scans periodic(options);
+  ASSERT_TRUE(periodic.next_due());
+  EXPECT_FALSE(periodic.due(Scans::Clock::now()));
+  EXPECT_TRUE(periodic.due(Scans::Clock::now() + std::chrono::seconds(11)));
+}
+
+}  // namespace
+}  // namespace edleak::app
