@@ -36,6 +36,8 @@ const volatile __u64 max_stack_depth = 8ULL << 20;
  * hold_signalled. Writable globals (.bss), shared with userspace through the skeleton. */
 __u64 held_tgid = 0;
 __u64 hold_signalled = 0;
+/* The command, held again after each exec (its new program maps other files). */
+__u64 held_command = 0;
 
 /* Per-thread state of the outermost allocator call in flight. */
 struct thread_state {
@@ -895,6 +897,8 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 
 	bpf_map_delete_elem(&proc_mappings, &tgid);
+	if (held_command && held_command == tgid)
+		held_tgid = tgid;
 	return 0;
 }
 

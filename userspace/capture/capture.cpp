@@ -401,6 +401,7 @@ std::vector<std::uint32_t> Capture::take_mapping_requests() {
 }
 
 void Capture::hold_at_first_allocation(std::uint32_t tgid) {
+  __atomic_store_n(&impl_->skel->bss->held_command, tgid, __ATOMIC_SEQ_CST);
   __atomic_store_n(&impl_->skel->bss->held_tgid, tgid, __ATOMIC_SEQ_CST);
 }
 

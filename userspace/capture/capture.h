@@ -71,9 +71,9 @@ class Capture {
   int mapping_requests_fd() const;
 
   // Has process `tgid` stopped with SIGSTOP at its next outermost allocator call (before it,
-  // no stack of it is captured), so its mappings can be read first; see bpf/. The caller, its
-  // ptrace tracer, sees the stop, asks took_hold_stop(tgid) whether it was this one, and
-  // resumes it without the signal.
+  // no stack of it is captured), and again at the first one after each exec, so its mappings
+  // can be read first; see bpf/. The caller, its ptrace tracer, sees the stop, asks
+  // took_hold_stop(tgid) whether it was this one, and resumes it without the signal.
   void hold_at_first_allocation(std::uint32_t tgid);
   bool took_hold_stop(std::uint32_t tgid);
 
