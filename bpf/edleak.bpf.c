@@ -605,7 +605,8 @@ static __always_inline __u64 capture_stack(struct pt_regs *ctx, __u32 tgid)
 	w.scratch->depth = 0;
 	w.scratch->stack.flags = 0;
 	w.start_sp = w.sp;
-	w.memo_ok = w.maps != NULL;
+	/* Slots are compared as words at sp + offset: only for a word-aligned sp. */
+	w.memo_ok = w.maps != NULL && !(w.sp & 7);
 	w.bp_from_regs = true;
 	memo->valid = 0;
 	memo->span = 0;
