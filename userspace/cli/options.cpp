@@ -80,6 +80,17 @@ Result<std::uint64_t> parse_bounded(std::string_view text, std::string_view opti
   return make_error("invalid value '{}' for {}: expected an integer from {} to {}", text, option, min, max);
 }
 
+// Sets `out` from an option given as text (left as it is when the option was not given).
+template <typename T>
+Result<void> set_bounded(const std::string& text, std::string_view option, std::uint64_t min, std::uint64_t max,
+                         T& out) {
+  if (text.empty()) return {};
+  auto value = parse_bounded(text, option, min, max);
+  if (!value) return value.error();
+  out = static_cast<T>(*value);
+  return {};
+}
+
 // "-p 1,2 -p 3": every pid once, in the order given.
 Result<std::vector<pid_t>> parse_pids(const std::vector<std::string>& args) {
   std::vector<pid_t> pids;
@@ -158,11 +169,7 @@ Result<TraceOptions> validate_trace(const RawArgs& raw, int verbosity, std::vect
     if (!duration) return duration.error();
     trace.duration = *duration;
   }
-  if (!raw.top.empty()) {
-    auto top = parse_bounded(raw.top, "--top", 1, UINT64_MAX);
-    if (!top) return top.error();
-    trace.top = static_cast<std::size_t>(*top);
-  }
+  if (auto r = set_bounded(raw.top, "--top", 1, UINT64_MAX, trace.top); !r) return r.error();
   if (!raw.format.empty()) {
     auto format = parse_format(raw.format);
     if (!format) return format.error();
@@ -171,32 +178,16 @@ Result<TraceOptions> validate_trace(const RawArgs& raw, int verbosity, std::vect
   // "-o -" is stdout, as usual.
   if (raw.output != "-") trace.output_path = raw.output;
   trace.libc_path = raw.libc;
-  if (!raw.max_allocs.empty()) {
-    auto max = parse_bounded(raw.max_allocs, "--max-allocs", kMinMapEntries, kMaxMapEntries);
-    if (!max) return max.error();
-    trace.max_allocs = static_cast<std::uint32_t>(*max);
-  }
-  if (!raw.max_stacks.empty()) {
-    auto max = parse_bounded(raw.max_stacks, "--max-stacks", kMinMapEntries, kMaxMapEntries);
-    if (!max) return max.error();
-    trace.max_stacks = static_cast<std::uint32_t>(*max);
-  }
+  if (auto r = set_bounded(raw.max_allocs, "--max-allocs", kMinMapEntries, kMaxMapEntries, trace.max_allocs); !r) return r.error();
+  if (auto r = set_bounded(raw.max_stacks, "--max-stacks", kMinMapEntries, kMaxMapEntries, trace.max_stacks); !r) return r.error();
   if (!raw.unwind.empty()) {
     if (raw.unwind == "auto") trace.unwind = UnwindMode::automatic;
     else if (raw.unwind == "dwarf") trace.unwind = UnwindMode::dwarf;
     else if (raw.unwind == "fp") trace.unwind = UnwindMode::frame_pointers;
     else return make_error("invalid mode '{}' for --unwind: expected auto, dwarf or fp", raw.unwind);
   }
-  if (!raw.max_frames.empty()) {
-    auto max = parse_bounded(raw.max_frames, "--max-frames", 1, kMaxFrames);
-    if (!max) return max.error();
-    trace.max_frames = static_cast<std::uint32_t>(*max);
-  }
-  if (!raw.max_unwind_rows.empty()) {
-    auto max = parse_bounded(raw.max_unwind_rows, "--max-unwind-rows", kMinMapEntries, kMaxMapEntries);
-    if (!max) return max.error();
-    trace.max_unwind_rows = static_cast<std::uint32_t>(*max);
-  }
+  if (auto r = set_bounded(raw.max_frames, "--max-frames", 1, kMaxFrames, trace.max_frames); !r) return r.error();
+  if (auto r = set_bounded(raw.max_unwind_rows, "--max-unwind-rows", kMinMapEntries, kMaxMapEntries, trace.max_unwind_rows); !r) return r.error();
   if (!raw.scan_every.empty()) {
     auto every = parse_duration_of(raw.scan_every, "--scan-every");
     if (!every) return every.error();

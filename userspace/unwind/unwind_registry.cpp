@@ -41,12 +41,16 @@ FileTable build_file_table(const std::string& path) {
   return out;
 }
 
+UnwindRegistry::FileKey UnwindRegistry::key_of(const symbolize::Mapping& mapping) {
+  return {(std::uint64_t{mapping.dev_major} << 32) | mapping.dev_minor, mapping.inode};
+}
+
 UnwindRegistry::UnwindRegistry(UnwindMaps& maps, TableBuilder builder)
     : maps_(maps), builder_(std::move(builder)), space_(maps.row_capacity()) {}
 
 UnwindRegistry::PlacedFile& UnwindRegistry::file_for(const symbolize::Mapping& mapping,
                                                      const std::string& path) {
-  const FileKey key{(std::uint64_t{mapping.dev_major} << 32) | mapping.dev_minor, mapping.inode};
+  const FileKey key = key_of(mapping);
   auto it = files_.find(key);
   if (it != files_.end()) return it->second;
   PlacedFile placed;
@@ -104,10 +108,8 @@ Result<void> UnwindRegistry::update_process(
     edleak_mapping entry{m.start, m.end, 0, 0, 0};
     if (m.is_file() && m.inode != 0) {
       PlacedFile& file = file_for(m, open_path(m));
-      const FileKey key{(std::uint64_t{m.dev_major} << 32) | m.dev_minor, m.inode};
-      if (std::find_if(used.begin(), used.end(), [&](const FileKey& k) {
-            return k.dev == key.dev && k.inode == key.inode;
-          }) == used.end()) {
+      const FileKey key = key_of(m);
+      if (std::find(used.begin(), used.end(), key) == used.end()) {
         used.push_back(key);
         ++file.users;
       }

@@ -77,6 +77,7 @@ class UnwindRegistry {
   struct FileKey {
     std::uint64_t dev, inode;
     bool operator<(const FileKey& o) const { return dev != o.dev ? dev < o.dev : inode < o.inode; }
+    bool operator==(const FileKey& o) const { return dev == o.dev && inode == o.inode; }
   };
   struct PlacedFile {
     FileTable file;
@@ -85,6 +86,7 @@ class UnwindRegistry {
     std::size_t users = 0;  // processes mapping it
   };
 
+  static FileKey key_of(const symbolize::Mapping& mapping);  // the file's device and inode
   PlacedFile& file_for(const symbolize::Mapping& mapping, const std::string& path);
   void release(const FileKey& key);
 
