@@ -138,7 +138,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1 << 12);
 	__type(key, __u32);
-	__type(value, __u32); /* the generation of the mappings seen missing the address */
+	__type(value, __u8); /* unused: the key is the request */
 } mapping_requests SEC(".maps");
 
 struct {
@@ -237,14 +237,14 @@ struct unwind_walk {
 
 static __always_inline void request_mappings(struct unwind_walk *w)
 {
-	__u32 generation = w->maps ? w->maps->generation : 0;
+	__u8 asked = 1;
 	__u32 *event;
 
 	if (w->requested)
 		return;
 	w->requested = true;
 	w->memo_ok = false; /* the next walk will see other mappings */
-	if (bpf_map_update_elem(&mapping_requests, &w->tgid, &generation, BPF_NOEXIST))
+	if (bpf_map_update_elem(&mapping_requests, &w->tgid, &asked, BPF_NOEXIST))
 		return; /* already asked (or the request table is full: userspace polls it anyway) */
 	event = bpf_ringbuf_reserve(&mapping_events, sizeof(*event), 0);
 	if (event) {
