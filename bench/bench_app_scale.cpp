@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   edleak::sample::SiteTable table;
   for (std::uint64_t tick = 0; tick < history; ++tick) table.ingest(make_snapshot(stacks, processes, tick));
 
-  std::unordered_map<std::uint32_t, edleak::app::ProcessInfo> infos;
+  edleak::app::ProcessInfos infos;
   for (std::uint32_t p = 0; p < processes; ++p) infos[1000 + p] = {"bench", false};
   std::vector<edleak::symbolize::Frame> frames(3);
   for (auto& f : frames) {
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     f.file = "bench.c";
     f.line = 42;
   }
-  auto resolve = [&](std::uint32_t, std::uint64_t) { return frames; };
+  auto resolve = [&](const edleak::sample::ProcessKey&, std::uint64_t) { return frames; };
   auto text = edleak::report::make_renderer(edleak::report::Format::text);
   auto json = edleak::report::make_renderer(edleak::report::Format::json);
 

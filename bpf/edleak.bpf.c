@@ -29,17 +29,20 @@ const volatile bool empty_programs = false;
 /* Deepest a user stack may be for a frame-pointer walk to trust a frame (bytes above sp). */
 const volatile __u64 max_stack_depth = 8ULL << 20;
 
-/* A started command is stopped at its first allocator call, before which its libraries are
- * mapped but their unwind tables not yet known, so that its stacks are whole from the first
- * one: userspace sets held_tgid before letting it exec, reads its mappings when it stops with
- * SIGSTOP (as its tracer, it sees the stop and suppresses the signal), and clears
- * hold_signalled. Writable globals (.bss), shared with userspace through the skeleton. */
-__u64 held_tgid = 0;
-__u64 hold_signalled = 0;
-/* The command, held again after each exec (its new program maps other files). */
-__u64 held_command = 0;
+/* Processes are traced where their probes are: in every process mapping a file (all-process
+ * mode), or per process (the kernel filters). `followed` marks the processes whose fork, exec
+ * and exit matter; children of a followed process are followed from their fork
+ * (follow_children): the fork tracepoint adds them before they run. */
+const volatile bool follow_children = false;
+/* Process events (fork, exec, exit) for every process (all-process mode), else for followed
+ * ones only. */
+const volatile bool events_for_all = false;
+/* Followed processes are held at their first allocator call after fork and exec
+ * (hold_followed: set when userspace is their ptrace tracer), see `holds`. */
+const volatile bool hold_followed = false;
 
-/* Per-thread state of the outermost allocator call in flight. */
+/* Per-thread state of the outermost allocator call in flight, and what the thread's process
+ * is (read once per thread and program image, not at every call). */
 struct thread_state {
 	__u32 depth;      /* allocator calls in flight on this thread */
 	__u32 kind;       /* enum edleak_call_kind of the outermost */
@@ -48,6 +51,8 @@ struct thread_state {
 	__u64 arg;        /* realloc: old block; posix_memalign: where the block is written */
 	struct edleak_block old_block; /* realloc: the old block, taken out at entry */
 	__u32 has_old_block;
+	__u32 incarnation; /* of the process's current history */
+	__u32 ready;       /* incarnation read for this program image */
 	__u32 pad;
 };
 
@@ -108,6 +113,125 @@ static __always_inline void count(__u32 counter)
 static __always_inline bool is_self(__u32 tgid)
 {
 	return tgid == self_tgid;
+}
+
+/* ---- processes ------------------------------------------------------------------------- */
+
+/* The incarnation of each process's current history (edleak_abi.h), set at fork and exec,
+ * removed at exit; processes that started before tracing have none (0). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 17);
+	__type(key, __u32);
+	__type(value, __u32);
+} incarnations SEC(".maps");
+
+/* Histories are numbered per CPU (count << 10 | cpu): no atomic is needed (clang's default BPF
+ * target has no fetch-and-add), and numbers need only differ for one pid, whose fork, exec and
+ * exit never run at once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} history_counters SEC(".maps");
+
+/* Followed processes (tgid -> 1): named by userspace, or children of followed ones. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u32);
+	__type(value, __u8);
+} followed SEC(".maps");
+
+/* Processes to stop with SIGSTOP at their next allocator call (tgid -> HOLD_ARMED), where their
+ * libraries are mapped but their unwind tables not yet known, so that their stacks are whole
+ * from the first one. Userspace, their ptrace tracer, sees the stop, finds HOLD_SIGNALLED here,
+ * reads their mappings, deletes the entry and resumes them without the signal. */
+#define HOLD_ARMED 1
+#define HOLD_SIGNALLED 2
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 12);
+	__type(key, __u32);
+	__type(value, __u64); /* 64 bits: the compare-and-swap needs them */
+} holds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 18);
+} process_events SEC(".maps");
+
+static __always_inline bool is_followed(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&followed, &tgid) != NULL;
+}
+
+static __always_inline void emit_event(struct task_struct *task, __u32 kind, __u32 tgid, __u32 incarnation,
+				       __u32 old_incarnation, __u32 parent_tgid, __s32 exit_code)
+{
+	struct edleak_process_event *e = bpf_ringbuf_reserve(&process_events, sizeof(*e), 0);
+
+	if (!e) {
+		count(EDLEAK_CTR_LOST_EVENTS);
+		return;
+	}
+	e->kind = kind;
+	e->tgid = tgid;
+	e->incarnation = incarnation;
+	e->old_incarnation = old_incarnation;
+	e->parent_tgid = parent_tgid;
+	e->exit_code = exit_code;
+	e->time_ns = bpf_ktime_get_ns();
+	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* A new history for tgid: its number, recorded for its threads to read. */
+static __always_inline __u32 start_history(__u32 tgid)
+{
+	__u32 zero = 0, incarnation;
+	__u32 *count = bpf_map_lookup_elem(&history_counters, &zero);
+
+	if (!count)
+		return 0;
+	*count += 1;
+	incarnation = *count << 10 | (bpf_get_smp_processor_id() & 1023);
+	bpf_map_update_elem(&incarnations, &tgid, &incarnation, BPF_ANY);
+	return incarnation;
+}
+
+/* Stops the process at this allocator call when userspace asked to hold it. */
+static __always_inline void take_hold(__u32 tgid)
+{
+	__u64 *hold = bpf_map_lookup_elem(&holds, &tgid);
+
+	if (hold && __sync_val_compare_and_swap(hold, HOLD_ARMED, HOLD_SIGNALLED) == HOLD_ARMED)
+		bpf_send_signal(19 /* SIGSTOP */);
+}
+
+/* The calling thread's state, created on its first call; its process's incarnation is read
+ * once per thread and program image. */
+static __always_inline struct thread_state *current_thread(__u32 tgid)
+{
+	struct thread_state *state;
+	__u32 *incarnation;
+
+	state = bpf_task_storage_get(&thread_states, bpf_get_current_task_btf(), NULL,
+				     BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!state) {
+		count(EDLEAK_CTR_STATE_ERRORS);
+		return NULL;
+	}
+	if (!state->ready) {
+		state->ready = 1;
+		incarnation = bpf_map_lookup_elem(&incarnations, &tgid);
+		state->incarnation = incarnation ? *incarnation : 0;
+		take_hold(tgid);
+	}
+	return state;
 }
 
 /* ---- unwinding ------------------------------------------------------------------------- */
@@ -655,9 +779,10 @@ static __always_inline void store_stack(__u64 stack_id)
 
 /* ---- accounting ------------------------------------------------------------------------ */
 
-static __always_inline struct edleak_site *site_of(__u32 tgid, __u64 stack_id, bool create)
+static __always_inline struct edleak_site *site_of(__u32 tgid, __u32 incarnation, __u64 stack_id,
+						   bool create)
 {
-	struct edleak_site_key key = { .tgid = tgid, .stack_id = stack_id };
+	struct edleak_site_key key = { .tgid = tgid, .incarnation = incarnation, .stack_id = stack_id };
 	struct edleak_site *site = bpf_map_lookup_elem(&sites, &key);
 	struct edleak_site zero = {};
 
@@ -667,26 +792,51 @@ static __always_inline struct edleak_site *site_of(__u32 tgid, __u64 stack_id, b
 	return bpf_map_lookup_elem(&sites, &key);
 }
 
+/* Credits the release of a block to the stack that allocated it. */
+static __always_inline void release_block(__u32 tgid, __u32 incarnation, const struct edleak_block *block)
+{
+	struct edleak_site *site = site_of(tgid, incarnation, block->stack_id, false);
+
+	if (site) {
+		__sync_fetch_and_add(&site->outstanding_bytes, -(__s64)block->size);
+		__sync_fetch_and_add(&site->total_frees, 1);
+	}
+}
+
 /* Records a new live block under the current stack. The block goes in first: a block the
  * blocks map cannot hold is lost (and counted), never credited to a stack it could not leave. */
-static __always_inline void record_block(struct pt_regs *ctx, __u32 tgid, __u64 addr, __u64 size)
+static __always_inline void record_block(struct pt_regs *ctx, __u32 tgid, __u32 incarnation, __u64 addr,
+					 __u64 size)
 {
-	struct edleak_block_key key = { .tgid = tgid, .addr = addr };
+	struct edleak_block_key key = { .tgid = tgid, .incarnation = incarnation, .addr = addr };
 	struct edleak_block block = { .size = size };
+	struct edleak_block *live;
 	struct edleak_site *site;
+	long err;
 
 	block.stack_id = capture_stack(ctx, tgid);
 	/* A known site implies a stored stack: the stacks map is only touched for new sites. */
-	site = site_of(tgid, block.stack_id, false);
+	site = site_of(tgid, incarnation, block.stack_id, false);
 	if (!site) {
 		store_stack(block.stack_id);
-		site = site_of(tgid, block.stack_id, true);
+		site = site_of(tgid, incarnation, block.stack_id, true);
 		if (!site) {
 			count(EDLEAK_CTR_LOST_SITES);
 			return;
 		}
 	}
-	if (bpf_map_update_elem(&blocks, &key, &block, BPF_ANY)) {
+	err = bpf_map_update_elem(&blocks, &key, &block, BPF_NOEXIST);
+	if (err == -17 /* EEXIST */) {
+		/* The allocator handed out a live block again: its free was missed (a free through an
+		 * entry point we do not probe). Its bytes leave its stack instead of staying forever. */
+		live = bpf_map_lookup_elem(&blocks, &key);
+		if (live) {
+			release_block(tgid, incarnation, live);
+			count(EDLEAK_CTR_OVERWRITTEN_BLOCKS);
+		}
+		err = bpf_map_update_elem(&blocks, &key, &block, BPF_ANY);
+	}
+	if (err) {
 		count(EDLEAK_CTR_LOST_ALLOCS);
 		return;
 	}
@@ -695,22 +845,11 @@ static __always_inline void record_block(struct pt_regs *ctx, __u32 tgid, __u64 
 	__sync_fetch_and_add(&site->total_allocs, 1);
 }
 
-/* Credits the release of a block to the stack that allocated it. */
-static __always_inline void release_block(__u32 tgid, const struct edleak_block *block)
-{
-	struct edleak_site *site = site_of(tgid, block->stack_id, false);
-
-	if (site) {
-		__sync_fetch_and_add(&site->outstanding_bytes, -(__s64)block->size);
-		__sync_fetch_and_add(&site->total_frees, 1);
-	}
-}
-
 /* Takes a block out of the live set; false when it was not there (allocated before we
  * attached, or already taken out by a realloc). */
-static __always_inline bool take_block(__u32 tgid, __u64 addr, struct edleak_block *out)
+static __always_inline bool take_block(__u32 tgid, __u32 incarnation, __u64 addr, struct edleak_block *out)
 {
-	struct edleak_block_key key = { .tgid = tgid, .addr = addr };
+	struct edleak_block_key key = { .tgid = tgid, .incarnation = incarnation, .addr = addr };
 	struct edleak_block *block = bpf_map_lookup_elem(&blocks, &key);
 
 	if (!block)
@@ -732,16 +871,9 @@ static __always_inline struct thread_state *enter(struct pt_regs *ctx, __u32 kin
 
 	if (is_self(tgid))
 		return NULL;
-	if (held_tgid == tgid && __sync_val_compare_and_swap(&held_tgid, (__u64)tgid, 0) == tgid) {
-		hold_signalled = tgid;
-		bpf_send_signal(19 /* SIGSTOP */);
-	}
-	state = bpf_task_storage_get(&thread_states, bpf_get_current_task_btf(), NULL,
-				     BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!state) {
-		count(EDLEAK_CTR_STATE_ERRORS);
+	state = current_thread(tgid);
+	if (!state)
 		return NULL;
-	}
 	/* A call is nested when it runs deeper (lower sp) than the outermost one in flight. If it
 	 * does not, the outermost call's return was never seen (a probe attached between its entry
 	 * and its return): start afresh instead of staying stuck. */
@@ -758,7 +890,7 @@ static __always_inline struct thread_state *enter(struct pt_regs *ctx, __u32 kin
 	return state;
 }
 
-SEC("uprobe")
+SEC("uprobe.multi")
 int BPF_KPROBE(malloc_enter, __u64 size)
 {
 	if (empty_programs)
@@ -767,7 +899,7 @@ int BPF_KPROBE(malloc_enter, __u64 size)
 	return 0;
 }
 
-SEC("uprobe")
+SEC("uprobe.multi")
 int BPF_KPROBE(calloc_enter, __u64 count, __u64 size)
 {
 	if (empty_programs)
@@ -776,7 +908,7 @@ int BPF_KPROBE(calloc_enter, __u64 count, __u64 size)
 	return 0;
 }
 
-SEC("uprobe")
+SEC("uprobe.multi")
 int BPF_KPROBE(memalign_enter, __u64 alignment, __u64 size)
 {
 	if (empty_programs)
@@ -785,7 +917,7 @@ int BPF_KPROBE(memalign_enter, __u64 alignment, __u64 size)
 	return 0;
 }
 
-SEC("uprobe")
+SEC("uprobe.multi")
 int BPF_KPROBE(pvalloc_enter, __u64 size)
 {
 	if (empty_programs)
@@ -794,7 +926,7 @@ int BPF_KPROBE(pvalloc_enter, __u64 size)
 	return 0;
 }
 
-SEC("uprobe")
+SEC("uprobe.multi")
 int BPF_KPROBE(posix_memalign_enter, void **memptr, __u64 alignment, __u64 size)
 {
 	if (empty_programs)
@@ -813,10 +945,10 @@ static __always_inline void realloc_enter_common(struct pt_regs *ctx, __u32 kind
 
 	/* realloc(p, 0) frees p through free(), whose probe releases the block. */
 	if (state && old && size)
-		state->has_old_block = take_block(tgid, old, &state->old_block);
+		state->has_old_block = take_block(tgid, state->incarnation, old, &state->old_block);
 }
 
-SEC("uprobe")
+SEC("uprobe.multi")
 int BPF_KPROBE(realloc_enter, __u64 old, __u64 size)
 {
 	if (empty_programs)
@@ -825,7 +957,7 @@ int BPF_KPROBE(realloc_enter, __u64 old, __u64 size)
 	return 0;
 }
 
-SEC("uprobe")
+SEC("uprobe.multi")
 int BPF_KPROBE(reallocarray_enter, __u64 old, __u64 count, __u64 size)
 {
 	if (empty_programs)
@@ -836,13 +968,14 @@ int BPF_KPROBE(reallocarray_enter, __u64 old, __u64 count, __u64 size)
 
 /* ---- return ---------------------------------------------------------------------------- */
 
-SEC("uretprobe")
+SEC("uretprobe.multi")
 int BPF_KRETPROBE(alloc_return, __u64 ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct edleak_block_key key = { .tgid = tgid };
 	struct thread_state *state;
 	__u64 addr = ret;
+	__u32 incarnation;
 
 	if (empty_programs)
 		return 0;
@@ -854,6 +987,8 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		return 0;
 	if (--state->depth > 0)
 		return 0;
+	incarnation = state->incarnation;
+	key.incarnation = incarnation;
 
 	switch (state->kind) {
 	case EDLEAK_CALL_POSIX_MEMALIGN:
@@ -873,7 +1008,7 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 			return 0;
 		}
 		/* Moved or resized in place. */
-		release_block(tgid, &state->old_block);
+		release_block(tgid, incarnation, &state->old_block);
 		break;
 	default:
 		break;
@@ -884,31 +1019,94 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 			count(EDLEAK_CTR_FAILED_ALLOCS);
 		return 0;
 	}
-	record_block(ctx, tgid, addr, state->size);
+	record_block(ctx, tgid, incarnation, addr, state->size);
 	return 0;
 }
 
 /* ---- process events -------------------------------------------------------------------- */
 
-/* exec replaces a process's code: its old mapping list must never unwind the new program's
- * stacks (ASLR could put the new code where the old table says something else). */
+/* A new process (not a thread) gets a history of its own; a child of a followed process is
+ * followed (and held, see `holds`) before it runs a single instruction. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 tgid = BPF_CORE_READ(child, tgid);
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	__u32 incarnation;
+	__u64 hold = HOLD_ARMED;
+	__u8 one = 1;
+	bool watched;
+
+	if (tgid != BPF_CORE_READ(child, pid) || tgid == parent_tgid)
+		return 0; /* a thread */
+	incarnation = start_history(tgid);
+	watched = events_for_all;
+	if (follow_children && is_followed(parent_tgid)) {
+		bpf_map_update_elem(&followed, &tgid, &one, BPF_ANY);
+		if (hold_followed)
+			bpf_map_update_elem(&holds, &tgid, &hold, BPF_ANY);
+		watched = true;
+	}
+	if (watched)
+		emit_event(child, EDLEAK_EVENT_FORK, tgid, incarnation, 0, parent_tgid, 0);
+	return 0;
+}
+
+/* exec replaces a process's code: a new history, and its old mapping list must never unwind the
+ * new program's stacks (ASLR could put the new code where the old table says something else).
+ * This thread reads what its process is again at its next call. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 *current = bpf_map_lookup_elem(&incarnations, &tgid);
+	__u32 old_incarnation = current ? *current : 0;
+	__u32 incarnation;
+	__u64 hold = HOLD_ARMED;
+	struct thread_state *state;
+	bool follows = is_followed(tgid);
 
 	bpf_map_delete_elem(&proc_mappings, &tgid);
-	if (held_command && held_command == tgid)
-		held_tgid = tgid;
+	incarnation = start_history(tgid);
+	state = bpf_task_storage_get(&thread_states, task, NULL, 0);
+	if (state) {
+		state->ready = 0;
+		state->depth = 0;
+	}
+	if (follows && hold_followed)
+		bpf_map_update_elem(&holds, &tgid, &hold, BPF_ANY);
+	if (follows || events_for_all)
+		emit_event(task, EDLEAK_EVENT_EXEC, tgid, incarnation, old_incarnation, 0, 0);
+	return 0;
+}
+
+/* The last thread of a process exits: its history ends. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(process_exit, struct task_struct *task, bool group_dead)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 *current;
+	__u32 incarnation;
+
+	if (!group_dead)
+		return 0;
+	current = bpf_map_lookup_elem(&incarnations, &tgid);
+	incarnation = current ? *current : 0;
+	if (events_for_all || is_followed(tgid))
+		emit_event(task, EDLEAK_EVENT_EXIT, tgid, incarnation, 0, 0, BPF_CORE_READ(task, exit_code));
+	bpf_map_delete_elem(&incarnations, &tgid);
+	bpf_map_delete_elem(&followed, &tgid);
+	bpf_map_delete_elem(&holds, &tgid);
 	return 0;
 }
 
 /* ---- free ------------------------------------------------------------------------------ */
 
-SEC("uprobe")
+SEC("uprobe.multi")
 int BPF_KPROBE(free_enter, __u64 addr)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct thread_state *state;
 	struct edleak_block block;
 
 	if (empty_programs)
@@ -918,10 +1116,13 @@ int BPF_KPROBE(free_enter, __u64 addr)
 	 * program's own. */
 	if (addr == 0 || is_self(tgid))
 		return 0;
-	if (!take_block(tgid, addr, &block)) {
+	state = current_thread(tgid);
+	if (!state)
+		return 0;
+	if (!take_block(tgid, state->incarnation, addr, &block)) {
 		count(EDLEAK_CTR_UNKNOWN_FREES);
 		return 0;
 	}
-	release_block(tgid, &block);
+	release_block(tgid, state->incarnation, &block);
 	return 0;
 }

@@ -85,10 +85,14 @@ enum edleak_call_kind {
 	EDLEAK_CALL_REALLOCARRAY = 7,   /* arg0 old block, arg1 * arg2 */
 };
 
-/* A live block: blocks map key (process, address) -> value. */
+/* A process's history runs from its fork (or exec) to its next exec or its exit; the BPF side
+ * numbers each one (its incarnation) so that an exec'd program or a reused pid never shares
+ * blocks or sites with what came before. 0: a process that started before tracing did. */
+
+/* A live block: blocks map key (process history, address) -> value. */
 struct edleak_block_key {
 	__u32 tgid;
-	__u32 pad;
+	__u32 incarnation;
 	__u64 addr;
 };
 
@@ -100,7 +104,7 @@ struct edleak_block {
 /* Per (process, stack) aggregates: updated atomically by every thread of the process. */
 struct edleak_site_key {
 	__u32 tgid;
-	__u32 pad;
+	__u32 incarnation;
 	__u64 stack_id;
 };
 
@@ -129,10 +133,34 @@ enum edleak_counter {
 	EDLEAK_CTR_LOST_ALLOCS = 0,   /* blocks map full: allocation not recorded */
 	EDLEAK_CTR_LOST_SITES,        /* sites map full: allocation not recorded */
 	EDLEAK_CTR_STACK_ERRORS,      /* stacks map full or stack unreadable */
-	EDLEAK_CTR_UNKNOWN_FREES,     /* free of a block not seen allocated (before attach) */
+	EDLEAK_CTR_UNKNOWN_FREES,     /* free of a block not seen allocated: allocated before
+				       * tracing, or glibc returning the blocks of a thread's cache
+				       * to its arena at thread exit (already freed by the program) */
 	EDLEAK_CTR_FAILED_ALLOCS,     /* the allocator returned NULL / an error */
 	EDLEAK_CTR_STATE_ERRORS,      /* no per-thread state (task storage allocation failed) */
+	EDLEAK_CTR_OVERWRITTEN_BLOCKS, /* a block recorded at the address of a live one (its free
+					* was missed): the old one is credited to its stack */
+	EDLEAK_CTR_LOST_EVENTS,       /* process events ring buffer full: an event dropped */
 	EDLEAK_CTR_COUNT,
+};
+
+/* ---- process events (process_events ring buffer) ------------------------------------------ */
+
+enum edleak_event_kind {
+	EDLEAK_EVENT_FORK = 1, /* a new process: tgid, incarnation; parent_tgid its parent */
+	EDLEAK_EVENT_EXEC = 2, /* tgid exec'd: incarnation is the new history, old_incarnation ended */
+	EDLEAK_EVENT_EXIT = 3, /* the last thread of tgid exited (history incarnation ended) */
+};
+
+struct edleak_process_event {
+	__u32 kind;
+	__u32 tgid;
+	__u32 incarnation;
+	__u32 old_incarnation;
+	__u32 parent_tgid;
+	__s32 exit_code; /* EXIT: the wait status (exit code << 8 | signal) */
+	__u64 time_ns;   /* bpf_ktime_get_ns() */
+	char comm[16];   /* the process's name (after exec: the new program's) */
 };
 
 /* A live block of one process, as bpf/edleak_iter.bpf.c lists them for a reachability scan. */

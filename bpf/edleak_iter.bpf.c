@@ -15,7 +15,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-__u32 iter_tgid = 0; /* set by userspace before each pass */
+__u32 iter_tgid = 0; /* the process history listed, set by userspace before each pass */
+__u32 iter_incarnation = 0;
 
 SEC("iter/bpf_map_elem")
 int list_blocks(struct bpf_iter__bpf_map_elem *ctx)
@@ -24,7 +25,7 @@ int list_blocks(struct bpf_iter__bpf_map_elem *ctx)
 	struct edleak_block *block = ctx->value;
 	struct edleak_live_block out;
 
-	if (!key || !block || key->tgid != iter_tgid)
+	if (!key || !block || key->tgid != iter_tgid || key->incarnation != iter_incarnation)
 		return 0;
 	out.addr = key->addr;
 	out.size = block->size;

@@ -12,14 +12,15 @@ report::Stats to_report_stats(const sample::Counters& c) {
   // Without per-thread state an allocation cannot be followed to its return: lost as well.
   s.lost_allocs = c.lost_allocs + c.state_errors;
   s.stack_errors = c.stack_errors;
-  s.lost_stacks = c.lost_sites;
+  s.lost_sites = c.lost_sites;
   s.unknown_frees = c.unknown_frees;
   s.failed_allocs = c.failed_allocs;
+  s.overwritten_blocks = c.overwritten_blocks;
+  s.lost_events = c.lost_events;
   return s;
 }
 
-report::Report build_report(const sample::SiteTable& table,
-                            const std::unordered_map<std::uint32_t, ProcessInfo>& processes,
+report::Report build_report(const sample::SiteTable& table, const ProcessInfos& processes,
                             const StackResolver& resolve, const ReportContext& context) {
   report::Report out;
   out.time = context.time;
@@ -31,19 +32,29 @@ report::Report build_report(const sample::SiteTable& table,
 
   // Every process with sites, and every process the caller knows of (a named process may have
   // no site yet); see ReportContext::list_quiet_processes for those without leakers.
-  std::vector<std::uint32_t> pids = table.processes();
-  for (const auto& [pid, info] : processes) pids.push_back(pid);
-  std::sort(pids.begin(), pids.end());
-  pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
+  std::vector<sample::ProcessKey> keys = table.processes();
+  for (const auto& [key, info] : processes) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
 
-  for (std::uint32_t pid : pids) {
+  for (const sample::ProcessKey& key : keys) {
     report::ProcessReport proc;
-    proc.pid = pid;
+    proc.pid = key.pid;
     const ScanOutcome* scan = nullptr;
-    if (auto it = processes.find(pid); it != processes.end()) {
-      proc.comm = it->second.comm;
-      proc.exited = it->second.exited;
-      scan = it->second.scan.get();
+    bool named = false;
+    if (auto it = processes.find(key); it != processes.end()) {
+      const ProcessInfo& info = it->second;
+      proc.comm = info.comm;
+      proc.exited = info.exited && !info.exec_ended;
+      proc.exec_ended = info.exec_ended;
+      proc.parent_pid = info.parent_pid;
+      proc.command = info.command;
+      proc.exit_status = info.exit_status;
+      proc.ns_pid = info.ns_pid;
+      proc.cgroup = info.cgroup;
+      proc.notes = info.notes;
+      scan = info.scan.get();
+      named = info.named;
     }
     if (scan) proc.scan = scan->summary;
     const bool scan_complete = scan && !scan->summary.aborted && scan->summary.error.empty();
@@ -63,7 +74,7 @@ report::Report build_report(const sample::SiteTable& table,
       std::uint64_t bytes;
     };
     std::vector<Candidate> candidates;
-    table.for_each_site(pid, [&](const sample::Site& site) {
+    table.for_each_site(key, [&](const sample::Site& site) {
       const auto& latest = site.latest;
       const std::uint64_t bytes = latest.outstanding_bytes > 0 ? latest.outstanding_bytes : 0;
       proc.outstanding_bytes += bytes;
@@ -82,7 +93,7 @@ report::Report build_report(const sample::SiteTable& table,
       const auto& latest = c.site->latest;
       report::Leaker leaker;
       leaker.stack_id = c.site->stack_id;
-      leaker.stack = resolve(pid, c.site->stack_id);  // only the leakers shown are symbolized
+      leaker.stack = resolve(key, c.site->stack_id);  // only the leakers shown are symbolized
       if (const auto* record = table.stack(c.site->stack_id)) {
         leaker.stack_complete = record->complete;
         leaker.stack_truncated = record->truncated;
@@ -98,7 +109,6 @@ report::Report build_report(const sample::SiteTable& table,
       }
       proc.leakers.push_back(std::move(leaker));
     }
-    bool named = processes.count(pid) != 0;
     if (proc.leakers.empty() && !(named && context.list_quiet_processes)) continue;
     out.processes.push_back(std::move(proc));
   }

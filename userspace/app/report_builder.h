@@ -3,7 +3,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,12 +22,22 @@ struct ScanOutcome {
   std::unordered_map<std::uint64_t, report::Reachability> per_stack;  // empty unless it completed
 };
 
+// What the report says of a process history besides its stacks (from lifecycle::ProcessTable).
 struct ProcessInfo {
   ProcessInfo(std::string comm_ = "", bool exited_ = false) : comm(std::move(comm_)), exited(exited_) {}
   std::string comm;
-  bool exited = false;
+  bool exited = false;       // the history ended (exit, or exec when exec_ended)
+  bool exec_ended = false;   // ended by exec: the same pid runs another program
+  bool named = true;         // named by the user (-p, the command): listed without stacks
+  std::uint32_t parent_pid = 0;
+  std::string command;       // its command line
+  std::optional<int> exit_status;  // wait status, when known
+  std::uint32_t ns_pid = 0;  // its pid inside its pid namespace, when it differs
+  std::string cgroup;        // its cgroup (v2 path), when not the root
+  std::vector<std::string> notes;  // shown with the process (report::ProcessReport::notes)
   std::shared_ptr<const ScanOutcome> scan;  // the last scan, if any
 };
+using ProcessInfos = std::map<sample::ProcessKey, ProcessInfo>;
 
 struct ReportContext {
   std::chrono::system_clock::time_point time;
@@ -40,10 +52,9 @@ struct ReportContext {
 };
 
 // Resolves a stack of a process to frames (allocation site first).
-using StackResolver = std::function<std::vector<symbolize::Frame>(std::uint32_t tgid, std::uint64_t stack_id)>;
+using StackResolver = std::function<std::vector<symbolize::Frame>(const sample::ProcessKey& process, std::uint64_t stack_id)>;
 
-report::Report build_report(const sample::SiteTable& table,
-                            const std::unordered_map<std::uint32_t, ProcessInfo>& processes,
+report::Report build_report(const sample::SiteTable& table, const ProcessInfos& processes,
                             const StackResolver& resolve, const ReportContext& context);
 
 report::Stats to_report_stats(const sample::Counters& counters);

@@ -42,15 +42,16 @@ std::shared_ptr<const ScanOutcome> Scans::outcome(const Result<scan::ProcessScan
   return out;
 }
 
-std::shared_ptr<const ScanOutcome> Scans::scan_one(pid_t pid, std::vector<pid_t> held, bool at_exit,
-                                                   std::optional<std::chrono::nanoseconds> max_pause,
+std::shared_ptr<const ScanOutcome> Scans::scan_one(const sample::ProcessKey& process, std::vector<pid_t> held,
+                                                   bool at_exit, std::optional<std::chrono::nanoseconds> max_pause,
                                                    capture::Capture& capture) {
+  const pid_t pid = static_cast<pid_t>(process.pid);
   scan::ScanRequest request;
   request.pid = pid;
   request.held_threads = std::move(held);
   request.max_pause = max_pause;
   auto blocks = [&]() -> Result<std::vector<scan::Block>> {
-    auto live = capture.live_blocks(static_cast<std::uint32_t>(pid));
+    auto live = capture.live_blocks(process);
     if (!live) return live.error();
     std::vector<scan::Block> out;
     out.reserve(live->size());
@@ -73,9 +74,9 @@ std::shared_ptr<const ScanOutcome> Scans::scan_one(pid_t pid, std::vector<pid_t>
   return out;
 }
 
-void Scans::at_exit(pid_t pid, capture::Capture& capture, ProcessInfo& info) {
+void Scans::at_exit(const sample::ProcessKey& process, capture::Capture& capture, ProcessInfo& info) {
   if (!options_.exit_scan) return;
-  info.scan = scan_one(pid, {pid}, true, options_.max_scan_pause, capture);
+  info.scan = scan_one(process, {static_cast<pid_t>(process.pid)}, true, options_.max_scan_pause, capture);
 }
 
 bool Scans::due(Clock::time_point now) const { return requested_ || (next_periodic_ && now >= *next_periodic_); }
@@ -85,20 +86,19 @@ std::optional<Scans::Clock::time_point> Scans::next_due() const {
   return next_periodic_;
 }
 
-void Scans::run(const std::vector<pid_t>& pids, capture::Capture& capture,
-                std::unordered_map<std::uint32_t, ProcessInfo>& processes) {
+void Scans::run(capture::Capture& capture, ProcessInfos& processes) {
   requested_ = false;
   scan::release_lingering_threads();
-  if (pids.empty()) log::warn("SIGUSR1: no -p process to scan (scans are for -p processes and commands)");
-  for (pid_t pid : pids) {
-    auto it = processes.find(static_cast<std::uint32_t>(pid));
-    if (it == processes.end() || it->second.exited) continue;
-    it->second.scan = scan_one(pid, {}, false, options_.max_scan_pause.value_or(cli::kDefaultMaxScanPause), capture);
+  if (options_.pids.empty()) log::warn("SIGUSR1: no -p process to scan (scans are for -p processes and commands)");
+  for (auto& [key, info] : processes) {
+    // The -p processes (named), in their current history.
+    if (options_.pids.empty() || !info.named || info.exited) continue;
+    info.scan = scan_one(key, {}, false, options_.max_scan_pause.value_or(cli::kDefaultMaxScanPause), capture);
   }
   if (options_.scan_every) next_periodic_ = Clock::now() + *options_.scan_every;
 }
 
-int Scans::exit_code(int command_code, const std::unordered_map<std::uint32_t, ProcessInfo>& processes) const {
+int Scans::exit_code(int command_code, const ProcessInfos& processes) const {
   if (command_code != 0 || !options_.fail_on.definitely_lost) return command_code;
   for (const auto& [pid, info] : processes)
     if (info.scan && info.scan->summary.total.definitely_lost.blocks > 0) return 3;

@@ -21,27 +21,27 @@ class Scans {
 
   explicit Scans(const cli::TraceOptions& options);
 
-  // Scans the traced command at its exit stop (its thread `pid` is held stopped by the caller),
-  // unless --no-exit-scan; the result goes to info.scan.
-  void at_exit(pid_t pid, capture::Capture& capture, ProcessInfo& info);
+  // Scans a traced process of the command's tree at its exit stop (its thread `process.pid` is
+  // held stopped by the caller), unless --no-exit-scan; the result goes to info.scan.
+  void at_exit(const sample::ProcessKey& process, capture::Capture& capture, ProcessInfo& info);
 
   // On-demand scans of -p processes: SIGUSR1 asks for one now, --scan-every periodically.
   void request() { requested_ = true; }
   bool due(Clock::time_point now) const;
   std::optional<Clock::time_point> next_due() const;
-  // Scans each process not exited (one at a time: one frozen at once), then schedules the next.
-  void run(const std::vector<pid_t>& pids, capture::Capture& capture,
-           std::unordered_map<std::uint32_t, ProcessInfo>& processes);
+  // Scans each named process not exited (one at a time: one frozen at once), then schedules the
+  // next.
+  void run(capture::Capture& capture, ProcessInfos& processes);
 
   // The exit status with the --fail-on verdict: 3 when a process's last scan found definitely
   // lost bytes and the command's own status (passed in) is 0.
-  int exit_code(int command_code, const std::unordered_map<std::uint32_t, ProcessInfo>& processes) const;
+  int exit_code(int command_code, const ProcessInfos& processes) const;
 
   // Turns a scan (or its failure) into the report's form; pure, for tests.
   static std::shared_ptr<const ScanOutcome> outcome(const Result<scan::ProcessScan>& scan, bool at_exit);
 
  private:
-  std::shared_ptr<const ScanOutcome> scan_one(pid_t pid, std::vector<pid_t> held, bool at_exit,
+  std::shared_ptr<const ScanOutcome> scan_one(const sample::ProcessKey& process, std::vector<pid_t> held, bool at_exit,
                                               std::optional<std::chrono::nanoseconds> max_pause,
                                               capture::Capture& capture);
 

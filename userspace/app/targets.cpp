@@ -14,11 +14,15 @@
 #include <unistd.h>
 #include <utility>
 
+#include "lifecycle/proc_identity.h"
 #include "symbolize/proc_maps.h"
 #include "util/log.h"
 
 namespace edleak::app {
 namespace {
+
+using lifecycle::process_comm;
+using lifecycle::process_exists;
 
 constexpr std::string_view kLibc = "libc";
 constexpr std::string_view kLibstdcxx = "libstdc++";
@@ -51,25 +55,6 @@ FileId file_id(const std::string& path) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) return {0, 0};
   return {st.st_dev, st.st_ino};
-}
-
-bool process_exists(pid_t pid) {
-  if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return false;
-  // A zombie has exited: its parent just has not reaped it yet.
-  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  auto close_paren = line.rfind(')');  // comm may hold spaces and parentheses
-  if (close_paren == std::string::npos || close_paren + 2 >= line.size()) return false;
-  char state = line[close_paren + 2];
-  return state != 'Z' && state != 'X';
-}
-
-std::string process_comm(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/comm", pid));
-  std::string comm;
-  std::getline(in, comm);
-  return comm;
 }
 
 Result<std::vector<ProbeTarget>> libraries_of_process(pid_t pid, const std::string& libc_override) {
@@ -145,82 +130,6 @@ Result<std::vector<ProbeTarget>> libraries_of_all_processes(const std::string& l
   closedir(proc);
   if (out.empty()) return make_error("found no libc to trace");
   return out;
-}
-
-// ---- HeldCommand ---------------------------------------------------------------------------
-
-Result<HeldCommand> HeldCommand::spawn(const std::vector<std::string>& argv) {
-  if (argv.empty()) return make_error("no command to run");
-  int go[2], exec_error[2];
-  if (pipe2(go, O_CLOEXEC) != 0 || pipe2(exec_error, O_CLOEXEC) != 0)
-    return make_error("cannot start '{}': {}", argv[0], std::strerror(errno));
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-
-  pid_t pid = fork();
-  if (pid < 0) return make_error("cannot start '{}': {}", argv[0], std::strerror(errno));
-  if (pid == 0) {
-    // Child: wait for the probes, restore the signal mask the tracer changed, exec.
-    close(go[1]);
-    close(exec_error[0]);
-    char byte = 0;  // stays 0 when the tracer died before releasing us: do not exec then
-    while (read(go[0], &byte, 1) < 0 && errno == EINTR) {
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (byte == 'g') execvp(args[0], args.data());
-    int err = errno;
-    (void)!write(exec_error[1], &err, sizeof err);
-    _exit(127);
-  }
-  close(go[0]);
-  close(exec_error[1]);
-  // Traced (not stopped) so that its exit stops it while its memory map still exists: the
-  // tracer then symbolizes the stacks it has not seen yet. Without ptrace (say, under a
-  // debugger) it still runs; only those last stacks may stay unresolved.
-  const bool seized = ptrace(PTRACE_SEIZE, pid, nullptr, PTRACE_O_TRACEEXIT) == 0;
-  if (!seized) log::verbose("cannot follow '{}' to its exit: {}", argv[0], std::strerror(errno));
-  HeldCommand held(pid, go[1], exec_error[0]);
-  held.program_ = argv[0];
-  held.seized_ = seized;
-  return held;
-}
-
-HeldCommand::HeldCommand(HeldCommand&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)),
-      go_fd_(std::exchange(other.go_fd_, -1)),
-      exec_error_fd_(std::exchange(other.exec_error_fd_, -1)),
-      program_(std::move(other.program_)),
-      seized_(other.seized_) {}
-
-HeldCommand::~HeldCommand() {
-  if (go_fd_ >= 0) {
-    // Never released: let the child go away without running the command.
-    (void)!write(go_fd_, "x", 1);
-    close(go_fd_);
-    if (pid_ > 0) waitpid(pid_, nullptr, 0);
-  }
-  if (exec_error_fd_ >= 0) close(exec_error_fd_);
-}
-
-Result<void> HeldCommand::release() {
-  (void)!write(go_fd_, "g", 1);
-  close(go_fd_);
-  go_fd_ = -1;
-  int err = 0;
-  ssize_t n;
-  while ((n = read(exec_error_fd_, &err, sizeof err)) < 0 && errno == EINTR) {
-  }
-  close(exec_error_fd_);
-  exec_error_fd_ = -1;
-  if (n == static_cast<ssize_t>(sizeof err)) {
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-    return make_error("cannot run '{}': {}", program_, std::strerror(err));
-  }
-  return {};
 }
 
 }  // namespace edleak::app

@@ -22,8 +22,6 @@ struct ProbeTarget {
 using FileId = std::pair<dev_t, ino_t>;
 FileId file_id(const std::string& path);
 
-bool process_exists(pid_t pid);
-std::string process_comm(pid_t pid);  // "" when gone
 
 // libc and (when mapped) libstdc++ of a running process. Fails when the process does not
 // exist or maps no libc.
@@ -36,29 +34,5 @@ Result<std::vector<ProbeTarget>> libraries_for_command(pid_t child, const std::s
 // For all-process mode: the system libc and libstdc++ and any other copy that a running
 // process maps (deduplicated by file), each for every process.
 Result<std::vector<ProbeTarget>> libraries_of_all_processes(const std::string& libc_override);
-
-// A started command, held before exec until release() so probes are in place before it runs
-// a single instruction of its own.
-class HeldCommand {
- public:
-  static Result<HeldCommand> spawn(const std::vector<std::string>& argv);
-  HeldCommand(HeldCommand&& other) noexcept;
-  HeldCommand& operator=(HeldCommand&&) = delete;
-  ~HeldCommand();
-
-  pid_t pid() const { return pid_; }
-  // Whether this process is its ptrace tracer (it sees the command's stops and exit stop).
-  bool seized() const { return seized_; }
-  // Lets the child exec; fails (and reaps it) when exec failed.
-  Result<void> release();
-
- private:
-  HeldCommand(pid_t pid, int go_fd, int exec_error_fd) : pid_(pid), go_fd_(go_fd), exec_error_fd_(exec_error_fd) {}
-  pid_t pid_ = -1;
-  int go_fd_ = -1;          // parent writes here to let the child exec
-  int exec_error_fd_ = -1;  // child writes errno here if exec fails (close-on-exec otherwise)
-  std::string program_;
-  bool seized_ = false;
-};
 
 }  // namespace edleak::app

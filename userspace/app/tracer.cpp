@@ -1,24 +1,27 @@
 #include "app/tracer.h"
 
-#include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <cstring>
 #include <fstream>
 #include <map>
-#include <unordered_set>
+#include <sstream>
 #include <optional>
 #include <poll.h>
-#include <sys/ptrace.h>
+#include <set>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "app/report_builder.h"
 #include "app/scans.h"
 #include "app/targets.h"
 #include "capture/capture.h"
+#include "capture/preflight.h"
+#include "lifecycle/command_tree.h"
+#include "lifecycle/proc_identity.h"
+#include "lifecycle/process_table.h"
 #include "probe/probe_plan.h"
 #include "report/renderer.h"
 #include "sample/site_table.h"
@@ -32,34 +35,10 @@ namespace edleak::app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using sample::ProcessKey;
 
-// Root, or CAP_BPF (39) and CAP_PERFMON (38), or CAP_SYS_ADMIN (21) on older kernels: read from
-// the effective set in /proc/self/status, so the user hears what is missing before anything
-// else fails in a less obvious way.
-Result<void> check_privileges() {
-  std::ifstream status("/proc/self/status");
-  std::uint64_t effective = 0;
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("CapEff:", 0) == 0) effective = std::stoull(line.substr(7), nullptr, 16);
-  auto has = [&](int cap) { return (effective >> cap) & 1; };
-  if ((has(39) && has(38)) || has(21)) return {};
-  return make_error("needs root, or the capabilities CAP_BPF and CAP_PERFMON (this process has neither): "
-                    "run it with sudo");
-}
-
-Result<void> check_kernel() {
-  struct stat st {};
-  if (stat("/sys/kernel/btf/vmlinux", &st) != 0)
-    return make_error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): "
-                      "edleak-bpf needs a kernel built with CONFIG_DEBUG_INFO_BTF");
-  if (stat("/sys/bus/event_source/devices/uprobe", &st) != 0)
-    return make_error("this kernel has no uprobes (/sys/bus/event_source/devices/uprobe is "
-                      "missing): edleak-bpf needs CONFIG_UPROBE_EVENTS");
-  return {};
-}
-
-// SIGINT, SIGTERM and SIGCHLD arrive through a signalfd, so the sampling loop sleeps in one
-// poll() and never runs report code in a signal handler.
+// SIGINT, SIGTERM, SIGCHLD and SIGUSR1 arrive through a signalfd, so the sampling loop sleeps in
+// one poll() and never runs report code in a signal handler.
 class SignalFd {
  public:
   SignalFd() {
@@ -125,55 +104,71 @@ edleak_unwind_mode unwind_mode(cli::UnwindMode mode) {
   return EDLEAK_UNWIND_AUTO;
 }
 
-struct PairHash {
-  std::size_t operator()(const std::pair<std::uint32_t, std::uint64_t>& p) const {
-    return std::hash<std::uint64_t>()(p.second * 31 + p.first);
+struct SiteKeyHash {
+  std::size_t operator()(const std::pair<ProcessKey, std::uint64_t>& p) const {
+    return sample::ProcessKeyHash()(p.first) * 31 + std::hash<std::uint64_t>()(p.second);
   }
+};
+
+// What the run traces and how its probes are placed.
+enum class Scope {
+  command,   // -- CMD (and its tree unless --no-follow)
+  pids,      // -p PID... (and their children with -f)
+  everyone,  // neither
 };
 
 class Tracer {
  public:
   Tracer(const cli::TraceOptions& options, std::ostream& out)
-      : options_(options), out_(out), renderer_(report::make_renderer(options.format)) {}
+      : options_(options),
+        out_(out),
+        renderer_(report::make_renderer(options.format)),
+        scope_(!options.command.empty() ? Scope::command : options.pids.empty() ? Scope::everyone : Scope::pids) {}
 
   int run() {
-    if (auto r = check_kernel(); !r) return fail(r.error());
-    if (auto r = check_privileges(); !r) return fail(r.error());
+    if (auto r = capture::check_privileges(); !r) return fail(r.error());
+    if (auto r = capture::check_kernel_features(); !r) return fail(r.error());
     // Signals are taken over before the command is started: a command that exits at once must
     // not have its SIGCHLD lost (default: ignored) and wait, stopped at its exit, a whole interval.
     signals_.emplace();
     auto targets = prepare_targets();
     if (!targets) return fail(targets.error());
-    capture::CaptureConfig config;
-    config.max_allocs = options_.max_allocs;
-    config.max_stacks = options_.max_stacks;
-    config.max_unwind_rows = options_.max_unwind_rows;
-    config.max_frames = options_.max_frames;
-    config.unwind = unwind_mode(options_.unwind);
-    config.empty_programs = options_.empty_programs;
-    auto capture = capture::Capture::load(config);
+    auto capture = capture::Capture::load(capture_config());
     if (!capture) return fail(capture.error());
     capture_ = std::move(*capture);
     unwind_maps_.emplace(*capture_);
     unwind_.emplace(*unwind_maps_);
-    // Named processes get their tables now; the others (a command once it has exec'd, every
-    // process in all-process mode) when their first allocation asks for them.
-    for (pid_t pid : options_.pids) update_unwind(static_cast<std::uint32_t>(pid));
+    for (const auto& [key, record] : processes_.records()) capture_->follow(key.pid);
+    // -p processes get their tables now; the others (a command once it has exec'd, children,
+    // every process in all-process mode) when their first allocation asks for them.
+    if (scope_ == Scope::pids)
+      for (const auto& [key, record] : processes_.records()) update_unwind(key.pid);
     if (log::enabled(log::Level::verbose))  // reads every map's fdinfo: only when asked
       log::verbose("BPF maps: {:.1f} MiB of kernel memory (--max-allocs {}, --max-stacks {})",
                    static_cast<double>(capture_->map_memory_bytes()) / (1 << 20), options_.max_allocs,
                    options_.max_stacks);
+    const auto attach_started = Clock::now();
     for (const auto& target : *targets)
       if (auto r = attach(target); !r) return fail(r.error());
+    // -p -f: the children running now.
+    if (scope_ == Scope::pids)
+      for (const auto& [key, record] : processes_.records())
+        if (!record.named) attach_process(static_cast<pid_t>(key.pid));
+    log::verbose("attached {} probes in {:.1f} ms", capture_->probe_count(),
+                 std::chrono::duration<double, std::milli>(Clock::now() - attach_started).count());
     if (command_) {
       // Only as its tracer: the stop is ours to see and to end (see bpf/).
-      if (command_->seized()) capture_->hold_at_first_allocation(static_cast<std::uint32_t>(command_->pid()));
+      if (command_->seized()) capture_->hold(static_cast<std::uint32_t>(command_->pid()));
       if (auto r = command_->release(); !r) return fail(r.error());
-      processes_[command_->pid()] = {"", false};  // its comm is read once it has exec'd
     }
     log::info("tracing {} with {} probes, reporting every {}; Ctrl-C to stop", describe_targets(),
               capture_->probe_count(), format_duration(options_.interval));
-    return loop();
+    const int code = loop();
+    const auto detach_started = Clock::now();
+    capture_->detach();
+    log::verbose("detached in {:.1f} ms",
+                 std::chrono::duration<double, std::milli>(Clock::now() - detach_started).count());
+    return code;
   }
 
  private:
@@ -182,37 +177,100 @@ class Tracer {
     return 1;
   }
 
+  // Probes go into every process mapping a file in all-process mode; else into the traced
+  // processes only (a command's tree gets them for each child before it runs, -p -f as soon as
+  // the fork is seen), so that no other process on the machine pays a trap.
+  bool probes_everywhere() const { return scope_ == Scope::everyone; }
+
+  capture::CaptureConfig capture_config() const {
+    capture::CaptureConfig config;
+    config.max_allocs = options_.max_allocs;
+    config.max_stacks = options_.max_stacks;
+    config.max_unwind_rows = options_.max_unwind_rows;
+    config.max_frames = options_.max_frames;
+    config.unwind = unwind_mode(options_.unwind);
+    config.empty_programs = options_.empty_programs;
+    config.follow_children = scope_ != Scope::everyone && options_.follow;
+    config.events_for_all = scope_ == Scope::everyone;
+    // Holds need a tracer to end them: only the command's tree has one.
+    config.hold_followed = command_ && command_->seized();
+    return config;
+  }
+
   std::string describe_targets() const {
-    if (command_) return fmt::format("'{}' (pid {})", options_.command[0], command_->pid());
-    if (options_.pids.empty()) return "every process";
-    std::string s = options_.pids.size() == 1 ? "pid " : "pids ";
-    for (std::size_t i = 0; i < options_.pids.size(); ++i)
-      s += (i ? "," : "") + std::to_string(options_.pids[i]);
-    return s;
+    std::string tree = options_.follow ? " and its children" : "";
+    if (command_) return fmt::format("'{}' (pid {}){}", options_.command[0], command_->pid(), tree);
+    if (scope_ == Scope::everyone) return "every process";
+    std::string s;
+    for (const auto& [key, record] : processes_.records())
+      if (record.root) s += (s.empty() ? "" : ",") + std::to_string(key.pid);
+    return (s.find(',') == std::string::npos ? "pid " : "pids ") + s +
+           (options_.follow ? fmt::format(" and their children ({} now)", processes_.size() - named_pids_) : "");
   }
 
   Result<std::vector<ProbeTarget>> prepare_targets() {
-    if (!options_.command.empty()) {
-      auto held = HeldCommand::spawn(options_.command);
-      if (!held) return held.error();
-      command_.emplace(std::move(*held));
+    if (scope_ == Scope::command) {
+      auto tree = lifecycle::CommandTree::spawn(options_.command, options_.follow);
+      if (!tree) return tree.error();
+      command_.emplace(std::move(*tree));
+      auto& record = processes_.add_named(ProcessKey(static_cast<std::uint32_t>(command_->pid())));
+      record.comm = options_.command[0];
       return libraries_for_command(command_->pid(), options_.libc_path);
     }
-    if (options_.pids.empty()) return libraries_of_all_processes(options_.libc_path);
+    if (scope_ == Scope::everyone) return libraries_of_all_processes(options_.libc_path);
+    // -p: a process gone before tracing started fails the run when it is the only one named;
+    // among several, it gets a line and the others are traced.
     std::vector<ProbeTarget> all;
-    for (pid_t pid : options_.pids) {
+    std::vector<pid_t> pids = options_.pids;
+    for (pid_t pid : pids) {
       auto libs = libraries_of_process(pid, options_.libc_path);
-      if (!libs) return libs.error();
-      all.insert(all.end(), libs->begin(), libs->end());
-      processes_[pid] = {process_comm(pid), false};
+      if (!libs) {
+        // Found gone at once: no such process (the message says so); gone while its libraries
+        // were looked at: it exited before tracing started.
+        const bool vanished = lifecycle::process_exists(pid) == false &&
+                              libs.error().message != fmt::format("no process with pid {}", pid);
+        std::string why = vanished ? fmt::format("pid {} exited before tracing started", pid) : libs.error().message;
+        if (options_.pids.size() == 1) return make_error("{}", why);
+        log::warn("{}; tracing the others", why);
+        continue;
+      }
+      all.insert(all.end(), libs->begin(), libs->end());  // attach() probes each file once
+      auto& record = processes_.add_named(ProcessKey(static_cast<std::uint32_t>(pid)));
+      read_identity(record);
+      ++named_pids_;
+      if (options_.follow)
+        for (pid_t child : lifecycle::descendants(pid)) {
+          auto& r = processes_.on_fork(ProcessKey(static_cast<std::uint32_t>(child)), 0);
+          read_identity(r);
+          r.parent_pid = parent_of(child);
+        }
     }
+    if (named_pids_ == 0) return make_error("none of the processes named with -p exists any more");
     return all;
   }
 
-  Result<void> attach(const ProbeTarget& target) {
+  static std::uint32_t parent_of(pid_t pid) {
+    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+    std::string line;
+    std::getline(stat, line);
+    auto close_paren = line.rfind(')');
+    if (close_paren == std::string::npos) return 0;
+    std::istringstream rest(line.substr(close_paren + 2));
+    char state;
+    std::uint32_t ppid = 0;
+    rest >> state >> ppid;
+    return ppid;
+  }
+
+  Result<void> attach(ProbeTarget target) {
+    if (probes_everywhere()) target.pid = -1;
+    const FileId id = file_id(target.host_path);
+    // Once per file and process (or for all): uprobes live in the inode, and a second probe
+    // where there is one would count every call twice.
+    if (!probed_.insert({id, target.pid}).second) return {};
+    log::verbose("probing {} for {}", target.host_path, target.pid == -1 ? "every process" : fmt::format("pid {}", target.pid));
     auto kind = target.is_libc ? probe::LibraryKind::libc : probe::LibraryKind::libstdcxx;
     // One plan per file: with -p, each process reaches the same libc by its own /proc path.
-    const FileId id = file_id(target.host_path);
     auto it = plans_.find(id);
     if (it == plans_.end()) {
       auto plan = probe::plan_probes(target.host_path, kind);
@@ -230,102 +288,271 @@ class Tracer {
     return capture_->attach(it->second, target.host_path, target.pid);
   }
 
+  // Probes for one more process (a child of the tree, or of a -p process with -f).
+  void attach_process(pid_t pid) {
+    auto libs = libraries_of_process(pid, options_.libc_path);
+    if (!libs) {
+      log::verbose("pid {}: {}", pid, libs.error().message);
+      return;
+    }
+    for (const auto& t : *libs)
+      if (auto r = attach(t); !r) log::warn("{}", r.error().message);
+  }
+
+  void detach_process(pid_t pid) {
+    if (probes_everywhere()) return;
+    capture_->detach_process(pid);
+    for (auto it = probed_.begin(); it != probed_.end();)
+      it = it->second == pid ? probed_.erase(it) : std::next(it);
+  }
+
+  // A process that exec'd may map a libc (or libstdc++) not probed yet: a container started
+  // after us, a chroot, an LD_LIBRARY_PATH copy. Its libraries are mapped by its dynamic loader
+  // after exec, so it is looked at shortly after, then again at the next tick.
+  void check_new_libraries() {
+    const auto now = Clock::now();
+    for (auto it = exec_checks_.begin(); it != exec_checks_.end();) {
+      auto& [pid, check] = *it;
+      if (now < check.due) {
+        ++it;
+        continue;
+      }
+      auto libs = libraries_of_process(pid, options_.libc_path);
+      log::debug("pid {} after exec: {} libraries", pid, libs ? libs->size() : 0);
+      if (libs)
+        for (const auto& t : *libs)
+          if (auto r = attach(t); !r) log::warn("pid {}: {}", pid, r.error().message);
+      if (!libs) log::debug("pid {} after exec: {}", pid, libs.error().message);
+      if (++check.rounds >= 2 || !lifecycle::process_exists(pid)) {
+        it = exec_checks_.erase(it);
+      } else {
+        check.due = now + options_.interval;
+        ++it;
+      }
+    }
+  }
+
   int loop() {
     SignalFd& signals = *signals_;
-    const auto start = start_ = Clock::now();
+    start_ = Clock::now();
     const double interval_s = std::chrono::duration<double>(options_.interval).count();
     std::uint64_t tick = 0;
     bool stop = false;
-    int exit_code = 0;
     while (!stop) {
       ++tick;
-      const auto next = start + options_.interval * tick;
+      const auto next = start_ + options_.interval * tick;
       bool interrupted = false;
-      while (Clock::now() < next && !interrupted) {
+      while (Clock::now() < next && !interrupted && !stop) {
         auto until = std::min<Clock::time_point>(next, scans_.next_due().value_or(next));
+        for (const auto& [pid, check] : exec_checks_) until = std::min(until, check.due);
         auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
-        bool mappings_asked = false;
-        auto got = signals.wait(left, capture_->mapping_requests_fd(), mappings_asked);
-        if (mappings_asked) handle_mapping_requests();
+        bool events = false;
+        auto got = signals.wait(left, capture_->events_fd(), events);
+        if (events) handle_capture_events();
         for (int sig : got) {
           if (sig == SIGCHLD) {
-            if (reap_command(exit_code)) interrupted = true;
+            handle_tree();
           } else if (sig == SIGUSR1) {
             scans_.request();
             interrupted = true;  // a report right after the scan
           } else {
-            interrupted = true;
             stop = true;
           }
         }
-        if (!stop && scans_.due(Clock::now())) scans_.run(options_.pids, *capture_, processes_);
+        if (!exec_checks_.empty()) check_new_libraries();
+        if (scans_.due(Clock::now()) && !stop) {
+          refresh_infos();
+          scans_.run(*capture_, infos_);
+        }
+        // A tree that has ended: report at once rather than at the next tick.
+        if (command_ && command_->alive() == 0) interrupted = true;
       }
-      const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-      if (options_.duration && Clock::now() - start >= *options_.duration) stop = true;
-
-      handle_mapping_requests();
-      auto snap = capture_->snapshot(elapsed);
-      if (!snap) return fail(snap.error());
-      table_.ingest(*snap);
-      resolve_new_stacks(*snap);
-      std::vector<std::uint32_t> exited = find_exited();
-      if (!options_.pids.empty() || command_) {
-        bool all_gone = true;
-        for (const auto& [pid, info] : processes_) all_gone = all_gone && info.exited;
-        if (all_gone) stop = true;
-      }
-
-      ReportContext context;
-      context.time = std::chrono::system_clock::now();
-      context.elapsed_s = elapsed;
-      context.interval_s = interval_s;
-      context.top = options_.top;
-      context.all_stacks = options_.all_stacks;
-      context.final = stop;
-      context.list_quiet_processes = !options_.pids.empty() || command_.has_value();
-      auto report = build_report(table_, processes_, [this](auto tgid, auto id) { return stack_of(tgid, id); },
-                                 context);
-      renderer_->render(report, out_);
-      out_.flush();
-      forget(exited);
+      if (options_.duration && Clock::now() - start_ >= *options_.duration) stop = true;
+      if (auto r = sample_now(); !r) return fail(r.error());
+      notice_vanished_named();
+      if (command_ && command_->alive() == 0) stop = true;
+      if (scope_ == Scope::pids && processes_.all_ended()) stop = true;
+      report(interval_s, stop);
     }
-    return scans_.exit_code(command_ ? exit_code : 0, processes_);
+    return scans_.exit_code(command_ && command_->exit_code() ? *command_->exit_code() : 0, infos_);
   }
 
-  // Handles what happened to the command: its exit (the status becomes our exit code), its
-  // exit stop (see HeldCommand: the last stacks are read and symbolized while its memory map
-  // exists, then it is let go), and signals it received while traced (passed on).
-  bool reap_command(int& exit_code) {
-    if (!command_ || command_->pid() <= 0 || processes_[command_->pid()].exited) return false;
-    const pid_t pid = command_->pid();
-    int status = 0;
-    while (waitpid(pid, &status, WNOHANG | __WALL) == pid) {
-      if (WIFEXITED(status) || WIFSIGNALED(status)) {
-        exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        processes_[pid].exited = true;
-        return true;
+  // The one sampling step, at every tick and at each exit stop: the capture's maps read, fed to
+  // the series, processes learnt, new stacks symbolized while their processes still exist.
+  Result<void> sample_now() {
+    handle_capture_events();
+    auto snap = capture_->snapshot(std::chrono::duration<double>(Clock::now() - start_).count());
+    if (!snap) return snap.error();
+    table_.ingest(*snap);
+    for (const auto& site : snap->sites) {
+      const ProcessKey key(site.tgid, site.incarnation);
+      if (!symbolized_.insert({key, site.stack_id}).second) continue;
+      if (!processes_.find(key)) {
+        auto& record = processes_.on_seen(key);
+        read_identity(record);
+        if (auto parent = parents_.find(key); parent != parents_.end()) record.parent_pid = parent->second;
       }
-      if (!WIFSTOPPED(status)) continue;
-      const int event = status >> 16;
-      if (event == PTRACE_EVENT_EXIT) {
-        if (processes_[pid].comm.empty()) processes_[pid].comm = process_comm(pid);
-        if (auto snap = capture_->snapshot(std::chrono::duration<double>(Clock::now() - start_).count())) {
-          table_.ingest(*snap);
-          resolve_new_stacks(*snap);
-        }
-        scans_.at_exit(pid, *capture_, processes_[pid]);  // while it is stopped, before its memory goes
-        ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
-      } else if (event == PTRACE_EVENT_STOP) {
-        ptrace(PTRACE_LISTEN, pid, nullptr, nullptr);  // a group stop (SIGSTOP...): stay stopped
-      } else if (WSTOPSIG(status) == SIGSTOP && capture_->took_hold_stop(static_cast<std::uint32_t>(pid))) {
-        // Stopped by the BPF side at its first allocation: its libraries are mapped now.
-        update_unwind(static_cast<std::uint32_t>(pid));
-        ptrace(PTRACE_CONT, pid, nullptr, 0);
-      } else {
-        ptrace(PTRACE_CONT, pid, nullptr, WSTOPSIG(status));  // a signal for it: deliver it
+      (void)stack_of(key, site.stack_id);
+    }
+    return {};
+  }
+
+  // A named process that exited before its exit event could be asked for (between being found
+  // and being followed) is noticed here: there are few named processes.
+  void notice_vanished_named() {
+    std::vector<ProcessKey> vanished;
+    for (const auto& [key, r] : processes_.records())
+      if (r.named && !r.ended && !(command_ && static_cast<pid_t>(key.pid) == command_->pid()) &&
+          !lifecycle::process_exists(static_cast<pid_t>(key.pid)))
+        vanished.push_back(key);
+    for (const auto& key : vanished) processes_.on_exit(key, std::nullopt);
+  }
+
+  void report(double interval_s, bool final) {
+    std::vector<ProcessKey> ending = processes_.ending();
+    refresh_infos();
+    ReportContext context;
+    context.time = std::chrono::system_clock::now();
+    context.elapsed_s = std::chrono::duration<double>(Clock::now() - start_).count();
+    context.interval_s = interval_s;
+    context.top = options_.top;
+    context.all_stacks = options_.all_stacks;
+    context.final = final;
+    context.list_quiet_processes = scope_ != Scope::everyone;
+    auto report = build_report(table_, infos_, [this](const ProcessKey& key, std::uint64_t id) { return stack_of(key, id); },
+                               context);
+    renderer_->render(report, out_);
+    out_.flush();
+    forget(processes_.finish_reported(ending));
+  }
+
+  // The report's view of the process table, with each process's last scan and notes.
+  void refresh_infos() {
+    for (auto it = infos_.begin(); it != infos_.end();)
+      it = processes_.find(it->first) ? std::next(it) : infos_.erase(it);
+    for (const auto& [key, r] : processes_.records()) {
+      ProcessInfo& info = infos_[key];
+      info.comm = r.comm;
+      info.exited = r.ended;
+      info.exec_ended = r.exec_ended;
+      // Named processes are listed even without stacks (not the program a named pid ran before
+      // an exec, unless it allocated); in -p and command runs, any process once it allocated.
+      info.named = (r.named && !r.exec_ended) || (scope_ != Scope::everyone && !table_.sites_of(key).empty());
+      info.parent_pid = r.parent_pid;
+      info.command = r.command;
+      info.exit_status = r.exit_status;
+      info.ns_pid = r.ns_pid;
+      info.cgroup = r.cgroup;
+      info.notes.clear();
+      if (r.named && !options_.follow && !r.ended && table_.sites_of(key).empty()) {
+        // A server's master (nginx, postgres) allocates little; its workers do.
+        const std::size_t children = lifecycle::descendants(static_cast<pid_t>(key.pid)).size();
+        if (children > 0 && table_.samples() >= 2)
+          info.notes.push_back(fmt::format("no allocation traced yet, and it has {} child process{}: they may do "
+                                           "the allocating; add -f to trace them too",
+                                           children, children == 1 ? "" : "es"));
       }
     }
-    return false;
+  }
+
+  void read_identity(lifecycle::ProcessRecord& record) {
+    auto id = lifecycle::read_identity(static_cast<pid_t>(record.key.pid));
+    if (!id.comm.empty()) record.comm = id.comm;
+    if (!id.command.empty()) record.command = id.command;
+    if (id.ns_pid) record.ns_pid = id.ns_pid;
+    if (!id.cgroup.empty()) record.cgroup = id.cgroup;
+  }
+
+  // Mapping requests and process events from the BPF side.
+  void handle_capture_events() {
+    for (const auto& event : capture_->take_process_events()) on_process_event(event);
+    handle_mapping_requests();
+  }
+
+  void on_process_event(const capture::ProcessEvent& e) {
+    using Kind = capture::ProcessEvent::Kind;
+    log::debug("process event {} pid {} history {} (was {}, parent {}, {})", static_cast<int>(e.kind), e.process.pid,
+               e.process.incarnation, e.old_incarnation, e.parent_pid, e.comm);
+    switch (e.kind) {
+      case Kind::fork: {
+        // In all-process mode every fork on the machine: learnt lazily, when it allocates.
+        if (scope_ == Scope::everyone) {
+          parents_[e.process] = e.parent_pid;
+          break;
+        }
+        auto& r = processes_.on_fork(e.process, e.parent_pid);
+        r.comm = e.comm;
+        // A -p process's child (-f): probed as soon as its fork is seen (a command's children are
+        // probed at their first stop, before they run).
+        if (scope_ == Scope::pids) attach_process(static_cast<pid_t>(e.process.pid));
+        break;
+      }
+      case Kind::exec: {
+        if (scope_ != Scope::everyone || processes_.find(ProcessKey(e.process.pid, e.old_incarnation))) {
+          auto& r = processes_.on_exec(e.process.pid, e.old_incarnation, e.process.incarnation);
+          r.comm = e.comm;
+          read_identity(r);
+        }
+        // The old program's stacks resolve through the mappings they were first seen with.
+        symbolizer_.seal(static_cast<pid_t>(e.process.pid), e.old_incarnation);
+        if (scope_ == Scope::everyone || processes_.find(e.process))
+          exec_checks_[static_cast<pid_t>(e.process.pid)] = {Clock::now() + std::chrono::milliseconds(50), 0};
+        break;
+      }
+      case Kind::exit:
+        processes_.on_exit(e.process, e.exit_status);
+        detach_process(static_cast<pid_t>(e.process.pid));
+        parents_.erase(e.process);
+        exec_checks_.erase(static_cast<pid_t>(e.process.pid));
+        break;
+    }
+  }
+
+  // What happened to the command's tree (after SIGCHLD): exit stops (the last stacks read and
+  // symbolized while the memory map exists, the exit scan, then it is let go), holds (its
+  // mappings read, then resumed without the signal), signals for it (passed on), exits.
+  void handle_tree() {
+    if (!command_) return;
+    using Kind = lifecycle::TreeEvent::Kind;
+    for (const auto& e : command_->reap()) {
+      const auto tgid = static_cast<std::uint32_t>(e.pid);
+      switch (e.kind) {
+        case Kind::new_child:
+          // Stopped before its first instruction: its probes go in first (its parent's files).
+          attach_process(e.pid);
+          command_->resume(e.pid);
+          break;
+        case Kind::exit_stop: {
+          if (auto r = sample_now(); !r) log::warn("{}", r.error().message);
+          if (const auto* record = processes_.current(tgid)) {
+            const ProcessKey key = record->key;
+            bool holds_blocks = false;
+            table_.for_each_site(key, [&](const sample::Site& s) { holds_blocks = holds_blocks || s.latest.outstanding_blocks > 0; });
+            // The command is scanned at its exit; its children when they leave blocks behind.
+            if (holds_blocks || static_cast<pid_t>(tgid) == command_->pid()) {
+              refresh_infos();
+              scans_.at_exit(key, *capture_, infos_[key]);
+            }
+          }
+          command_->resume(e.pid);
+          break;
+        }
+        case Kind::signal_stop:
+          if (e.status == SIGSTOP && capture_->took_hold_stop(tgid)) {
+            update_unwind(tgid);  // stopped by the BPF side at its first allocation: its libraries are mapped
+            command_->resume(e.pid);
+          } else {
+            command_->resume(e.pid, e.status);  // a signal for it: deliver it
+          }
+          break;
+        case Kind::exited:
+          if (const auto* record = processes_.current(tgid); record && !record->ended)
+            processes_.on_exit(record->key, e.status);
+          else if (record)
+            processes_.find(record->key)->exit_status = e.status;
+          break;
+      }
+    }
   }
 
   // Reads the mappings of processes the BPF side found unknown (new, or with code mapped since:
@@ -369,81 +596,69 @@ class Tracer {
     }
   }
 
-  bool is_command(std::uint32_t pid) const { return command_ && static_cast<pid_t>(pid) == command_->pid(); }
-
-  std::vector<std::uint32_t> find_exited() {
-    // Every process with sites gets an entry: that is how all-process mode learns of them.
-    for (std::uint32_t pid : table_.processes()) {
-      auto& info = processes_[pid];
-      if (info.comm.empty()) info.comm = process_comm(pid);
-    }
-    std::vector<std::uint32_t> exited;
-    for (auto& [pid, info] : processes_) {
-      // Our command stays a zombie until reaped, so its exit is known from waitpid only.
-      if (!info.exited && !is_command(pid) && !process_exists(pid)) info.exited = true;
-      if (info.exited) exited.push_back(pid);
-    }
-    return exited;
-  }
-
   // Stacks are symbolized the first time they are seen, while their process still exists: the
   // symbolizer keeps the modules, the process's mappings and every resolved address, so the
   // report resolves its leakers again from that cache (even after the process exited), and
   // no copy of the frames is kept per stack.
-  void resolve_new_stacks(const sample::Snapshot& snap) {
-    for (const auto& site : snap.sites) {
-      if (!symbolized_.insert({site.tgid, site.stack_id}).second) continue;
-      (void)stack_of(site.tgid, site.stack_id);
-    }
-  }
-
-  std::vector<symbolize::Frame> stack_of(std::uint32_t tgid, std::uint64_t id) {
+  std::vector<symbolize::Frame> stack_of(const ProcessKey& key, std::uint64_t id) {
     const auto* frames = table_.frames(id);
     if (!frames) return {};
     // Every frame, the allocation site included, is a return address (see bpf/).
-    return symbolizer_.symbolize(static_cast<pid_t>(tgid), *frames, symbolize::AddressKind::return_address);
+    return symbolizer_.symbolize(static_cast<pid_t>(key.pid), key.incarnation, *frames,
+                                 symbolize::AddressKind::return_address);
   }
 
-  // After a process's final report, nothing of it is kept, in the kernel or here.
-  void forget(const std::vector<std::uint32_t>& exited) {
-    std::unordered_set<std::uint32_t> to_forget;
-    for (std::uint32_t pid : exited) {
-      // Named processes stay listed (as exited) until the run ends.
-      bool named = std::find(options_.pids.begin(), options_.pids.end(), static_cast<pid_t>(pid)) !=
-                   options_.pids.end();
-      if (!named && !is_command(pid)) to_forget.insert(pid);
+  // After a history's final report, nothing of it is kept, in the kernel or here (a stack
+  // another history shares stays).
+  void forget(const std::vector<ProcessKey>& gone) {
+    if (gone.empty()) return;
+    auto stacks = capture_->forget_processes(gone);
+    if (!stacks) log::warn("{}", stacks.error().message);
+    else table_.forget_stacks(*stacks);
+    std::unordered_set<std::uint32_t> pids_gone;
+    for (const ProcessKey& key : gone) {
+      table_.forget_process(key);
+      symbolizer_.forget_process(static_cast<pid_t>(key.pid), key.incarnation);
+      // The pid's other state goes with its last history (an exec'd pid runs on).
+      if (!processes_.current(key.pid)) pids_gone.insert(key.pid);
     }
-    if (to_forget.empty()) return;
-    if (auto r = capture_->forget_processes({to_forget.begin(), to_forget.end()}); !r)
-      log::warn("{}", r.error().message);
-    for (std::uint32_t pid : to_forget) {
+    for (std::uint32_t pid : pids_gone) {
       unwind_->forget_process(static_cast<pid_t>(pid));
       last_refresh_.erase(pid);
       deferred_refreshes_.erase(pid);
-      table_.forget_process(pid);
-      symbolizer_.forget_process(static_cast<pid_t>(pid));
-      processes_.erase(pid);
     }
+    std::set<ProcessKey> gone_set(gone.begin(), gone.end());
     for (auto it = symbolized_.begin(); it != symbolized_.end();)
-      it = to_forget.count(it->first) ? symbolized_.erase(it) : std::next(it);
+      it = gone_set.count(it->first) ? symbolized_.erase(it) : std::next(it);
   }
+
+  struct ExecCheck {
+    Clock::time_point due;
+    int rounds = 0;
+  };
 
   std::optional<SignalFd> signals_;
   const cli::TraceOptions& options_;
   std::ostream& out_;
   std::unique_ptr<report::Renderer> renderer_;
-  std::optional<HeldCommand> command_;
+  const Scope scope_;
+  std::optional<lifecycle::CommandTree> command_;
+  lifecycle::ProcessTable processes_;
+  std::size_t named_pids_ = 0;
   std::unique_ptr<capture::Capture> capture_;
   std::optional<CaptureUnwindMaps> unwind_maps_;
   std::optional<unwind::UnwindRegistry> unwind_;
   std::unordered_set<std::uint32_t> deferred_refreshes_;                // mappings asked for
   std::unordered_map<std::uint32_t, Clock::time_point> last_refresh_;  // when last read
+  std::unordered_map<pid_t, ExecCheck> exec_checks_;                   // exec'd: new libraries?
   Clock::time_point start_;  // of sampling
   std::map<FileId, probe::ProbePlan> plans_;
+  std::set<std::pair<FileId, pid_t>> probed_;  // files with probes, for one pid or all (-1)
   sample::SiteTable table_;
   symbolize::Symbolizer symbolizer_;
-  std::unordered_map<std::uint32_t, ProcessInfo> processes_;
-  std::unordered_set<std::pair<std::uint32_t, std::uint64_t>, PairHash> symbolized_;
+  ProcessInfos infos_;
+  std::map<ProcessKey, std::uint32_t> parents_;  // all-process mode: parents from fork events
+  std::unordered_set<std::pair<ProcessKey, std::uint64_t>, SiteKeyHash> symbolized_;
   Scans scans_{options_};
 };
 

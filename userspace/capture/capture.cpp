@@ -6,7 +6,11 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <unistd.h>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "edleak_bpf.skel.h"
@@ -51,17 +55,69 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
 
 }  // namespace
 
+// Releases links on a thread of its own: each release waits for an RCU grace period (tens of
+// ms), which the sampling loop must not wait for as traced processes come and go.
+class LinkReleaser {
+ public:
+  ~LinkReleaser() { drain(); }
+  void release(std::vector<Link> links) {
+    std::lock_guard lock(mutex_);
+    for (auto& l : links) pending_.push_back(std::move(l));
+    if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
+    wake_.notify_one();
+  }
+  // Releases everything still pending, and waits for it.
+  void drain() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+      wake_.notify_one();
+    }
+    if (worker_.joinable()) worker_.join();
+    pending_.clear();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+      while (!pending_.empty()) {
+        Link link = std::move(pending_.back());
+        pending_.pop_back();
+        lock.unlock();
+        link.reset();
+        lock.lock();
+      }
+      if (stop_) return;
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Link> pending_;
+  std::thread worker_;
+  bool stop_ = false;
+};
+
 struct RingBufferDeleter {
   void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
 };
 
 struct Capture::Impl {
   Skeleton skel;
-  // Wakes the loop when the BPF side asks for a process's mappings; the requests themselves
-  // are read from the mapping_requests map (deduplicated there).
-  std::unique_ptr<ring_buffer, RingBufferDeleter> mapping_events;
-  Link exec_link;
-  std::vector<Link> links;
+  // Wakes the loop when the BPF side asks for a process's mappings (the requests themselves are
+  // read from the mapping_requests map, deduplicated there) or sends a process event.
+  std::unique_ptr<ring_buffer, RingBufferDeleter> events;
+  std::vector<ProcessEvent> process_events;  // received, not yet taken
+  std::vector<Link> process_links;           // fork, exec, exit tracepoints
+  struct OwnedLink {
+    pid_t pid;  // the process it probes, -1: all
+    std::size_t probes;
+    Link link;
+  };
+  std::vector<OwnedLink> links;
+  std::size_t probes = 0;
+  LinkReleaser releaser;
   std::unordered_set<std::uint64_t> known_stacks;  // frames already returned (or lost)
   std::vector<edleak_site_key> site_keys;
   std::vector<edleak_site> site_values;
@@ -72,8 +128,8 @@ struct Capture::Impl {
   bool iter_failed = false;
   std::uint64_t live_blocks_seen = 0;  // outstanding blocks of every process at the last snapshot
 
-  Result<std::vector<LiveBlock>> blocks_by_iterator(std::uint32_t tgid);
-  Result<std::vector<LiveBlock>> blocks_by_batch(std::uint32_t tgid);
+  Result<std::vector<LiveBlock>> blocks_by_iterator(const sample::ProcessKey& process);
+  Result<std::vector<LiveBlock>> blocks_by_batch(const sample::ProcessKey& process);
 
   bpf_program* entry_program(probe::Handler handler) const {
     auto* p = &skel->progs;
@@ -90,19 +146,39 @@ struct Capture::Impl {
     return nullptr;
   }
 
-  Result<void> attach_one(bpf_program* prog, const std::string& path, std::uint64_t offset,
-                          pid_t pid, bool retprobe, const std::string& symbol) {
-    LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
-    bpf_link* link = bpf_program__attach_uprobe_opts(prog, pid, path.c_str(), offset, &opts);
+  // One uprobe_multi link: every offset of `prog` in the file, for one process or all (-1).
+  Result<void> attach_multi(bpf_program* prog, const std::string& path, const std::vector<unsigned long>& offsets,
+                            pid_t pid, bool retprobe, const std::string& symbols) {
+    if (offsets.empty()) return {};
+    LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets.data(), .cnt = offsets.size(),
+                .retprobe = retprobe);
+    bpf_link* link = bpf_program__attach_uprobe_multi(prog, pid, path.c_str(), nullptr, &opts);
     if (!link) {
       int err = errno;
       std::string who = pid == -1 ? "every process" : fmt::format("pid {}", pid);
       if (err == ESRCH) return make_error("cannot attach to {}: no such process", who);
-      return make_error("cannot attach {}probe to {} in {} for {}: {}", retprobe ? "return " : "",
-                        symbol, path, who, errno_text(err));
+      return make_error("cannot attach {}probes to {} in {} for {}: {}", retprobe ? "return " : "", symbols,
+                        path, who, errno_text(err));
     }
-    links.emplace_back(link);
+    links.push_back({pid, offsets.size(), Link(link)});
+    probes += offsets.size();
     return {};
+  }
+
+  static void handle_event(Impl& impl, const edleak_process_event& e) {
+    ProcessEvent event;
+    switch (e.kind) {
+      case EDLEAK_EVENT_FORK: event.kind = ProcessEvent::Kind::fork; break;
+      case EDLEAK_EVENT_EXEC: event.kind = ProcessEvent::Kind::exec; break;
+      case EDLEAK_EVENT_EXIT: event.kind = ProcessEvent::Kind::exit; break;
+      default: return;
+    }
+    event.process = sample::ProcessKey(e.tgid, e.incarnation);
+    event.old_incarnation = e.old_incarnation;
+    event.parent_pid = e.parent_tgid;
+    event.exit_status = e.exit_code;
+    event.comm.assign(e.comm, strnlen(e.comm, sizeof e.comm));
+    impl.process_events.push_back(event);
   }
 };
 
@@ -124,6 +200,9 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
   skel->rodata->unwind_mode = config.unwind;
   skel->rodata->empty_programs = config.empty_programs;
   skel->rodata->max_frames = std::clamp<std::uint32_t>(config.max_frames, 1, EDLEAK_MAX_FRAMES);
+  skel->rodata->follow_children = config.follow_children;
+  skel->rodata->events_for_all = config.events_for_all;
+  skel->rodata->hold_followed = config.hold_followed;
   if (int err = edleak_bpf__load(skel.get()); err) {
     if (err == -EPERM || err == -EACCES)
       return make_error(
@@ -133,43 +212,103 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
                       "storage is needed; -vv shows the verifier's log)",
                       errno_text(err));
   }
-  // exec ends a process's mapping list (see bpf/): attached for the whole run.
-  if (bpf_link* link = bpf_program__attach(skel->progs.process_exec))
-    impl->exec_link.reset(link);
-  else
-    return make_error("cannot attach to the sched_process_exec tracepoint: {}", errno_text(errno));
-  impl->mapping_events.reset(ring_buffer__new(
-      bpf_map__fd(skel->maps.mapping_events), [](void*, void*, size_t) { return 0; }, nullptr,
-      nullptr));
-  if (!impl->mapping_events)
-    return make_error("cannot open the BPF ring buffer: {}", errno_text(errno));
+  // Process histories (see bpf/): attached for the whole run, before any probe.
+  const std::pair<bpf_program*, const char*> process_programs[] = {
+      {skel->progs.process_fork, "sched_process_fork"},
+      {skel->progs.process_exec, "sched_process_exec"},
+      {skel->progs.process_exit, "sched_process_exit"},
+  };
+  for (auto [program, name] : process_programs) {
+    bpf_link* link = bpf_program__attach(program);
+    if (!link) return make_error("cannot attach to the {} tracepoint: {}", name, errno_text(errno));
+    impl->process_links.emplace_back(link);
+  }
+  impl->events.reset(ring_buffer__new(
+      bpf_map__fd(skel->maps.mapping_events), [](void*, void*, size_t) { return 0; }, nullptr, nullptr));
+  if (!impl->events) return make_error("cannot open the BPF ring buffer: {}", errno_text(errno));
+  Impl* raw = impl.get();
+  auto on_event = [](void* ctx, void* data, size_t size) {
+    if (size >= sizeof(edleak_process_event))
+      Impl::handle_event(*static_cast<Impl*>(ctx), *static_cast<const edleak_process_event*>(data));
+    return 0;
+  };
+  if (ring_buffer__add(impl->events.get(), bpf_map__fd(skel->maps.process_events), on_event, raw) != 0)
+    return make_error("cannot open the BPF ring buffer of process events: {}", errno_text(errno));
   return std::unique_ptr<Capture>(new Capture(std::move(impl)));
 }
 
 Result<void> Capture::attach(const probe::ProbePlan& plan, const std::string& path, pid_t pid) {
-  // Order matters: see the header.
-  for (const auto& site : plan.sites) {
-    if (site.handler != probe::Handler::free) continue;
-    auto r = impl_->attach_one(impl_->skel->progs.free_enter, path, site.probe_offset, pid, false,
-                               site.symbol);
-    if (!r) return r;
-  }
-  for (const auto& site : plan.sites) {
-    if (!probe::handler_needs_return(site.handler)) continue;
-    auto r = impl_->attach_one(impl_->skel->progs.alloc_return, path, site.probe_offset, pid, true,
-                               site.symbol);
-    if (!r) return r;
-  }
-  for (const auto& site : plan.sites) {
-    if (site.handler == probe::Handler::free) continue;
-    auto r = impl_->attach_one(impl_->entry_program(site.handler), path, site.probe_offset, pid,
-                               false, site.symbol);
-    if (!r) return r;
-  }
+  // Offsets per program, in the order of the header.
+  struct Group {
+    bpf_program* program;
+    bool retprobe;
+    std::vector<unsigned long> offsets;
+    std::string symbols;
+  };
+  std::vector<Group> groups;
+  auto add = [&](bpf_program* program, bool retprobe, const probe::ProbeSite& site) {
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const Group& g) { return g.program == program && g.retprobe == retprobe; });
+    if (it == groups.end()) it = groups.insert(groups.end(), Group{program, retprobe, {}, {}});
+    it->offsets.push_back(site.probe_offset);
+    it->symbols += (it->symbols.empty() ? "" : ",") + site.symbol;
+  };
+  for (const auto& site : plan.sites)
+    if (site.handler == probe::Handler::free) add(impl_->skel->progs.free_enter, false, site);
+  for (const auto& site : plan.sites)
+    if (probe::handler_needs_return(site.handler)) add(impl_->skel->progs.alloc_return, true, site);
+  for (const auto& site : plan.sites)
+    if (site.handler != probe::Handler::free) add(impl_->entry_program(site.handler), false, site);
+  for (const auto& g : groups)
+    if (auto r = impl_->attach_multi(g.program, path, g.offsets, pid, g.retprobe, g.symbols); !r) return r;
   return {};
 }
 
-std::size_t Capture::probe_count() const { return impl_->links.size(); }
+std::size_t Capture::probe_count() const { return impl_->probes; }
+
+void Capture::detach() {
+  impl_->releaser.drain();
+  impl_->links.clear();
+  impl_->probes = 0;
+}
+
+void Capture::detach_process(pid_t pid) {
+  std::vector<Link> gone;
+  auto& links = impl_->links;
+  for (auto it = links.begin(); it != links.end();) {
+    if (it->pid != pid) {
+      ++it;
+      continue;
+    }
+    impl_->probes -= it->probes;
+    gone.push_back(std::move(it->link));
+    it = links.erase(it);
+  }
+  if (!gone.empty()) impl_->releaser.release(std::move(gone));
+}
+
+void Capture::follow(std::uint32_t tgid) {
+  const std::uint8_t one = 1;
+  bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.followed), &tgid, &one, BPF_ANY);
+}
+
+void Capture::hold(std::uint32_t tgid) {
+  const std::uint64_t armed = 1;  // HOLD_ARMED (bpf/)
+  bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.holds), &tgid, &armed, BPF_ANY);
+}
+
+bool Capture::took_hold_stop(std::uint32_t tgid) {
+  const int fd = bpf_map__fd(impl_->skel->maps.holds);
+  std::uint64_t state = 0;
+  if (bpf_map_lookup_elem(fd, &tgid, &state) != 0 || state != 2 /* HOLD_SIGNALLED */) return false;
+  bpf_map_delete_elem(fd, &tgid);
+  return true;
+}
+
+std::vector<ProcessEvent> Capture::take_process_events() {
+  ring_buffer__consume(impl_->events.get());
+  return std::exchange(impl_->process_events, {});
+}
 
 namespace {
 
@@ -222,7 +361,7 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
     impl_->live_blocks_seen += v.total_allocs - v.total_frees;
     snap.sites.push_back({k.tgid, k.stack_id, v.outstanding_bytes,
                           static_cast<std::int64_t>(v.total_allocs - v.total_frees), v.total_allocs,
-                          v.total_frees});
+                          v.total_frees, k.incarnation});
     if (!impl_->known_stacks.insert(k.stack_id).second) continue;
     edleak_stack stack;
     // Frames the BPF side could not store (counted as stack errors) are not asked for again.
@@ -252,26 +391,28 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   ctr.unknown_frees = totals[EDLEAK_CTR_UNKNOWN_FREES];
   ctr.failed_allocs = totals[EDLEAK_CTR_FAILED_ALLOCS];
   ctr.state_errors = totals[EDLEAK_CTR_STATE_ERRORS];
+  ctr.overwritten_blocks = totals[EDLEAK_CTR_OVERWRITTEN_BLOCKS];
+  ctr.lost_events = totals[EDLEAK_CTR_LOST_EVENTS];
   return snap;
 }
 
-Result<std::vector<Capture::LiveBlock>> Capture::live_blocks(std::uint32_t tgid) {
+Result<std::vector<Capture::LiveBlock>> Capture::live_blocks(const sample::ProcessKey& process) {
   // The iterator walks every bucket of the map (~30 ms for a million, however few the blocks), a
   // batch lookup skips empty ones but costs twice as much per block: measured crossover ~100,000.
   constexpr std::uint64_t kIteratorFrom = 100'000;
   if (!impl_->iter_failed && impl_->live_blocks_seen >= kIteratorFrom) {
-    auto blocks = impl_->blocks_by_iterator(tgid);
+    auto blocks = impl_->blocks_by_iterator(process);
     if (blocks) {
-      log::debug("listed {} live blocks of pid {} with the BPF iterator", blocks->size(), tgid);
+      log::debug("listed {} live blocks of pid {} with the BPF iterator", blocks->size(), process.pid);
       return blocks;
     }
     log::verbose("{}; listing blocks with batch lookups instead", blocks.error().message);
     impl_->iter_failed = true;
   }
-  return impl_->blocks_by_batch(tgid);
+  return impl_->blocks_by_batch(process);
 }
 
-Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_iterator(std::uint32_t tgid) {
+Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_iterator(const sample::ProcessKey& process) {
   static_assert(sizeof(LiveBlock) == sizeof(edleak_live_block));
   if (!iter_link) {
     iter.reset(edleak_iter_bpf__open_and_load());
@@ -283,7 +424,8 @@ Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_iterator(std::u
     if (!link) return make_error("cannot attach the block lister: {}", errno_text(errno));
     iter_link.reset(link);
   }
-  iter->bss->iter_tgid = tgid;
+  iter->bss->iter_tgid = process.pid;
+  iter->bss->iter_incarnation = process.incarnation;
   int fd = bpf_iter_create(bpf_link__fd(iter_link.get()));
   if (fd < 0) return make_error("cannot start the block lister: {}", errno_text(errno));
   std::vector<LiveBlock> out;
@@ -309,7 +451,7 @@ Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_iterator(std::u
   return out;
 }
 
-Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_batch(std::uint32_t tgid) {
+Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_batch(const sample::ProcessKey& process) {
   // Chunks of a few thousand entries, filtered as they come: the map may hold a million blocks
   // of other processes, and this runs while the process is frozen.
   constexpr __u32 kChunk = 8192;
@@ -324,7 +466,7 @@ Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_batch(std::uint
                                    nullptr);
     if (err && errno != ENOENT) return make_error("cannot read the BPF blocks map: {}", errno_text(errno));
     for (__u32 i = 0; i < count; ++i)
-      if (keys[i].tgid == tgid) out.push_back({keys[i].addr, values[i].size, values[i].stack_id});
+      if (keys[i].tgid == process.pid && keys[i].incarnation == process.incarnation) out.push_back({keys[i].addr, values[i].size, values[i].stack_id});
     if (err) break;  // ENOENT: the whole map was read
     in_batch = out_batch;
   }
@@ -333,25 +475,55 @@ Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_batch(std::uint
 
 namespace {
 
-// Deletes the entries of a map keyed by process (a key with a tgid field) for the given processes.
+using ProcessSet = std::unordered_set<sample::ProcessKey, sample::ProcessKeyHash>;
+
+// Deletes keys with one batch syscall per chunk.
+template <typename Key>
+Result<void> delete_keys(bpf_map* map, std::vector<Key>& keys) {
+  for (std::size_t done = 0; done < keys.size();) {
+    __u32 count = static_cast<__u32>(std::min<std::size_t>(keys.size() - done, 8192));
+    if (bpf_map_delete_batch(bpf_map__fd(map), keys.data() + done, &count, nullptr) != 0 && errno != ENOENT)
+      return make_error("cannot delete from the BPF map {}: {}", bpf_map__name(map), errno_text(errno));
+    done += std::max<__u32>(count, 1);  // a key deleted meanwhile (ENOENT) is skipped
+  }
+  return {};
+}
+
+// Deletes the entries of a map keyed by process history (tgid and incarnation fields).
+template <typename Key>
+struct Deleted {
+  std::vector<Key> deleted, kept;
+};
 template <typename Key, typename Value>
-Result<void> delete_processes(bpf_map* map, const std::unordered_set<std::uint32_t>& gone) {
+Result<Deleted<Key>> delete_processes(bpf_map* map, const ProcessSet& gone) {
   std::vector<Key> keys;
   std::vector<Value> values;
-  if (auto r = read_all(bpf_map__fd(map), bpf_map__max_entries(map), keys, values); !r) return r;
+  if (auto r = read_all(bpf_map__fd(map), bpf_map__max_entries(map), keys, values); !r) return r.error();
+  Deleted<Key> out;
   for (const auto& k : keys)
-    if (gone.count(k.tgid)) bpf_map_delete_elem(bpf_map__fd(map), &k);
-  return {};
+    (gone.count(sample::ProcessKey(k.tgid, k.incarnation)) ? out.deleted : out.kept).push_back(k);
+  if (auto r = delete_keys(map, out.deleted); !r) return r.error();
+  return out;
 }
 
 }  // namespace
 
-Result<void> Capture::forget_processes(const std::vector<std::uint32_t>& tgids) {
-  if (tgids.empty()) return {};
-  std::unordered_set<std::uint32_t> gone(tgids.begin(), tgids.end());
+Result<std::vector<std::uint64_t>> Capture::forget_processes(const std::vector<sample::ProcessKey>& processes) {
+  if (processes.empty()) return std::vector<std::uint64_t>{};
+  ProcessSet gone(processes.begin(), processes.end());
+  auto& maps = impl_->skel->maps;
   // Blocks first, so a racing free cannot credit a site that is about to go.
-  if (auto r = delete_processes<edleak_block_key, edleak_block>(impl_->skel->maps.blocks, gone); !r) return r;
-  return delete_processes<edleak_site_key, edleak_site>(impl_->skel->maps.sites, gone);
+  if (auto r = delete_processes<edleak_block_key, edleak_block>(maps.blocks, gone); !r) return r.error();
+  auto sites = delete_processes<edleak_site_key, edleak_site>(maps.sites, gone);
+  if (!sites) return sites.error();
+  std::unordered_set<std::uint64_t> doomed_stacks;
+  for (const auto& k : sites->deleted) doomed_stacks.insert(k.stack_id);
+  // A stack stays while a site of another history has it (a forked child shares its parent's).
+  for (const auto& k : sites->kept) doomed_stacks.erase(k.stack_id);
+  std::vector<std::uint64_t> stacks(doomed_stacks.begin(), doomed_stacks.end());
+  if (auto r = delete_keys(maps.stacks, stacks); !r) return r.error();
+  for (std::uint64_t id : stacks) impl_->known_stacks.erase(id);
+  return stacks;
 }
 
 std::uint32_t Capture::unwind_row_capacity() const {
@@ -385,7 +557,7 @@ void Capture::remove_process_mappings(std::uint32_t tgid) {
 }
 
 std::vector<std::uint32_t> Capture::take_mapping_requests() {
-  ring_buffer__consume(impl_->mapping_events.get());
+  ring_buffer__consume(impl_->events.get());
   const int fd = bpf_map__fd(impl_->skel->maps.mapping_requests);
   std::vector<std::uint32_t> tgids;
   std::uint32_t key = 0, next = 0;
@@ -400,18 +572,7 @@ std::vector<std::uint32_t> Capture::take_mapping_requests() {
   return tgids;
 }
 
-void Capture::hold_at_first_allocation(std::uint32_t tgid) {
-  __atomic_store_n(&impl_->skel->bss->held_command, tgid, __ATOMIC_SEQ_CST);
-  __atomic_store_n(&impl_->skel->bss->held_tgid, tgid, __ATOMIC_SEQ_CST);
-}
-
-bool Capture::took_hold_stop(std::uint32_t tgid) {
-  std::uint64_t expected = tgid;
-  return __atomic_compare_exchange_n(&impl_->skel->bss->hold_signalled, &expected, 0, false,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-}
-
-int Capture::mapping_requests_fd() const { return ring_buffer__epoll_fd(impl_->mapping_events.get()); }
+int Capture::events_fd() const { return ring_buffer__epoll_fd(impl_->events.get()); }
 
 std::uint64_t Capture::map_memory_bytes() const {
   // The kernel reports each map's charged memory in /proc/self/fdinfo/<fd> as "memlock:".

@@ -23,6 +23,19 @@ struct CaptureConfig {
   std::uint32_t max_frames = 64;             // frames walked per stack (<= EDLEAK_MAX_FRAMES)
   edleak_unwind_mode unwind = EDLEAK_UNWIND_AUTO;
   bool empty_programs = false;  // benchmarks: the probes' own cost floor
+  bool follow_children = false;   // children of followed processes are followed from their fork
+  bool events_for_all = false;    // process events of every process, not only followed ones
+  bool hold_followed = false;     // hold followed processes after fork and exec (see hold())
+};
+
+// A process's fork, exec or exit, from the sched_process_* tracepoints.
+struct ProcessEvent {
+  enum class Kind { fork, exec, exit } kind = Kind::fork;
+  sample::ProcessKey process;           // the new history (fork, exec), the one ended (exit)
+  std::uint32_t old_incarnation = 0;    // exec: the history that ended
+  std::uint32_t parent_pid = 0;         // fork
+  int exit_status = 0;                  // exit: wait status
+  std::string comm;                     // the process's name (after exec: the new program's)
 };
 
 class Capture {
@@ -35,10 +48,27 @@ class Capture {
 
   // Attaches the probes of `plan` to the library at `path` (a path this process can open,
   // e.g. /proc/PID/root/usr/lib/x86_64-linux-gnu/libc.so.6) for process `pid`, or for every
-  // process when pid is -1. Free probes first, then return probes, then entry probes, so no
-  // block is recorded whose free could be missed and no entry waits for a missing return.
+  // process when pid is -1: one uprobe_multi link per program. Free probes first, then return
+  // probes, then entry probes, so no block is recorded whose free could be missed and no entry
+  // waits for a missing return.
   Result<void> attach(const probe::ProbePlan& plan, const std::string& path, pid_t pid);
-  std::size_t probe_count() const;
+  std::size_t probe_count() const;  // probes (addresses), not links
+  // Detaches every probe.
+  void detach();
+  // Detaches the probes attached for process `pid` (after its exit): in the background, since
+  // each link's release waits for an RCU grace period.
+  void detach_process(pid_t pid);
+
+  // Reports process `tgid`'s events (fork, exec, exit); its children's too with follow_children.
+  void follow(std::uint32_t tgid);
+  // Stops process `tgid` with SIGSTOP at its next allocator call (before it, no stack of it is
+  // captured), and followed processes again after each fork and exec with hold_followed, so
+  // its mappings can be read first; see bpf/. The caller, its ptrace tracer, sees the stop,
+  // asks took_hold_stop(tgid) whether it was this one, and resumes it without the signal.
+  void hold(std::uint32_t tgid);
+  bool took_hold_stop(std::uint32_t tgid);
+  // Process events since the last call, in order.
+  std::vector<ProcessEvent> take_process_events();
 
   // Reads every (process, stack) aggregate and the counters, with frames for stacks not
   // returned before (`known_stacks` is updated).
@@ -53,10 +83,11 @@ class Capture {
     std::uint64_t size = 0;
     std::uint64_t stack_id = 0;
   };
-  Result<std::vector<LiveBlock>> live_blocks(std::uint32_t tgid);
+  Result<std::vector<LiveBlock>> live_blocks(const sample::ProcessKey& process);
 
-  // Forgets the blocks and aggregates of processes that have exited.
-  Result<void> forget_processes(const std::vector<std::uint32_t>& tgids);
+  // Forgets the blocks and aggregates of process histories that ended, and the frames of stacks
+  // no other history has (returned: they leave the caller's tables too).
+  Result<std::vector<std::uint64_t>> forget_processes(const std::vector<sample::ProcessKey>& processes);
 
   // ---- unwinding (the maps behind unwind::UnwindRegistry) ----
   std::uint32_t unwind_row_capacity() const;
@@ -67,15 +98,9 @@ class Capture {
   // Processes whose mappings the BPF side asked for (none known yet, or a return address outside
   // them); each request is taken once.
   std::vector<std::uint32_t> take_mapping_requests();
-  // Readable when the BPF side has asked for mappings (for poll); drain with take_mapping_requests.
-  int mapping_requests_fd() const;
-
-  // Has process `tgid` stopped with SIGSTOP at its next outermost allocator call (before it,
-  // no stack of it is captured), and again at the first one after each exec, so its mappings
-  // can be read first; see bpf/. The caller, its ptrace tracer, sees the stop, asks
-  // took_hold_stop(tgid) whether it was this one, and resumes it without the signal.
-  void hold_at_first_allocation(std::uint32_t tgid);
-  bool took_hold_stop(std::uint32_t tgid);
+  // Readable when the BPF side has asked for mappings or sent process events (for poll); drain
+  // with take_mapping_requests and take_process_events.
+  int events_fd() const;
 
   // Kernel memory of the maps, as bpftool reports it (memlock), in bytes.
   std::uint64_t map_memory_bytes() const;

@@ -260,6 +260,7 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
       "Durations: 500ms, 1s, 2m, 1h or plain seconds.\n"
       "Examples:\n"
       "  edleak-bpf -p 1234 -i 2s -d 10m        trace pid 1234 for 10 minutes\n"
+      "  edleak-bpf -f -p $(pgrep -o nginx)     trace nginx's master and the workers it starts\n"
       "  edleak-bpf --format json -- ./server   start ./server and trace it, JSON lines on stdout\n"
       "  edleak-bpf --fail-on definitely-lost -- ./tests   fail when the tests leave unreachable blocks\n"
       "  edleak-bpf -p 1234 --scan-every 1m     also tell reachable from lost blocks every minute\n"
@@ -284,6 +285,16 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
           ->allow_extra_args(false)
           ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll),
       "TARGETING");
+  CLI::Option* follow_forks =
+      add(app.add_flag("-f,--follow-forks")
+              ->description("With -p: trace the processes' future children too (forks, and what they exec)")
+              ->disable_flag_override(),
+          "TARGETING");
+  CLI::Option* no_follow =
+      add(app.add_flag("--no-follow")
+              ->description("With a command: trace only it, not its children (traced by default)")
+              ->disable_flag_override(),
+          "TARGETING");
   add_value("--libc", raw.libc, "Allocator library to probe (default: the libc each process maps)", "PATH",
             "TARGETING");
   add_value("-i,--interval", raw.interval,
@@ -382,6 +393,13 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
   options.trace.all_stacks = all_stacks->count() > 0;
   options.trace.empty_programs = empty_programs->count() > 0;
   options.trace.exit_scan = no_exit_scan->count() == 0;
+  if (follow_forks->count() && options.trace.pids.empty())
+    return usage_error(err, options.trace.command.empty()
+                                ? "-f/--follow-forks follows the children of -p processes: name them with -p"
+                                : "-f/--follow-forks is for -p; a command's children are followed by default");
+  if (no_follow->count() && options.trace.command.empty())
+    return usage_error(err, "--no-follow applies to a command (-- CMD); -p processes' children are followed only with -f");
+  options.trace.follow = options.trace.command.empty() ? follow_forks->count() > 0 : no_follow->count() == 0;
   const TraceOptions& t = options.trace;
   if (t.fail_on.definitely_lost && t.pids.empty() && (t.command.empty() || !t.exit_scan))
     return usage_error(err, t.command.empty()

@@ -23,12 +23,15 @@ struct FailOn {
 enum class UnwindMode { automatic, dwarf, frame_pointers };
 
 // `edleak-bpf [-p PID]... [-i DUR] [-d DUR] [--top N] [-a] [--format text|json] [-o FILE]
-//             [--libc PATH] [--unwind auto|dwarf|fp] [--max-frames N] [--max-allocs N]
+//             [-f|--follow-forks] [--no-follow] [--libc PATH] [--unwind auto|dwarf|fp] [--max-frames N] [--max-allocs N]
 //             [--max-stacks N] [--max-unwind-rows N] [--scan-every DUR] [--max-scan-pause DUR]
 //             [--no-exit-scan] [--fail-on LIST] [-v] [-- CMD [ARGS...]]`
 struct TraceOptions {
   std::vector<pid_t> pids;                     // empty and no command: every process
   std::vector<std::string> command;            // after "--": start and trace it
+  // Children: a command's whole tree is traced unless --no-follow; -p processes' future
+  // children with -f/--follow-forks.
+  bool follow = false;
   std::chrono::nanoseconds interval = std::chrono::seconds(1);
   std::optional<std::chrono::nanoseconds> duration;  // stop after this long
   std::size_t top = 10;                        // leakers per process

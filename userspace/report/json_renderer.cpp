@@ -90,6 +90,13 @@ json to_json(const ProcessReport& process) {
       {"pid", process.pid},
       {"comm", process.comm},
       {"exited", process.exited},
+      {"exec_ended", process.exec_ended},
+      {"parent_pid", process.parent_pid ? json(process.parent_pid) : json(nullptr)},
+      {"command", string_or_null(process.command)},
+      {"exit_status", process.exit_status ? json(*process.exit_status) : json(nullptr)},
+      {"ns_pid", process.ns_pid ? json(process.ns_pid) : json(nullptr)},
+      {"cgroup", string_or_null(process.cgroup)},
+      {"notes", process.notes},
       {"outstanding_bytes", process.outstanding_bytes},
       {"stacks", process.stacks},
       {"leaking_stacks", process.leaking_stacks},
@@ -104,9 +111,11 @@ json to_json(const Stats& stats) {
   return {
       {"lost_allocs", stats.lost_allocs},
       {"stack_errors", stats.stack_errors},
-      {"lost_stacks", stats.lost_stacks},
+      {"lost_sites", stats.lost_sites},
       {"unknown_frees", stats.unknown_frees},
       {"failed_allocs", stats.failed_allocs},
+      {"overwritten_blocks", stats.overwritten_blocks},
+      {"lost_events", stats.lost_events},
   };
 }
 

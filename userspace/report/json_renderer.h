@@ -2,8 +2,11 @@
 // The report as JSON lines: one object per report, one report per line, for other tools.
 //
 // {"time": "2026-11-24T10:00:00Z", "elapsed_s": 12.0, "interval_s": 1.0, "samples": 12, "final": false,
-//  "stats": {"lost_allocs": 0, "stack_errors": 0, "lost_stacks": 0, "unknown_frees": 0, "failed_allocs": 0},
-//  "processes": [{"pid": 123, "comm": "server", "exited": false, "outstanding_bytes": 40000, "stacks": 57,
+//  "stats": {"lost_allocs": 0, "stack_errors": 0, "lost_sites": 0, "unknown_frees": 0, "failed_allocs": 0,
+//            "overwritten_blocks": 0, "lost_events": 0},
+//  "processes": [{"pid": 123, "comm": "server", "exited": false, "exec_ended": false, "parent_pid": 100,
+//    "command": "./server --port 80", "exit_status": null, "ns_pid": null, "cgroup": null,
+//    "outstanding_bytes": 40000, "stacks": 57,
 //    "leakers": [{"stack": [FRAME...], "outstanding_bytes": 30000, "outstanding_allocs": 30,
 //                 "total_allocs": 31, "total_frees": 1, "leak_factor": {...classify::to_json...},
 //                 "reachability": REACHABILITY}],
@@ -13,6 +16,10 @@
 // REACHABILITY: {"definitely_lost": {"bytes": 48, "blocks": 3}, "indirectly_lost": {...},
 //                "possibly_lost": {...}, "still_reachable": {...}}; null before any scan (and for
 // a leaker, when the last scan did not complete). "scan" is null before the process's first scan.
+// A process appears once per history: "exec_ended" marks the final section of the program it ran
+// before an exec (the same pid's next section is the new program); "exit_status" is the wait
+// status (exit code << 8, or the signal) when known; "parent_pid", "ns_pid" (the pid inside its
+// own pid namespace, when it differs) and "cgroup" are null when unknown or not applicable.
 //
 // FRAME: {"addr": "0x55d0c2a1b191", "symbol": "leak_here", "offset": 24, "module": "/usr/bin/server",
 //         "file": "list.h", "line": 12, "inlined": [{"symbol": "push", "file": "server.c", "line": 42}]}

@@ -57,6 +57,13 @@ struct ProcessReport {
   std::uint32_t pid = 0;
   std::string comm;
   bool exited = false;
+  bool exec_ended = false;          // this history ended with an exec (the pid runs on)
+  std::uint32_t parent_pid = 0;     // 0: not known
+  std::string command;              // command line, "" when not read
+  std::optional<int> exit_status;   // wait status, when it exited and it is known
+  std::uint32_t ns_pid = 0;         // pid inside its own pid namespace, when it differs
+  std::string cgroup;               // its cgroup v2 path (containers), "" for the root
+  std::vector<std::string> notes;   // what the user should know (e.g. "its children allocate: -f")
   std::uint64_t outstanding_bytes = 0;  // over every stack of the process, leaking or not
   std::uint64_t stacks = 0;             // stacks with outstanding blocks
   std::uint64_t leaking_stacks = 0;     // stacks classified as leaking, before the --top cut
@@ -70,9 +77,13 @@ struct ProcessReport {
 struct Stats {
   std::uint64_t lost_allocs = 0;    // live-block map full: allocation not tracked
   std::uint64_t stack_errors = 0;   // stack not captured or stack map full
-  std::uint64_t lost_stacks = 0;    // per-stack aggregate map full
-  std::uint64_t unknown_frees = 0;  // frees of blocks allocated before tracing (ignored)
+  std::uint64_t lost_sites = 0;     // per-(process, stack) aggregate map full: allocation not counted
+  // Frees of blocks not seen allocated (ignored): allocated before tracing, or glibc returning
+  // a thread's cached blocks to its arena at thread exit (the program had freed them already).
+  std::uint64_t unknown_frees = 0;
   std::uint64_t failed_allocs = 0;  // allocator returned NULL (not an allocation)
+  std::uint64_t overwritten_blocks = 0;  // a live block's address handed out again (free missed)
+  std::uint64_t lost_events = 0;    // process events dropped (ring buffer full)
 };
 
 struct Report {

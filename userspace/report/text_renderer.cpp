@@ -1,5 +1,7 @@
 #include "report/text_renderer.h"
 
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -95,12 +97,29 @@ void write_process_summary(std::ostream& out, const ProcessReport& process, std:
 
 void write_process(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
   write_process_summary(out, process, samples);
+  if (!process.command.empty() && process.command != process.comm)
+    out << "  command: " << printable(process.command.size() > 160 ? process.command.substr(0, 157) + "..." : process.command)
+        << '\n';
+  for (const std::string& note : process.notes) out << "  note: " << printable(note) << '\n';
   if (process.scan) write_scan(out, *process.scan);
   for (std::size_t i = 0; i < process.leakers.size(); ++i) write_leaker(out, i + 1, process.leakers[i]);
 }
 
+// ", exited", with how when it is known (a wait status).
+std::string exit_text(const std::optional<int>& status) {
+  if (!status) return ", exited";
+  if (WIFSIGNALED(*status)) return fmt::format(", killed by signal {}", WTERMSIG(*status));
+  return fmt::format(", exited with status {}", WEXITSTATUS(*status));
+}
+
 void write_process_summary(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
-  out << fmt::format("pid {} ({}{}): ", process.pid, printable(process.comm), process.exited ? ", exited" : "");
+  std::string about = printable(process.comm);
+  if (process.parent_pid) about += fmt::format(", child of {}", process.parent_pid);
+  if (process.ns_pid) about += fmt::format(", pid {} in its namespace", process.ns_pid);
+  if (!process.cgroup.empty()) about += fmt::format(", cgroup {}", printable(process.cgroup));
+  if (process.exec_ended) about += ", exec'd another program";
+  if (process.exited) about += exit_text(process.exit_status);
+  out << fmt::format("pid {} ({}): ", process.pid, about);
   if (process.leakers.empty() && samples < classify::kMinPoints) {
     // A trend needs a few samples; saying "no leaks" before that would be a guess.
     out << fmt::format("{}, {} outstanding; no verdict before {} samples ({} so far)\n",
@@ -119,11 +138,13 @@ void write_process_summary(std::ostream& out, const ProcessReport& process, std:
 
 void write_stats(std::ostream& out, const Stats& stats) {
   out << fmt::format("lost: {}, {}; stack errors: {}; untracked frees: {}; failed allocs: {}",
-                     count_of(stats.lost_allocs, "alloc", "allocs"), count_of(stats.lost_stacks, "stack", "stacks"),
+                     count_of(stats.lost_allocs, "alloc", "allocs"), count_of(stats.lost_sites, "site", "sites"),
                      stats.stack_errors, stats.unknown_frees, stats.failed_allocs);
+  if (stats.overwritten_blocks > 0) out << fmt::format("; blocks allocated over missed frees: {}", stats.overwritten_blocks);
+  if (stats.lost_events > 0) out << fmt::format("; process events lost: {}", stats.lost_events);
   // Drops make the numbers above too low: say which limit to raise.
   if (stats.lost_allocs > 0) out << " (incomplete: raise --max-allocs)";
-  if (stats.lost_stacks > 0) out << " (incomplete: raise --max-stacks)";
+  if (stats.lost_sites > 0) out << " (incomplete: raise --max-stacks)";
   out << '\n';
 }
 

@@ -6,7 +6,9 @@ namespace edleak::sample {
 
 Site& SiteTable::find_or_add(ProcessSites& process, const SiteSample& sample) {
   auto [it, inserted] = process.index.try_emplace(sample.stack_id, static_cast<std::uint32_t>(process.sites.size()));
-  if (inserted) process.sites.push_back(Site{sample.tgid, sample.stack_id, {}, series::Series(kSeriesCapacity)});
+  if (inserted)
+    process.sites.push_back(
+        Site{ProcessKey(sample.tgid, sample.incarnation), sample.stack_id, {}, series::Series(kSeriesCapacity)});
   return process.sites[it->second];
 }
 
@@ -18,11 +20,12 @@ void SiteTable::ingest(const Snapshot& snapshot) {
   for (std::size_t i = 0; i < snapshot.sites.size(); ++i) {
     const SiteSample& s = snapshot.sites[i];
     Site* site = nullptr;
-    if (!added && i < previous_order_.size() && previous_order_[i]->tgid == s.tgid &&
+    const ProcessKey key(s.tgid, s.incarnation);
+    if (!added && i < previous_order_.size() && previous_order_[i]->process == key &&
         previous_order_[i]->stack_id == s.stack_id)
       site = previous_order_[i];
     if (!site) {
-      ProcessSites& process = processes_[s.tgid];
+      ProcessSites& process = processes_[key];
       const std::size_t before = process.sites.size();
       site = &find_or_add(process, s);
       added = added || process.sites.size() != before;
@@ -39,20 +42,24 @@ void SiteTable::ingest(const Snapshot& snapshot) {
   ++samples_;
 }
 
-void SiteTable::forget_process(std::uint32_t tgid) {
-  processes_.erase(tgid);
+void SiteTable::forget_process(const ProcessKey& key) {
+  processes_.erase(key);
   previous_order_.clear();
 }
 
-std::vector<const Site*> SiteTable::sites_of(std::uint32_t tgid) const {
+void SiteTable::forget_stacks(const std::vector<std::uint64_t>& stack_ids) {
+  for (std::uint64_t id : stack_ids) stacks_.erase(id);
+}
+
+std::vector<const Site*> SiteTable::sites_of(const ProcessKey& key) const {
   std::vector<const Site*> out;
-  for_each_site(tgid, [&](const Site& site) { out.push_back(&site); });
+  for_each_site(key, [&](const Site& site) { out.push_back(&site); });
   return out;
 }
 
-std::vector<std::uint32_t> SiteTable::processes() const {
-  std::vector<std::uint32_t> out;
-  for (const auto& [tgid, sites] : processes_) out.push_back(tgid);
+std::vector<ProcessKey> SiteTable::processes() const {
+  std::vector<ProcessKey> out;
+  for (const auto& [key, sites] : processes_) out.push_back(key);
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -11,7 +11,7 @@
 namespace edleak::sample {
 
 struct Site {
-  std::uint32_t tgid = 0;
+  ProcessKey process;
   std::uint64_t stack_id = 0;
   SiteSample latest;     // aggregates at the last snapshot that had this site
   series::Series bytes;  // outstanding bytes over time
@@ -27,25 +27,28 @@ class SiteTable {
   // and keeps the frames of new stacks.
   void ingest(const Snapshot& snapshot);
 
-  // Drops the sites of a process (after its final report).
-  void forget_process(std::uint32_t tgid);
+  // Drops the sites of a process history (after its final report).
+  void forget_process(const ProcessKey& process);
+  // Drops the frames of stacks the capture no longer holds (no history has them).
+  void forget_stacks(const std::vector<std::uint64_t>& stack_ids);
 
   // Sites of a process, in the order they were first seen. Pointers stay valid until the next
   // ingest() or forget_process().
-  std::vector<const Site*> sites_of(std::uint32_t tgid) const;
+  std::vector<const Site*> sites_of(const ProcessKey& process) const;
   // Calls f(const Site&) for each site of a process, without building a list.
   template <typename F>
-  void for_each_site(std::uint32_t tgid, F&& f) const {
-    if (auto it = processes_.find(tgid); it != processes_.end())
+  void for_each_site(const ProcessKey& process, F&& f) const {
+    if (auto it = processes_.find(process); it != processes_.end())
       for (const Site& site : it->second.sites) f(site);
   }
-  std::vector<std::uint32_t> processes() const;  // ascending
+  std::vector<ProcessKey> processes() const;  // ascending
 
   const std::vector<std::uint64_t>* frames(std::uint64_t stack_id) const;
   const StackRecord* stack(std::uint64_t stack_id) const;
   const Counters& counters() const { return counters_; }
   std::uint64_t samples() const { return samples_; }
   std::size_t size() const;
+  std::size_t stack_count() const { return stacks_.size(); }
 
  private:
   // Sites live in a vector, so that classifying every site each interval walks memory in
@@ -56,7 +59,7 @@ class SiteTable {
   };
   Site& find_or_add(ProcessSites& process, const SiteSample& sample);
 
-  std::unordered_map<std::uint32_t, ProcessSites> processes_;
+  std::unordered_map<ProcessKey, ProcessSites, ProcessKeyHash> processes_;
   // Where each entry of the previous snapshot went: the kernel returns a map's entries in the
   // same order from one read to the next, so this finds most sites without hashing.
   std::vector<Site*> previous_order_;

@@ -1,10 +1,30 @@
 #pragma once
 // One reading of the capture maps: the record that flows from capture to analysis.
+#include <compare>
 #include <cstdint>
+#include <functional>
 #include <unordered_map>
 #include <vector>
 
 namespace edleak::sample {
+
+// One history of a process: a pid from its fork (or exec) to its next exec or its exit. The
+// capture numbers histories (bpf/edleak_abi.h); 0 is a process that started before tracing. An
+// exec'd program and a process that reuses a pid are other histories, never mixed with it.
+struct ProcessKey {
+  std::uint32_t pid = 0;
+  std::uint32_t incarnation = 0;
+  ProcessKey() = default;
+  // A pid alone: its history from before tracing (tests, and processes named by pid).
+  ProcessKey(std::uint32_t pid_, std::uint32_t incarnation_ = 0) : pid(pid_), incarnation(incarnation_) {}
+  auto operator<=>(const ProcessKey&) const = default;
+};
+
+struct ProcessKeyHash {
+  std::size_t operator()(const ProcessKey& k) const {
+    return std::hash<std::uint64_t>()(static_cast<std::uint64_t>(k.incarnation) << 32 | k.pid);
+  }
+};
 
 // Aggregates of one (process, stack) at the time of the snapshot.
 struct SiteSample {
@@ -14,6 +34,7 @@ struct SiteSample {
   std::int64_t outstanding_blocks = 0;
   std::uint64_t total_allocs = 0;
   std::uint64_t total_frees = 0;
+  std::uint32_t incarnation = 0;  // of the process history (ProcessKey)
 };
 
 // Totals of the capture counters since it started (see bpf/edleak_abi.h).
@@ -24,6 +45,8 @@ struct Counters {
   std::uint64_t unknown_frees = 0;
   std::uint64_t failed_allocs = 0;
   std::uint64_t state_errors = 0;
+  std::uint64_t overwritten_blocks = 0;  // recorded over a live block whose free was missed
+  std::uint64_t lost_events = 0;         // process events the ring buffer could not hold
 };
 
 // The frames of one stack (allocation site first) and how their walk ended.

@@ -98,16 +98,22 @@ struct Symbolizer::Impl {
     // walk, usually): they do not make the mappings be read again.
     std::unordered_set<std::uint64_t> unmapped;
     bool loaded = false;
+    bool sealed = false;  // the history ended: /proc/PID/maps is another program's now
   };
 
   // Every file opened so far, shared by all processes; nullptr for files that could not be
   // opened (retried once by each process that maps them: another may see it).
   std::map<ModuleKey, std::unique_ptr<ElfModule>> modules;
-  std::unordered_map<pid_t, Process> processes;
+  // By (history << 32 | pid).
+  std::unordered_map<std::uint64_t, Process> processes;
+  static std::uint64_t key(pid_t pid, std::uint32_t history) {
+    return static_cast<std::uint64_t>(history) << 32 | static_cast<std::uint32_t>(pid);
+  }
 
   // (Re)reads the mappings of pid; keeps the previous ones when the process is gone, so the
   // stacks of a process that just exited still resolve.
   void load_mappings(pid_t pid, Process& process) {
+    if (process.sealed) return;
     auto mappings = read_proc_maps(pid);
     if (!mappings) {
       log::verbose("cannot symbolize addresses of process {}: {}", pid, mappings.error().message);
@@ -183,7 +189,12 @@ std::vector<Frame> Symbolizer::symbolize(pid_t pid, std::span<const std::uint64_
 
 std::vector<Frame> Symbolizer::symbolize(pid_t pid, std::span<const std::uint64_t> addrs,
                                          AddressKind kind) {
-  Impl::Process& process = impl_->processes[pid];
+  return symbolize(pid, 0, addrs, kind);
+}
+
+std::vector<Frame> Symbolizer::symbolize(pid_t pid, std::uint32_t history, std::span<const std::uint64_t> addrs,
+                                         AddressKind kind) {
+  Impl::Process& process = impl_->processes[Impl::key(pid, history)];
   // Mappings are read at most once per call: when first needed, or again when an address is
   // outside them (the process mapped something since, e.g. dlopen).
   bool reread = false;
@@ -211,6 +222,10 @@ std::vector<Frame> Symbolizer::symbolize(pid_t pid, std::span<const std::uint64_
   return frames;
 }
 
-void Symbolizer::forget_process(pid_t pid) { impl_->processes.erase(pid); }
+void Symbolizer::seal(pid_t pid, std::uint32_t history) { impl_->processes[Impl::key(pid, history)].sealed = true; }
+
+void Symbolizer::forget_process(pid_t pid, std::uint32_t history) {
+  impl_->processes.erase(Impl::key(pid, history));
+}
 
 }  // namespace edleak::symbolize

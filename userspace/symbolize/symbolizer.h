@@ -36,9 +36,17 @@ class Symbolizer {
   std::vector<Frame> symbolize(pid_t pid, std::span<const std::uint64_t> addrs);
   // The same, saying what the addresses are; the overload above takes them as instructions.
   std::vector<Frame> symbolize(pid_t pid, std::span<const std::uint64_t> addrs, AddressKind kind);
+  // The same for one history of the pid (sample::ProcessKey's incarnation): each history keeps
+  // the mappings it was first symbolized with, so a program's stacks still resolve after the
+  // pid exec'd another.
+  std::vector<Frame> symbolize(pid_t pid, std::uint32_t history, std::span<const std::uint64_t> addrs,
+                               AddressKind kind);
+  // The history ended (exec, exit): its mappings are never read again (after an exec, /proc
+  // shows the next program's).
+  void seal(pid_t pid, std::uint32_t history);
 
-  // Drops what is cached for a process (its mappings); modules stay cached.
-  void forget_process(pid_t pid);
+  // Drops what is cached for a process history (its mappings); modules stay cached.
+  void forget_process(pid_t pid, std::uint32_t history = 0);
 
  private:
   struct Impl;

@@ -24,7 +24,7 @@ sample::SiteTable leaking_table(std::uint32_t tgid, int samples) {
   return table;
 }
 
-std::vector<symbolize::Frame> frames_for(std::uint32_t, std::uint64_t id) {
+std::vector<symbolize::Frame> frames_for(const sample::ProcessKey&, std::uint64_t id) {
   symbolize::Frame f;
   f.addr = id;
   f.symbol = id == 0xa ? "leak_here" : "churn_here";
@@ -33,7 +33,7 @@ std::vector<symbolize::Frame> frames_for(std::uint32_t, std::uint64_t id) {
 
 TEST(BuildReport, LeakersRankedWithStacksAndTotals) {
   auto table = leaking_table(42, 30);
-  std::unordered_map<std::uint32_t, ProcessInfo> processes{{42, {"server", false}}};
+  ProcessInfos processes{{42, {"server", false}}};
   ReportContext context;
   context.elapsed_s = 30;
   context.interval_s = 1;
@@ -60,7 +60,7 @@ TEST(BuildReport, LeakersRankedWithStacksAndTotals) {
 
 TEST(BuildReport, NamedProcessWithoutLeaksIsListedOnlyWhenAsked) {
   auto table = leaking_table(42, 3);  // too few samples for a verdict
-  std::unordered_map<std::uint32_t, ProcessInfo> processes{{42, {"server", false}}, {7, {"idle", true}}};
+  ProcessInfos processes{{42, {"server", false}}, {7, {"idle", true}}};
   ReportContext context;
   context.list_quiet_processes = true;
   auto listed = build_report(table, processes, frames_for, context);

@@ -21,7 +21,7 @@ sample::SiteTable table_of(std::uint32_t tgid) {
   return table;
 }
 
-std::vector<symbolize::Frame> no_frames(std::uint32_t, std::uint64_t) { return {}; }
+std::vector<symbolize::Frame> no_frames(const sample::ProcessKey&, std::uint64_t) { return {}; }
 
 scan::ProcessScan sample_scan() {
   scan::ProcessScan s;
@@ -60,7 +60,7 @@ TEST(ScanOutcome, FailureAndAbortCarryNoCategories) {
 
 TEST(BuildReportWithScan, StackWithLostBlocksIsListedWhateverItsTrend) {
   auto table = table_of(7);
-  std::unordered_map<std::uint32_t, ProcessInfo> processes{{7, {"prog", true}}};
+  ProcessInfos processes{{7, {"prog", true}}};
   processes[7].scan = Scans::outcome(sample_scan(), true);
   ReportContext context;
   report::Report r = build_report(table, processes, no_frames, context);
@@ -78,7 +78,7 @@ TEST(BuildReportWithScan, StackWithLostBlocksIsListedWhateverItsTrend) {
 
 TEST(BuildReportWithScan, WithoutAScanNothingChanges) {
   auto table = table_of(7);
-  std::unordered_map<std::uint32_t, ProcessInfo> processes{{7, {"prog", false}}};
+  ProcessInfos processes{{7, {"prog", false}}};
   report::Report r = build_report(table, processes, no_frames, ReportContext{});
   ASSERT_EQ(r.processes[0].leakers.size(), 1u);
   EXPECT_FALSE(r.processes[0].scan);
@@ -89,7 +89,7 @@ TEST(ScansExitCode, FailOnDefinitelyLost) {
   cli::TraceOptions options;
   options.fail_on.definitely_lost = true;
   Scans scans(options);
-  std::unordered_map<std::uint32_t, ProcessInfo> processes{{7, {"prog", true}}};
+  ProcessInfos processes{{7, {"prog", true}}};
   EXPECT_EQ(scans.exit_code(0, processes), 0);  // no scan, nothing found
   processes[7].scan = Scans::outcome(sample_scan(), true);
   EXPECT_EQ(scans.exit_code(0, processes), 3);

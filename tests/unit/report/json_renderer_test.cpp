@@ -39,8 +39,9 @@ TEST(JsonRenderer, TopLevelFields) {
   EXPECT_EQ(j["interval_s"], 1.0);
   EXPECT_EQ(j["samples"], 12);
   EXPECT_EQ(j["final"], false);
-  EXPECT_EQ(j["stats"], json::parse(R"({"lost_allocs": 0, "stack_errors": 0, "lost_stacks": 0,
-                                         "unknown_frees": 3, "failed_allocs": 0})"));
+  EXPECT_EQ(j["stats"], json::parse(R"({"lost_allocs": 0, "stack_errors": 0, "lost_sites": 0,
+                                         "unknown_frees": 3, "failed_allocs": 0, "overwritten_blocks": 0,
+                                         "lost_events": 0})"));
   ASSERT_TRUE(j["processes"].is_array());
   EXPECT_EQ(j["processes"].size(), 2u);
 }
@@ -113,9 +114,35 @@ TEST(JsonRenderer, EmptyReport) {
   r.time = sample_time();
   EXPECT_EQ(render(r),
             R"({"time":"2026-11-24T10:00:12Z","elapsed_s":0.0,"interval_s":0.0,"samples":0,"final":false,)"
-            R"("stats":{"lost_allocs":0,"stack_errors":0,"lost_stacks":0,"unknown_frees":0,"failed_allocs":0},)"
+            R"("stats":{"lost_allocs":0,"stack_errors":0,"lost_sites":0,"unknown_frees":0,"failed_allocs":0,)"
+            R"("overwritten_blocks":0,"lost_events":0},)"
             R"("processes":[]})"
             "\n");
+}
+
+TEST(JsonRenderer, ProcessIdentityAndHistory) {
+  Report r = sample_report();
+  json plain = render_and_parse(r)["processes"][0];
+  EXPECT_EQ(plain["parent_pid"], nullptr);
+  EXPECT_EQ(plain["exit_status"], nullptr);
+  EXPECT_EQ(plain["exec_ended"], false);
+  EXPECT_EQ(plain["notes"], json::array());
+  auto& p = r.processes[0];
+  p.parent_pid = 77;
+  p.command = "./server -v";
+  p.exit_status = 256;
+  p.ns_pid = 7;
+  p.cgroup = "/c";
+  p.exec_ended = true;
+  p.notes = {"add -f"};
+  json j = render_and_parse(r)["processes"][0];
+  EXPECT_EQ(j["parent_pid"], 77);
+  EXPECT_EQ(j["command"], "./server -v");
+  EXPECT_EQ(j["exit_status"], 256);
+  EXPECT_EQ(j["ns_pid"], 7);
+  EXPECT_EQ(j["cgroup"], "/c");
+  EXPECT_EQ(j["exec_ended"], true);
+  EXPECT_EQ(j["notes"], json::array({"add -f"}));
 }
 
 TEST(JsonRenderer, StringsWithNewlinesStayOnOneLine) {

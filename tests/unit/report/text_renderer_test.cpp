@@ -27,7 +27,7 @@ std::string render_utc(const Report& report) {
 TEST(TextRenderer, SampleReport) {
   EXPECT_EQ(render_utc(sample_report()),
             "[10:00:12] edleak-bpf: 12 samples over 12.0s (interval 1s)\n"
-            "lost: 0 allocs, 0 stacks; stack errors: 0; untracked frees: 3; failed allocs: 0\n"
+            "lost: 0 allocs, 0 sites; stack errors: 0; untracked frees: 3; failed allocs: 0\n"
             "pid 1234 (server): 1 leaking of 57 stacks, 1.2 MiB outstanding\n"
             "  #1 linear      leak 14.7 KiB (15009 B), +1.2 KiB/s, outstanding 29.3 KiB in 30 blocks "
             "(31 allocs, 1 free)\n"
@@ -93,17 +93,41 @@ TEST(TextRenderer, NoProcesses) {
   r.processes.clear();
   EXPECT_EQ(render_utc(r),
             "[10:00:12] edleak-bpf: 12 samples over 12.0s (interval 1s)\n"
-            "lost: 0 allocs, 0 stacks; stack errors: 0; untracked frees: 3; failed allocs: 0\n"
+            "lost: 0 allocs, 0 sites; stack errors: 0; untracked frees: 3; failed allocs: 0\n"
             "no process with outstanding allocations\n"
             "\n");
 }
 
 TEST(TextRenderer, DropsPointAtTheLimitToRaise) {
   Report r = sample_report();
-  r.stats = {.lost_allocs = 5, .stack_errors = 2, .lost_stacks = 1, .unknown_frees = 0, .failed_allocs = 1};
+  r.stats = {.lost_allocs = 5, .stack_errors = 2, .lost_sites = 1, .unknown_frees = 0, .failed_allocs = 1,
+             .overwritten_blocks = 3, .lost_events = 2};
   EXPECT_THAT(render_utc(r),
-              HasSubstr("\nlost: 5 allocs, 1 stack; stack errors: 2; untracked frees: 0; failed allocs: 1"
+              HasSubstr("\nlost: 5 allocs, 1 site; stack errors: 2; untracked frees: 0; failed allocs: 1"
+                        "; blocks allocated over missed frees: 3; process events lost: 2"
                         " (incomplete: raise --max-allocs) (incomplete: raise --max-stacks)\n"));
+}
+
+TEST(TextRenderer, SaysWhoAProcessIsAndHowItEnded) {
+  Report r = sample_report();
+  auto& p = r.processes[0];
+  p.parent_pid = 77;
+  p.ns_pid = 7;
+  p.cgroup = "/system.slice/docker-1.scope";
+  p.exited = true;
+  p.exit_status = 3 << 8;
+  p.command = "./server --port 80";
+  p.notes = {"add -f"};
+  std::string text = render_utc(r);
+  EXPECT_THAT(text, HasSubstr("pid 1234 (server, child of 77, pid 7 in its namespace, cgroup "
+                              "/system.slice/docker-1.scope, exited with status 3): "));
+  EXPECT_THAT(text, HasSubstr("\n  command: ./server --port 80\n  note: add -f\n"));
+  p.exit_status = 9;  // killed by SIGKILL
+  EXPECT_THAT(render_utc(r), HasSubstr(", killed by signal 9): "));
+  p.exited = false;
+  p.exec_ended = true;
+  EXPECT_THAT(render_utc(r), HasSubstr("pid 1234 (server, child of 77, pid 7 in its namespace, cgroup "
+                                       "/system.slice/docker-1.scope, exec'd another program): "));
 }
 
 TEST(TextRenderer, EscapesControlBytesFromTheTracedProcess) {

@@ -32,11 +32,11 @@ TEST(SiteTable, OneSeriesPerProcessAndStack) {
   table.ingest(snapshot(2, {site(10, 0xa, 200), site(10, 0xb, 8), site(20, 0xa, 60)}));
   EXPECT_EQ(table.size(), 3u);
   EXPECT_EQ(table.samples(), 2u);
-  EXPECT_THAT(table.processes(), ElementsAre(10u, 20u));
+  EXPECT_THAT(table.processes(), ElementsAre(ProcessKey(10u), ProcessKey(20u)));
   auto sites = table.sites_of(10);
   ASSERT_EQ(sites.size(), 2u);
   const Site* a = sites[0]->stack_id == 0xa ? sites[0] : sites[1];
-  EXPECT_EQ(a->tgid, 10u);
+  EXPECT_EQ(a->process, ProcessKey(10u));
   EXPECT_EQ(a->latest.outstanding_bytes, 200);
   ASSERT_EQ(a->bytes.samples_seen(), 2u);
   EXPECT_EQ(a->bytes.first().bytes, 100);
@@ -101,8 +101,37 @@ TEST(SiteTable, ForgetProcessDropsOnlyItsSites) {
   SiteTable table;
   table.ingest(snapshot(1, {site(10, 0xa, 8), site(20, 0xa, 8), site(20, 0xb, 8)}));
   table.forget_process(20);
-  EXPECT_THAT(table.processes(), ElementsAre(10u));
+  EXPECT_THAT(table.processes(), ElementsAre(ProcessKey(10u)));
   EXPECT_EQ(table.size(), 1u);
+}
+
+// An exec'd program (or a reused pid) is another history of the same pid: its sites never join
+// the old ones, even on the same stack id.
+TEST(SiteTable, HistoriesOfOnePidStayApart) {
+  SiteTable table;
+  SiteSample before = site(10, 0xa, 80), after = site(10, 0xa, 8);
+  after.incarnation = 7;
+  table.ingest(snapshot(1, {before}));
+  table.ingest(snapshot(2, {before, after}));
+  EXPECT_THAT(table.processes(), ElementsAre(ProcessKey(10u, 0), ProcessKey(10u, 7)));
+  ASSERT_EQ(table.sites_of(ProcessKey(10u, 7)).size(), 1u);
+  EXPECT_EQ(table.sites_of(ProcessKey(10u, 7)).front()->bytes.samples_seen(), 1u);
+  EXPECT_EQ(table.sites_of(ProcessKey(10u, 0)).front()->bytes.samples_seen(), 2u);
+  table.forget_process(ProcessKey(10u, 0));
+  EXPECT_THAT(table.processes(), ElementsAre(ProcessKey(10u, 7)));
+}
+
+TEST(SiteTable, ForgetStacksDropsTheirFrames) {
+  SiteTable table;
+  Snapshot s = snapshot(1, {site(10, 0xa, 8), site(10, 0xb, 8)});
+  s.new_stacks[0xa] = {{0x401000}, true, false};
+  s.new_stacks[0xb] = {{0x402000}, true, false};
+  table.ingest(s);
+  EXPECT_EQ(table.stack_count(), 2u);
+  table.forget_stacks({0xa});
+  EXPECT_EQ(table.frames(0xa), nullptr);
+  ASSERT_NE(table.frames(0xb), nullptr);
+  EXPECT_EQ(table.stack_count(), 1u);
 }
 
 TEST(SiteTable, SeriesStayBoundedOverLongRuns) {

@@ -1,0 +1,84 @@
+#include "lifecycle/process_table.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace edleak::lifecycle {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+TEST(ProcessTable, ChildrenEndOneByOneAndTheRunEndsWithTheLast) {
+  ProcessTable t;
+  t.add_named(ProcessKey(100, 1));
+  t.on_fork(ProcessKey(101, 2), 100);
+  t.on_fork(ProcessKey(102, 3), 100);
+  EXPECT_FALSE(t.all_ended());
+  t.on_exit(ProcessKey(101, 2), 0);
+  EXPECT_THAT(t.ending(), ElementsAre(ProcessKey(101, 2)));
+  // The child's final section was rendered: it goes (it was not named).
+  EXPECT_THAT(t.finish_reported(t.ending()), ElementsAre(ProcessKey(101, 2)));
+  EXPECT_EQ(t.find(ProcessKey(101, 2)), nullptr);
+  EXPECT_THAT(t.ending(), IsEmpty());
+  t.on_exit(ProcessKey(100, 1), 3 << 8);
+  t.on_exit(ProcessKey(102, 3), 0);
+  EXPECT_TRUE(t.all_ended());
+  // The named root stays listed (as exited) after its final section; the child goes.
+  EXPECT_THAT(t.finish_reported(t.ending()), ElementsAre(ProcessKey(102, 3)));
+  ASSERT_NE(t.find(ProcessKey(100, 1)), nullptr);
+  EXPECT_EQ(t.find(ProcessKey(100, 1))->exit_status, 3 << 8);
+  EXPECT_THAT(t.ending(), IsEmpty());  // reported once
+}
+
+TEST(ProcessTable, ExecEndsOneHistoryAndStartsAnotherThatStaysNamed) {
+  ProcessTable t;
+  auto& before = t.add_named(ProcessKey(100, 1));
+  before.comm = "sh";
+  before.parent_pid = 1;
+  auto& after = t.on_exec(100, 1, 5);
+  EXPECT_TRUE(after.named);
+  EXPECT_TRUE(after.comm.empty());  // read anew
+  EXPECT_EQ(after.parent_pid, 1u);
+  const ProcessRecord* old = t.find(ProcessKey(100, 1));
+  ASSERT_NE(old, nullptr);
+  EXPECT_TRUE(old->ended);
+  EXPECT_TRUE(old->exec_ended);
+  EXPECT_EQ(old->exec_incarnation, 5u);
+  EXPECT_EQ(t.current(100)->key, ProcessKey(100, 5));
+  // The old program's final section; then it goes although it was named.
+  EXPECT_THAT(t.finish_reported(t.ending()), ElementsAre(ProcessKey(100, 1)));
+  EXPECT_FALSE(t.all_ended());
+}
+
+TEST(ProcessTable, AReusedPidNeverInheritsTheOldHistory) {
+  ProcessTable t;
+  t.on_fork(ProcessKey(200, 4), 1);
+  // pid 200 exits and is reused before its exit event was read: the new fork ends the old.
+  t.on_fork(ProcessKey(200, 9), 1);
+  EXPECT_TRUE(t.find(ProcessKey(200, 4))->ended);
+  EXPECT_FALSE(t.find(ProcessKey(200, 9))->ended);
+  EXPECT_EQ(t.current(200)->key, ProcessKey(200, 9));
+  // The late exit event of the old history touches only it.
+  t.on_exit(ProcessKey(200, 4), 0);
+  EXPECT_FALSE(t.find(ProcessKey(200, 9))->ended);
+  EXPECT_THAT(t.finish_reported(t.ending()), ElementsAre(ProcessKey(200, 4)));
+}
+
+TEST(ProcessTable, ExitOfAnUntracedProcessIsIgnored) {
+  ProcessTable t;
+  t.on_exit(ProcessKey(300, 1), 0);
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_FALSE(t.all_ended());  // nothing tracked: not "all ended"
+}
+
+TEST(ProcessTable, SeenProcessesAreLearntOnce) {
+  ProcessTable t;
+  t.on_seen(ProcessKey(400, 0)).comm = "perl";
+  EXPECT_EQ(t.on_seen(ProcessKey(400, 0)).comm, "perl");
+  EXPECT_EQ(t.size(), 1u);
+  EXPECT_FALSE(t.find(ProcessKey(400, 0))->named);
+}
+
+}  // namespace
+}  // namespace edleak::lifecycle
