@@ -224,11 +224,11 @@ TEST(Lifecycle, AContainerStartedLaterIsTracedInAllProcessMode) {
   PrivateLibc libc;
   const std::string output = libc.dir() + "/reports.json";
   // -a: the container's section is listed whether or not its few samples make a verdict.
-  Background tracer({tracer_path(), "-i", "200ms", "-d", "10s", "--format", "json", "-a", "--top", "3", "-o", output});
+  Background tracer({tracer_path(), "-i", "200ms", "-d", "14s", "--format", "json", "-a", "--top", "3", "-o", output});
   // Loading and attaching take a second or two; the container starts well after.
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const std::string script = fmt::format(
-      "mount --bind {} /usr/lib/x86_64-linux-gnu/libc.so.6 && exec {} 150 20", libc.libc_path(),
+      "mount --bind {} /usr/lib/x86_64-linux-gnu/libc.so.6 && exec {} 250 20", libc.libc_path(),
       testprog("leaky_child"));
   RunResult container = run({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script});
   ASSERT_EQ(container.exit_code, 0) << container.err;
@@ -243,9 +243,10 @@ TEST(Lifecycle, AContainerStartedLaterIsTracedInAllProcessMode) {
     }
   std::uint64_t allocs = 0;
   for (const auto& s : sections_of(r, "leaky_child")) allocs = std::max(allocs, allocs_at(s, "leak_in_child"));
-  // Probed ~50 ms after its exec: the first few blocks may be missed, not more.
-  EXPECT_GE(allocs, 130u) << out;
-  EXPECT_LE(allocs, 150u);
+  // Probed once its exec is seen: within milliseconds on a quiet machine; the loop may see it
+  // later when it is busy symbolizing every new process (other tests, builds): at most half.
+  EXPECT_GE(allocs, 125u) << out;
+  EXPECT_LE(allocs, 250u);
 }
 
 }  // namespace

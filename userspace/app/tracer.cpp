@@ -308,7 +308,7 @@ class Tracer {
 
   // A process that exec'd may map a libc (or libstdc++) not probed yet: a container started
   // after us, a chroot, an LD_LIBRARY_PATH copy. Its libraries are mapped by its dynamic loader
-  // after exec, so it is looked at shortly after, then again at the next tick.
+  // after exec, so it is looked at once its exec is seen, then again an interval later.
   void check_new_libraries() {
     const auto now = Clock::now();
     for (auto it = exec_checks_.begin(); it != exec_checks_.end();) {
@@ -318,7 +318,6 @@ class Tracer {
         continue;
       }
       auto libs = libraries_of_process(pid, options_.libc_path);
-      log::debug("pid {} after exec: {} libraries", pid, libs ? libs->size() : 0);
       if (libs)
         for (const auto& t : *libs)
           if (auto r = attach(t); !r) log::warn("pid {}: {}", pid, r.error().message);
@@ -359,7 +358,7 @@ class Tracer {
             stop = true;
           }
         }
-        if (!exec_checks_.empty()) check_new_libraries();
+        if (!exec_checks_.empty()) check_new_libraries();  // the second look, an interval later
         if (scans_.due(Clock::now()) && !stop) {
           refresh_infos();
           scans_.run(*capture_, infos_);
@@ -466,6 +465,7 @@ class Tracer {
   // Mapping requests and process events from the BPF side.
   void handle_capture_events() {
     for (const auto& event : capture_->take_process_events()) on_process_event(event);
+    if (!exec_checks_.empty()) check_new_libraries();
     handle_mapping_requests();
   }
 
@@ -495,12 +495,15 @@ class Tracer {
         }
         // The old program's stacks resolve through the mappings they were first seen with.
         symbolizer_.seal(static_cast<pid_t>(e.process.pid), e.old_incarnation);
+        // Looked at now (its loader maps its libraries within a millisecond of exec; events are
+        // read later than that) and again an interval later.
         if (scope_ == Scope::everyone || processes_.find(e.process))
-          exec_checks_[static_cast<pid_t>(e.process.pid)] = {Clock::now() + std::chrono::milliseconds(50), 0};
+          exec_checks_[static_cast<pid_t>(e.process.pid)] = {Clock::now(), 0};
         break;
       }
       case Kind::exit:
         processes_.on_exit(e.process, e.exit_status);
+        symbolizer_.seal(static_cast<pid_t>(e.process.pid), e.process.incarnation);  // /proc has it no more
         detach_process(static_cast<pid_t>(e.process.pid));
         parents_.erase(e.process);
         exec_checks_.erase(static_cast<pid_t>(e.process.pid));
