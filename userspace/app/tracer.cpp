@@ -148,8 +148,16 @@ class Tracer {
                    static_cast<double>(capture_->map_memory_bytes()) / (1 << 20), options_.max_allocs,
                    options_.max_stacks);
     const auto attach_started = Clock::now();
-    for (const auto& target : *targets)
-      if (auto r = attach(target); !r) return fail(r.error());
+    for (const auto& target : *targets) {
+      if (auto r = attach(target); !r) {
+        // A -p process that exited while the programs loaded: the others go on.
+        if (scope_ != Scope::pids || lifecycle::process_exists(target.pid)) return fail(r.error());
+        processes_.on_exit(ProcessKey(static_cast<std::uint32_t>(target.pid)), std::nullopt);
+        if (processes_.all_ended())
+          return fail(make_error("pid {} exited before tracing started", target.pid));
+        log::warn("pid {} exited before tracing started; tracing the others", target.pid);
+      }
+    }
     // -p -f: the children running now.
     if (scope_ == Scope::pids)
       for (const auto& [key, record] : processes_.records())
@@ -407,7 +415,21 @@ class Tracer {
     for (const auto& key : vanished) processes_.on_exit(key, std::nullopt);
   }
 
+  // What the run holds, for soak runs (bench/soak.sh) and -v: it must follow the live processes.
+  void log_state() const {
+    if (!log::enabled(log::Level::verbose)) return;
+    std::ifstream status("/proc/self/status");
+    std::string rss;
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmRSS:", 0) == 0) rss = line.substr(6);
+    log::verbose("state: {} process histories, {} sites, {} stacks here; kernel: {} sites, {} stacks, {} live blocks; "
+                 "rss{}",
+                 processes_.size(), table_.size(), table_.stack_count(), capture_->site_count(),
+                 capture_->stack_count(), capture_->live_block_count(), rss);
+  }
+
   void report(double interval_s, bool final) {
+    log_state();
     std::vector<ProcessKey> ending = processes_.ending();
     refresh_infos();
     ReportContext context;

@@ -268,6 +268,11 @@ std::size_t Capture::probe_count() const { return impl_->probes; }
 
 void Capture::detach() {
   impl_->releaser.drain();
+  // Each link's release waits for a grace period: released side by side, they wait about once.
+  std::vector<std::thread> releasers;
+  for (auto& owned : impl_->links)
+    releasers.emplace_back([link = std::move(owned.link)]() mutable { link.reset(); });
+  for (auto& t : releasers) t.join();
   impl_->links.clear();
   impl_->probes = 0;
 }
@@ -573,6 +578,10 @@ std::vector<std::uint32_t> Capture::take_mapping_requests() {
 }
 
 int Capture::events_fd() const { return ring_buffer__epoll_fd(impl_->events.get()); }
+
+std::size_t Capture::site_count() const { return impl_->site_keys.size(); }
+std::size_t Capture::stack_count() const { return impl_->known_stacks.size(); }
+std::uint64_t Capture::live_block_count() const { return impl_->live_blocks_seen; }
 
 std::uint64_t Capture::map_memory_bytes() const {
   // The kernel reports each map's charged memory in /proc/self/fdinfo/<fd> as "memlock:".

@@ -102,6 +102,12 @@ class Capture {
   // with take_mapping_requests and take_process_events.
   int events_fd() const;
 
+  // Entries of the kernel maps at the last snapshot (sites, stacks) and the live blocks they
+  // account for.
+  std::size_t site_count() const;
+  std::size_t stack_count() const;
+  std::uint64_t live_block_count() const;
+
   // Kernel memory of the maps, as bpftool reports it (memlock), in bytes.
   std::uint64_t map_memory_bytes() const;
 
