@@ -391,15 +391,26 @@ class Tracer {
     auto snap = capture_->snapshot(std::chrono::duration<double>(Clock::now() - start_).count());
     if (!snap) return snap.error();
     table_.ingest(*snap);
-    for (const auto& site : snap->sites) {
-      const ProcessKey key(site.tgid, site.incarnation);
-      if (!symbolized_.insert({key, site.stack_id}).second) continue;
-      if (!processes_.find(key)) {
-        auto& record = processes_.on_seen(key);
+    // New stacks, most outstanding bytes first: in all-process mode a busy machine brings more
+    // than can be symbolized in an interval (each new compiler process: hundreds of stacks), so
+    // there a tick spends at most kSymbolizeBudget on them and the rest waits for the next one.
+    static constexpr auto kSymbolizeBudget = std::chrono::milliseconds(200);
+    std::vector<const sample::SiteSample*> fresh;
+    for (const auto& site : snap->sites)
+      if (!symbolized_.count({ProcessKey(site.tgid, site.incarnation), site.stack_id})) fresh.push_back(&site);
+    std::sort(fresh.begin(), fresh.end(),
+              [](const auto* a, const auto* b) { return a->outstanding_bytes > b->outstanding_bytes; });
+    const auto deadline = Clock::now() + kSymbolizeBudget;
+    for (const auto* site : fresh) {
+      if (scope_ == Scope::everyone && Clock::now() > deadline) break;
+      const ProcessKey key(site->tgid, site->incarnation);
+      symbolized_.insert({key, site->stack_id});
+      auto& record = processes_.on_seen(key);
+      if (record.command.empty() && !record.ended) {  // first seen allocating
         read_identity(record);
         if (auto parent = parents_.find(key); parent != parents_.end()) record.parent_pid = parent->second;
       }
-      (void)stack_of(key, site.stack_id);
+      (void)stack_of(key, site->stack_id);
     }
     return {};
   }
@@ -510,11 +521,11 @@ class Tracer {
         break;
       }
       case Kind::exec: {
-        if (scope_ != Scope::everyone || processes_.find(ProcessKey(e.process.pid, e.old_incarnation))) {
-          auto& r = processes_.on_exec(e.process.pid, e.old_incarnation, e.process.incarnation);
-          r.comm = e.comm;
-          read_identity(r);
-        }
+        // Every exec (in all-process mode too: the old history may have allocated, and its sites
+        // are read after this event; it must end here, or it would never end).
+        auto& r = processes_.on_exec(e.process.pid, e.old_incarnation, e.process.incarnation);
+        r.comm = e.comm;
+        if (scope_ != Scope::everyone) read_identity(r);  // all-process mode: when it allocates
         // The old program's stacks resolve through the mappings they were first seen with.
         symbolizer_.seal(static_cast<pid_t>(e.process.pid), e.old_incarnation);
         // Looked at now (its loader maps its libraries within a millisecond of exec; events are

@@ -47,10 +47,12 @@ ProcessRecord& ProcessTable::on_exec(std::uint32_t pid, std::uint32_t old_incarn
 }
 
 void ProcessTable::on_exit(const ProcessKey& key, std::optional<int> status) {
-  ProcessRecord* r = find(key);
-  if (!r) return;  // never traced (or already forgotten)
-  r->ended = true;
-  if (status) r->exit_status = status;
+  // Unknown yet: a process that allocated and exited between two samples (its sites are read
+  // after its exit event). It is known as ended, so that the sample that learns of it gives it
+  // its final section and it is forgotten; one never seen goes after the next report.
+  ProcessRecord& r = get(key);
+  r.ended = true;
+  if (status) r.exit_status = status;
 }
 
 ProcessRecord& ProcessTable::on_seen(const ProcessKey& key) { return get(key); }

@@ -41,7 +41,7 @@ class ProcessTable {
   ProcessRecord& on_fork(const ProcessKey& child, std::uint32_t parent_pid);
   // pid exec'd: the history old_incarnation ends, new_incarnation begins (named stays named).
   ProcessRecord& on_exec(std::uint32_t pid, std::uint32_t old_incarnation, std::uint32_t new_incarnation);
-  // The history ended with its process's exit.
+  // The history ended with its process's exit (known or not yet: see the definition).
   void on_exit(const ProcessKey& key, std::optional<int> status);
   // A history seen allocating (all-process mode learns processes this way); returns its record,
   // created if new.

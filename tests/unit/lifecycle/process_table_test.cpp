@@ -65,11 +65,15 @@ TEST(ProcessTable, AReusedPidNeverInheritsTheOldHistory) {
   EXPECT_THAT(t.finish_reported(t.ending()), ElementsAre(ProcessKey(200, 4)));
 }
 
-TEST(ProcessTable, ExitOfAnUntracedProcessIsIgnored) {
+// A process that allocated and exited between two samples: its exit event comes before the
+// sample that shows its sites. It is ended when learnt, and goes after its final section.
+TEST(ProcessTable, AProcessSeenAfterItsExitIsEndedAndGoes) {
   ProcessTable t;
-  t.on_exit(ProcessKey(300, 1), 0);
-  EXPECT_EQ(t.size(), 0u);
   EXPECT_FALSE(t.all_ended());  // nothing tracked: not "all ended"
+  t.on_exit(ProcessKey(300, 1), 0);
+  EXPECT_TRUE(t.on_seen(ProcessKey(300, 1)).ended);
+  EXPECT_THAT(t.finish_reported(t.ending()), ElementsAre(ProcessKey(300, 1)));
+  EXPECT_EQ(t.size(), 0u);
 }
 
 TEST(ProcessTable, SeenProcessesAreLearntOnce) {
