@@ -21,6 +21,16 @@ constexpr double kMaxFloorFall = 0.15;          // share of the floor rise
 constexpr double kExponentialCurvature = 0.7;   // a / (a + b) at or above: accelerating
 constexpr double kLogarithmicCurvature = -0.7;  // at or below: saturating, a cache
 constexpr std::size_t kFloorSlices = 8;
+// The lower envelope (eight slices' lows, from kEnvelopeMinPoints points) must rise by
+// kEnvelopeRise times the scatter of the lows around their line, and never fall back by more
+// than kMaxFloorFall of that rise.
+constexpr std::size_t kEnvelopeMinPoints = 16;
+constexpr double kEnvelopeRise = 8.0;
+// The attach warm-up: a stack that frees at least kRecyclingShare of what it allocates once
+// settled recycles its blocks; its rise is a warm-up when it decelerates (curvature at or below
+// kWarmupCurvature) instead of going on.
+constexpr double kRecyclingShare = 0.5;
+constexpr double kWarmupCurvature = -0.3;
 
 // edLeak's thresholds, for the baseline.
 constexpr double kEdleakCurvature = 0.2;
@@ -129,6 +139,44 @@ double largest_floor_fall(std::span<const series::Point> points) {
   return fall;
 }
 
+// The lower envelope: the lows of kFloorSlices consecutive slices, a least-squares line through
+// them (slice index as time: the slices are of equal width), its rise from the first slice to
+// the last and the scatter of the lows around it.
+struct Envelope {
+  double rise = 0, scatter = 0, fall = 0;
+};
+
+Envelope lower_envelope(std::span<const series::Point> points) {
+  constexpr std::size_t k = kFloorSlices;
+  const std::size_t n = points.size();
+  std::array<double, k> low{};
+  double mean = 0;
+  for (std::size_t s = 0; s < k; ++s) {
+    low[s] = std::numeric_limits<double>::infinity();
+    for (std::size_t i = s * n / k; i < (s + 1) * n / k; ++i) low[s] = std::min(low[s], points[i].bytes);
+    mean += low[s] / static_cast<double>(k);
+  }
+  constexpr double centre = (k - 1) / 2.0;
+  double sxx = 0, sxy = 0;
+  for (std::size_t s = 0; s < k; ++s) {
+    const double dx = static_cast<double>(s) - centre;
+    sxx += dx * dx;
+    sxy += dx * (low[s] - mean);
+  }
+  const double slope = sxy / sxx;
+  Envelope e;
+  double sum_sq = 0, highest = -std::numeric_limits<double>::infinity();
+  for (std::size_t s = 0; s < k; ++s) {
+    const double r = low[s] - (mean + slope * (static_cast<double>(s) - centre));
+    sum_sq += r * r;
+    e.fall = std::max(e.fall, highest - low[s]);
+    highest = std::max(highest, low[s]);
+  }
+  e.rise = slope * static_cast<double>(k - 1);
+  e.scatter = std::sqrt(sum_sq / static_cast<double>(k - 2));
+  return e;
+}
+
 // Lowest bytes among points [from, to).
 double lowest(std::span<const series::Point> points, std::size_t from, std::size_t to) {
   double low = std::numeric_limits<double>::infinity();
@@ -163,6 +211,12 @@ bool describe_fit(std::span<const series::Point> points, const Fit& fit, LeakFac
   return true;
 }
 
+std::uint64_t leak_bytes(double bytes) {
+  if (!(bytes > 0)) return 0;
+  if (bytes >= 0x1.0p64) return std::numeric_limits<std::uint64_t>::max();
+  return static_cast<std::uint64_t>(std::llround(bytes));
+}
+
 // The true extremes of the samples, when the points are means of them.
 struct Extremes {
   double min_bytes, max_bytes;
@@ -195,25 +249,69 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   evidence.relative_rise = out.max_size > 0 ? floor_rise / out.max_size : 0.0;
   evidence.curvature = rise != 0 ? out.coef[0] / rise : 0.0;
   evidence.required_rise_over_noise = required_rise_over_noise(n);
+  out.leak_edleak = leak_size(out.coef, out.min_size, out.max_size);
   // The tracer re-classifies every stack every interval, and most stacks do not grow: the
   // measures below are only taken when the previous ones leave a leak possible.
   if (!(floor_rise > 0)) return result;
   evidence.noise_bytes = point_to_point_noise(points, fit);
   evidence.rise_over_noise = evidence.noise_bytes > 0 ? floor_rise / evidence.noise_bytes
                                                       : std::numeric_limits<double>::infinity();
-  if (evidence.rise_over_noise < evidence.required_rise_over_noise) return result;
-  evidence.floor_fall = largest_floor_fall(points) / floor_rise;
-  if (evidence.floor_fall > kMaxFloorFall) return result;
+  out.confidence = evidence.rise_over_noise / evidence.required_rise_over_noise;
+  bool trend = evidence.rise_over_noise >= evidence.required_rise_over_noise;
+  if (trend) {
+    evidence.floor_fall = largest_floor_fall(points) / floor_rise;
+    trend = evidence.floor_fall <= kMaxFloorFall && out.leak_edleak > 0;
+  }
+  if (trend) {
+    out.evidence = Evidence::trend;
+  } else {
+    // Beneath churn or a batch buffer, the bytes swing far more from sample to sample than the
+    // leak adds: the trend drowns, but the lowest level of each stretch of the run still rises
+    // by what was kept.
+    if (n < kEnvelopeMinPoints) return result;
+    const Envelope envelope = lower_envelope(points);
+    evidence.envelope_rise_bytes = envelope.rise;
+    evidence.envelope_scatter_bytes = envelope.scatter;
+    evidence.envelope_rise_over_scatter = envelope.scatter > 0 ? envelope.rise / envelope.scatter
+                                                               : std::numeric_limits<double>::infinity();
+    evidence.envelope_fall = envelope.rise > 0 ? envelope.fall / envelope.rise : 0.0;
+    if (!(envelope.rise > 0)) return result;
+    out.confidence = std::max(out.confidence, evidence.envelope_rise_over_scatter / kEnvelopeRise);
+    if (evidence.envelope_rise_over_scatter < kEnvelopeRise || evidence.envelope_fall > kMaxFloorFall)
+      return result;
+    out.evidence = Evidence::floor;
+  }
 
-  out.leak = leak_size(out.coef, out.min_size, out.max_size);
-  if (out.leak == 0) return result;  // the floor rose but the trend fell: no leak to size
-  if (evidence.curvature >= kExponentialCurvature)
+  if (out.evidence == Evidence::floor)
+    out.cls = LeakClass::linear;  // the parabola fits the swings, not the floor beneath them
+  else if (evidence.curvature >= kExponentialCurvature)
     out.cls = LeakClass::exponential;
   else if (evidence.curvature <= kLogarithmicCurvature)
     out.cls = LeakClass::logarithmic;
   else
     out.cls = LeakClass::linear;
+  // The size: edLeak's formula follows a steady trend; a cache holds what its floor rose by
+  // (the parabola reports 5 % to 30 % of it for a cache filled early), and beneath swings the
+  // floor's rise is what was kept.
+  if (out.evidence == Evidence::floor)
+    out.leak = leak_bytes(evidence.envelope_rise_bytes);
+  else if (out.cls == LeakClass::logarithmic)
+    out.leak = leak_bytes(floor_rise);
+  else
+    out.leak = out.leak_edleak;
+  out.leak = std::min<std::uint64_t>(out.leak, leak_bytes(out.max_size));
   return result;
+}
+
+// The first point from which the stack has freed at least as many traced blocks as it holds:
+// by then the blocks it held at the start have been replaced once (exactly so for a ring or a
+// queue), and the climb from 0 that tracing a recycling stack begins with is over. 0 when the
+// stack keeps its blocks (a leak, a cache) or when there are no counts.
+std::size_t settled_from(const StackSeries& s) {
+  if (s.blocks.size() != s.bytes.size() || s.frees.size() != s.bytes.size()) return 0;
+  for (std::size_t i = 0; i < s.frees.size(); ++i)
+    if (s.frees[i].bytes > 0 && s.frees[i].bytes >= s.blocks[i].bytes) return i;
+  return 0;
 }
 
 }  // namespace
@@ -238,11 +336,7 @@ std::optional<LeakClass> leak_class_from_string(std::string_view s) {
 
 std::uint64_t leak_size(const std::array<double, 3>& coef, double min_size, double max_size) {
   // f(1) - f(0) = a + b for f(x) = a*x^2 + b*x + c.
-  const double bytes = (coef[0] + coef[1]) * (max_size - min_size);
-  if (!(bytes > 0)) return 0;  // also NaN
-  constexpr double kLargest = 0x1.0p64;
-  if (bytes >= kLargest) return std::numeric_limits<std::uint64_t>::max();
-  return static_cast<std::uint64_t>(std::llround(bytes));
+  return leak_bytes((coef[0] + coef[1]) * (max_size - min_size));  // 0 also for NaN
 }
 
 double required_rise_over_noise(std::size_t points) {
@@ -259,6 +353,83 @@ LeakFactor compute_leak_factor(std::span<const series::Point> points) {
 LeakFactor compute_leak_factor(std::span<const series::Point> points, double min_bytes,
                                double max_bytes) {
   return assess(points, Extremes{min_bytes, max_bytes}).factor;
+}
+
+std::string_view to_string(Evidence e) {
+  switch (e) {
+    case Evidence::none: return "none";
+    case Evidence::trend: return "trend";
+    case Evidence::floor: return "floor";
+    case Evidence::blocks: return "blocks";
+    case Evidence::warmup: return "warmup";
+    case Evidence::noise_floor: return "noise_floor";
+  }
+  return "none";
+}
+
+LeakFactor classify_stack(const StackSeries& s) {
+  // Judge what came after the climb a recycling stack starts with; the extremes of the samples
+  // hold for the whole run only.
+  const std::size_t from = settled_from(s);
+  auto extremes = [from](const std::optional<std::pair<double, double>>& e) -> std::optional<Extremes> {
+    if (!e || from > 0) return std::nullopt;
+    return Extremes{e->first, e->second};
+  };
+  const Assessment judged = assess(s.bytes.subspan(from), extremes(s.bytes_extremes));
+  LeakFactor out = judged.factor;
+  if (from > 0 && s.bytes.size() - from < kMinPoints) out.cls = LeakClass::insufficient_data;
+  const bool has_counts = s.blocks.size() == s.bytes.size() && !s.blocks.empty();
+  std::optional<LeakFactor> blocks;
+  double curvature = judged.evidence.curvature;  // of the series the verdict rests on
+  if (has_counts && out.cls != LeakClass::insufficient_data) {
+    const Assessment blocks_judged = assess(s.blocks.subspan(from), extremes(s.blocks_extremes));
+    blocks = blocks_judged.factor;
+    if (blocks->is_leak()) out.leak_blocks = blocks->leak;
+    if (!out.is_leak() && blocks->is_leak()) {
+      // The blocks rose out of their noise while the bytes did not: tiny or zero-byte blocks
+      // (malloc(0)), or blocks whose sizes vary more than the leak adds. The bytes the leaked
+      // blocks hold are estimated at the stack's current mean block size.
+      const double blocks_now = s.current_blocks > 0 ? s.current_blocks : blocks->max_size;
+      const double bytes_now = s.current_bytes >= 0 ? s.current_bytes : out.max_size;
+      out.cls = blocks->cls;
+      out.evidence = Evidence::blocks;
+      curvature = blocks_judged.evidence.curvature;
+      out.confidence = blocks->confidence;
+      out.leak = blocks_now > 0 ? leak_bytes(static_cast<double>(blocks->leak) * bytes_now / blocks_now) : 0;
+    }
+  }
+  // The attach warm-up: a stack that recycles its blocks (frees most of what it allocates
+  // once settled) and whose rise slows down is replacing blocks allocated before tracing, or
+  // filling the pool it recycles: steady, not a cache. A cache keeps its blocks.
+  if (s.attached && out.is_leak() && has_counts && s.frees.size() == s.bytes.size()) {
+    const double freed = s.frees.back().bytes - s.frees[from].bytes;
+    const double allocated = freed + s.blocks.back().bytes - s.blocks[from].bytes;
+    if (allocated > 0 && freed >= kRecyclingShare * allocated &&
+        curvature <= kWarmupCurvature) {
+      out.cls = LeakClass::constant;
+      out.evidence = Evidence::warmup;
+      out.leak = out.leak_blocks = 0;
+    }
+  }
+  if (s.current_bytes >= 0) out.leak = std::min(out.leak, leak_bytes(s.current_bytes));
+  if (s.current_blocks >= 0) out.leak_blocks = std::min(out.leak_blocks, leak_bytes(s.current_blocks));
+  return out;
+}
+
+LeakFactor classify_stack(const series::Series& bytes, const series::Series* blocks,
+                          const series::Series* frees, bool attached) {
+  StackSeries s;
+  s.bytes = bytes.points();
+  s.bytes_extremes = std::pair{bytes.min_bytes(), bytes.max_bytes()};
+  if (blocks && frees && blocks->size() == bytes.size() && frees->size() == bytes.size()) {
+    s.blocks = blocks->points();
+    s.blocks_extremes = std::pair{blocks->min_bytes(), blocks->max_bytes()};
+    s.frees = frees->points();
+    s.current_blocks = blocks->empty() ? -1 : blocks->last().bytes;
+  }
+  s.attached = attached;
+  s.current_bytes = bytes.empty() ? -1 : bytes.last().bytes;
+  return classify_stack(s);
 }
 
 LeakFactor compute_leak_factor_edleak(std::span<const series::Point> points) {
