@@ -21,9 +21,9 @@ constexpr double kMaxFloorFall = 0.15;          // share of the floor rise
 constexpr double kExponentialCurvature = 0.7;   // a / (a + b) at or above: accelerating
 constexpr double kLogarithmicCurvature = -0.7;  // at or below: saturating, a cache
 constexpr std::size_t kFloorSlices = 8;
-// The lower envelope (eight slices' lows, from kEnvelopeMinPoints points) must rise by
-// kEnvelopeRise times the scatter of the lows around their line, and never fall back by more
-// than kMaxFloorFall of that rise.
+// The lower envelope (the lows of eight slices, from kEnvelopeMinPoints points) must rise by
+// kEnvelopeRise times the scatter of the lows around their line (6 degrees of freedom: a
+// t-statistic of the slope of 7.4), and never fall back by more than kMaxFloorFall of it.
 constexpr std::size_t kEnvelopeMinPoints = 16;
 constexpr double kEnvelopeRise = 8.0;
 // The attach warm-up: a stack that frees at least kRecyclingShare of what it allocates once
@@ -31,6 +31,7 @@ constexpr double kEnvelopeRise = 8.0;
 // kWarmupCurvature) instead of going on.
 constexpr double kRecyclingShare = 0.5;
 constexpr double kWarmupCurvature = -0.3;
+constexpr double kClimbDip = 0.75;
 
 // edLeak's thresholds, for the baseline.
 constexpr double kEdleakCurvature = 0.2;
@@ -146,17 +147,19 @@ struct Envelope {
   double rise = 0, scatter = 0, fall = 0;
 };
 
-Envelope lower_envelope(std::span<const series::Point> points) {
-  constexpr std::size_t k = kFloorSlices;
+Envelope lower_envelope(std::span<const series::Point> points, std::span<const double> lows,
+                        std::size_t k) {
   const std::size_t n = points.size();
-  std::array<double, k> low{};
+  const bool exact = lows.size() == n;  // else the points' own bytes
+  std::array<double, kFloorSlices> low{};  // k <= kFloorSlices
   double mean = 0;
   for (std::size_t s = 0; s < k; ++s) {
     low[s] = std::numeric_limits<double>::infinity();
-    for (std::size_t i = s * n / k; i < (s + 1) * n / k; ++i) low[s] = std::min(low[s], points[i].bytes);
+    for (std::size_t i = s * n / k; i < (s + 1) * n / k; ++i)
+      low[s] = std::min(low[s], exact ? lows[i] : points[i].bytes);
     mean += low[s] / static_cast<double>(k);
   }
-  constexpr double centre = (k - 1) / 2.0;
+  const double centre = static_cast<double>(k - 1) / 2.0;
   double sxx = 0, sxy = 0;
   for (std::size_t s = 0; s < k; ++s) {
     const double dx = static_cast<double>(s) - centre;
@@ -222,7 +225,9 @@ struct Extremes {
   double min_bytes, max_bytes;
 };
 
-Assessment assess(std::span<const series::Point> points, std::optional<Extremes> samples) {
+// `lows`, when not empty, holds the lowest sample behind each point (Series::lows()).
+Assessment assess(std::span<const series::Point> points, std::optional<Extremes> samples,
+                  std::span<const double> lows = {}) {
   Assessment result;
   LeakFactor& out = result.factor;
   if (points.size() < kMinPoints || !has_time_span(points)) {
@@ -269,13 +274,13 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
     // leak adds: the trend drowns, but the lowest level of each stretch of the run still rises
     // by what was kept.
     if (n < kEnvelopeMinPoints) return result;
-    const Envelope envelope = lower_envelope(points);
+    const Envelope envelope = lower_envelope(points, lows, kFloorSlices);
+    if (!(envelope.rise > 0)) return result;
     evidence.envelope_rise_bytes = envelope.rise;
     evidence.envelope_scatter_bytes = envelope.scatter;
     evidence.envelope_rise_over_scatter = envelope.scatter > 0 ? envelope.rise / envelope.scatter
                                                                : std::numeric_limits<double>::infinity();
-    evidence.envelope_fall = envelope.rise > 0 ? envelope.fall / envelope.rise : 0.0;
-    if (!(envelope.rise > 0)) return result;
+    evidence.envelope_fall = envelope.fall / envelope.rise;
     out.confidence = std::max(out.confidence, evidence.envelope_rise_over_scatter / kEnvelopeRise);
     if (evidence.envelope_rise_over_scatter < kEnvelopeRise || evidence.envelope_fall > kMaxFloorFall)
       return result;
@@ -306,11 +311,17 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
 // The first point from which the stack has freed at least as many traced blocks as it holds:
 // by then the blocks it held at the start have been replaced once (exactly so for a ring or a
 // queue), and the climb from 0 that tracing a recycling stack begins with is over. 0 when the
-// stack keeps its blocks (a leak, a cache) or when there are no counts.
+// stack keeps its blocks (a leak, a cache), when there are no counts, and when the blocks fell
+// back before (below kClimbDip of their highest so far): that is no climb but a cache flushed
+// or a job that ended, evidence the verdict needs.
 std::size_t settled_from(const StackSeries& s) {
   if (s.blocks.size() != s.bytes.size() || s.frees.size() != s.bytes.size()) return 0;
-  for (std::size_t i = 0; i < s.frees.size(); ++i)
+  double highest = 0;
+  for (std::size_t i = 0; i < s.frees.size(); ++i) {
+    highest = std::max(highest, s.blocks[i].bytes);
+    if (s.blocks[i].bytes < kClimbDip * highest) return 0;
     if (s.frees[i].bytes > 0 && s.frees[i].bytes >= s.blocks[i].bytes) return i;
+  }
   return 0;
 }
 
@@ -375,14 +386,18 @@ LeakFactor classify_stack(const StackSeries& s) {
     if (!e || from > 0) return std::nullopt;
     return Extremes{e->first, e->second};
   };
-  const Assessment judged = assess(s.bytes.subspan(from), extremes(s.bytes_extremes));
+  auto tail = [from](std::span<const double> lows) {
+    return lows.size() > from ? lows.subspan(from) : std::span<const double>{};
+  };
+  const Assessment judged = assess(s.bytes.subspan(from), extremes(s.bytes_extremes), tail(s.bytes_lows));
   LeakFactor out = judged.factor;
   if (from > 0 && s.bytes.size() - from < kMinPoints) out.cls = LeakClass::insufficient_data;
   const bool has_counts = s.blocks.size() == s.bytes.size() && !s.blocks.empty();
   std::optional<LeakFactor> blocks;
   double curvature = judged.evidence.curvature;  // of the series the verdict rests on
   if (has_counts && out.cls != LeakClass::insufficient_data) {
-    const Assessment blocks_judged = assess(s.blocks.subspan(from), extremes(s.blocks_extremes));
+    const Assessment blocks_judged =
+        assess(s.blocks.subspan(from), extremes(s.blocks_extremes), tail(s.blocks_lows));
     blocks = blocks_judged.factor;
     if (blocks->is_leak()) out.leak_blocks = blocks->leak;
     if (!out.is_leak() && blocks->is_leak()) {
@@ -421,9 +436,11 @@ LeakFactor classify_stack(const series::Series& bytes, const series::Series* blo
   StackSeries s;
   s.bytes = bytes.points();
   s.bytes_extremes = std::pair{bytes.min_bytes(), bytes.max_bytes()};
+  s.bytes_lows = bytes.lows();
   if (blocks && frees && blocks->size() == bytes.size() && frees->size() == bytes.size()) {
     s.blocks = blocks->points();
     s.blocks_extremes = std::pair{blocks->min_bytes(), blocks->max_bytes()};
+    s.blocks_lows = blocks->lows();
     s.frees = frees->points();
     s.current_blocks = blocks->empty() ? -1 : blocks->last().bytes;
   }

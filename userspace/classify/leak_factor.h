@@ -83,8 +83,10 @@ inline LeakFactor compute_leak_factor(const series::Series& s) {
 struct StackSeries {
   std::span<const series::Point> bytes;
   std::optional<std::pair<double, double>> bytes_extremes;  // min, max
+  std::span<const double> bytes_lows;  // lowest sample behind each point (Series::lows()), or empty
   std::span<const series::Point> blocks;                     // empty: unknown
   std::optional<std::pair<double, double>> blocks_extremes;
+  std::span<const double> blocks_lows;
   std::span<const series::Point> frees;                      // empty: unknown
   // Blocks allocated before tracing may exist (-p, system-wide): a recycling stack's
   // outstanding bytes then climb from 0 to their steady level as the old blocks are replaced.

@@ -225,9 +225,9 @@ struct Counts {
   }
 };
 
-// A recycling stack: `steady` blocks of `block` bytes live on the average, each living about
-// `life` steps (a ring or a queue: within 30 % of it; else exponential lifetimes, a pool of
-// keys replaced at random), allocated at a rate that varies by `rate_noise` from step to step;
+// A recycling stack: `steady` blocks of `block` bytes live on the average, each living `life`
+// steps (a ring or a queue) or an exponential time of that mean (a pool of keys replaced at
+// random), allocated at a rate that varies by `rate_noise` from step to step;
 // one allocation in 1/keep_share is kept for good.
 struct Recycler {
   double steady, block, life, rate_noise, keep_share;
@@ -238,7 +238,10 @@ struct Recycler {
     double allocated = 0;
     for (int c = 0; c < kCohorts; ++c) {
       const double count = std::round(rate * (c + 1) / kCohorts) - std::round(rate * c / kCohorts);
-      const double lifetime = fifo ? life * rng.uniform(0.7, 1.3) : -life * std::log(1.0 - rng.uniform());
+      // Exponential lifetimes drawn by strata of the distribution, so that four cohorts
+      // spread like the blocks they stand for.
+      const double quantile = (c + rng.uniform()) / kCohorts;
+      const double lifetime = fifo ? life : -life * std::log(1.0 - quantile);
       pool.allocate(i, count, count * block * rng.uniform(0.8, 1.2), lifetime);
       allocated += count;
     }
@@ -253,14 +256,17 @@ Recycler make_recycler(Random& rng, std::size_t n, double scale, bool leaks) {
   r.block = scale / 64 * rng.uniform(0.5, 2);
   r.life = static_cast<double>(rng.index(1, std::max<std::size_t>(1, n / 16)));
   r.fifo = rng.uniform() < 0.5;
-  r.keep_share = leaks ? 1.0 / rng.uniform(50, 200) : 0.0;
-  // A ring recycles exactly (no noise) in a quarter of the runs. Otherwise the rate varies,
-  // but a leak keeps, by the end of the run, at least six times what the churn swings by (the
-  // level sums `life` steps of allocations): a leak drowned in churn is not in the corpus.
-  const double kept = r.keep_share * r.steady / r.life * static_cast<double>(n);
-  const double swing_per_noise = r.steady / std::sqrt(r.life);
-  const double most = leaks ? std::min(0.1, kept / (6 * swing_per_noise)) : 0.1;
-  r.rate_noise = rng.uniform() < 0.25 ? 0.0 : rng.uniform(0, most);
+  r.rate_noise = rng.uniform() < 0.25 ? 0.0 : rng.uniform(0, 0.1);
+  r.keep_share = 0;
+  if (leaks) {
+    // 1 allocation in 50 to 200 kept; more when that would not stand out of the churn by the
+    // end of the run: the level sums `life` steps of allocations (it swings by rate_noise *
+    // steady / sqrt(life)) and random lifetimes add about 2 * sqrt(steady). A leak that the
+    // churn hides for the whole run is not a labelled leak.
+    const double swing = r.rate_noise * r.steady / std::sqrt(r.life) + (r.fifo ? 0.0 : 2 * std::sqrt(r.steady));
+    const double allocations = r.steady / r.life * static_cast<double>(n);
+    r.keep_share = std::max(1.0 / rng.uniform(50, 200), (6 * swing + 10) / allocations);
+  }
   return r;
 }
 
@@ -301,8 +307,9 @@ bool simulate(Shape shape, Random& rng, std::size_t n, double scale, Counts& out
       return true;
     }
     case Shape::batch_leak: {
-      // A batch of `fill` blocks a step, emptied every `period` steps but for `kept` blocks.
-      const std::size_t period = rng.index(3, std::max<std::size_t>(3, n / 6));
+      // A batch of `fill` blocks a step, emptied every `period` steps but for `kept` blocks;
+      // at least 32 batches a run (the rule sees a rising emptied level from eight batches).
+      const std::size_t period = rng.index(2, std::max<std::size_t>(2, n / 32));
       const std::size_t phase = rng.index(0, period - 1);
       const double fill = std::round(rng.uniform(20, 200));
       const double block = scale / 64 * rng.uniform(0.5, 2);

@@ -73,7 +73,9 @@ Scores score(std::uint64_t seed) {
       }
       f = classify_stack(bytes, counts ? &blocks : nullptr, counts ? &frees : nullptr, run.attached);
       if (!f.is_leak()) last_not_leak = i + 1;
-      if (!leak_expected && i + 1 >= run.decidable_from) {
+      // Decidable once the sample holding the evidence is in the Series' points (the samples of
+      // a bucket being filled wait outside them, as they do in the tracer).
+      if (!leak_expected && bytes.samples_in_points() >= run.decidable_from) {
         ++t.decidable_prefixes;
         if (f.is_leak()) {
           ++t.false_alarms;
