@@ -26,12 +26,17 @@ constexpr std::size_t kFloorSlices = 8;
 // t-statistic of the slope of 7.4), and never fall back by more than kMaxFloorFall of it.
 constexpr std::size_t kEnvelopeMinPoints = 16;
 constexpr double kEnvelopeRise = 8.0;
-// The attach warm-up: a stack that frees at least kRecyclingShare of what it allocates once
-// settled recycles its blocks; its rise is a warm-up when it decelerates (curvature at or below
-// kWarmupCurvature) instead of going on.
-constexpr double kRecyclingShare = 0.5;
+// The attach warm-up: a stack that frees at least kRecyclingShare of what it allocates over the
+// second half of the series recycles its blocks; before it settled (below), its rise is a
+// warm-up when it decelerates (curvature at or below kWarmupCurvature) instead of going on.
+constexpr double kRecyclingShare = 0.8;
 constexpr double kWarmupCurvature = -0.3;
 constexpr double kClimbDip = 0.75;
+constexpr double kTurnovers = 3.0;
+// Points after the settling point before a verdict: the level of a recycling stack wanders
+// over a few lifetimes, and eight points of that wander line up as a trend too often.
+constexpr std::size_t kSettledPoints = 16;
+constexpr double kClimb = 2.0;  // blocks at the end of a climb, at least, over those at its start
 
 // edLeak's thresholds, for the baseline.
 constexpr double kEdleakCurvature = 0.2;
@@ -126,14 +131,22 @@ double point_to_point_noise(std::span<const series::Point> points, const Fit& fi
 
 // Largest fall of the floor below its highest level so far, with the floor taken as the lowest
 // bytes of each of up to kFloorSlices consecutive slices of the points.
-double largest_floor_fall(std::span<const series::Point> points) {
+// The lowest sample behind point i: Series::lows() when given, else the point itself.
+struct Floor {
+  std::span<const series::Point> points;
+  std::span<const double> lows;  // empty or parallel to points
+  double operator[](std::size_t i) const { return lows.empty() ? points[i].bytes : lows[i]; }
+  std::size_t size() const { return points.size(); }
+};
+
+double largest_floor_fall(const Floor& points) {
   const std::size_t n = points.size();
   const std::size_t slices = std::min(kFloorSlices, n / 2);
   double highest = -std::numeric_limits<double>::infinity(), fall = 0;
   for (std::size_t k = 0; k < slices; ++k) {
     double floor = std::numeric_limits<double>::infinity();
     for (std::size_t i = k * n / slices; i < (k + 1) * n / slices; ++i)
-      floor = std::min(floor, points[i].bytes);
+      floor = std::min(floor, points[i]);
     fall = std::max(fall, highest - floor);
     highest = std::max(highest, floor);
   }
@@ -147,16 +160,14 @@ struct Envelope {
   double rise = 0, scatter = 0, fall = 0;
 };
 
-Envelope lower_envelope(std::span<const series::Point> points, std::span<const double> lows,
-                        std::size_t k) {
+Envelope lower_envelope(const Floor& points, std::size_t k) {
   const std::size_t n = points.size();
-  const bool exact = lows.size() == n;  // else the points' own bytes
   std::array<double, kFloorSlices> low{};  // k <= kFloorSlices
   double mean = 0;
   for (std::size_t s = 0; s < k; ++s) {
     low[s] = std::numeric_limits<double>::infinity();
     for (std::size_t i = s * n / k; i < (s + 1) * n / k; ++i)
-      low[s] = std::min(low[s], exact ? lows[i] : points[i].bytes);
+      low[s] = std::min(low[s], points[i]);
     mean += low[s] / static_cast<double>(k);
   }
   const double centre = static_cast<double>(k - 1) / 2.0;
@@ -181,9 +192,9 @@ Envelope lower_envelope(std::span<const series::Point> points, std::span<const d
 }
 
 // Lowest bytes among points [from, to).
-double lowest(std::span<const series::Point> points, std::size_t from, std::size_t to) {
+double lowest(const Floor& points, std::size_t from, std::size_t to) {
   double low = std::numeric_limits<double>::infinity();
-  for (std::size_t i = from; i < to; ++i) low = std::min(low, points[i].bytes);
+  for (std::size_t i = from; i < to; ++i) low = std::min(low, points[i]);
   return low;
 }
 
@@ -249,7 +260,8 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   TrendEvidence& evidence = result.evidence;
   const std::size_t n = points.size();
   const std::size_t quarter = n / 4;  // n >= kMinPoints, so at least 2
-  const double floor_rise = lowest(points, n - quarter, n) - lowest(points, 0, quarter);
+  const Floor floor{points, lows.size() == n ? lows : std::span<const double>{}};
+  const double floor_rise = lowest(floor, n - quarter, n) - lowest(floor, 0, quarter);
   evidence.floor_rise_bytes = floor_rise;
   evidence.relative_rise = out.max_size > 0 ? floor_rise / out.max_size : 0.0;
   evidence.curvature = rise != 0 ? out.coef[0] / rise : 0.0;
@@ -264,7 +276,7 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   out.confidence = evidence.rise_over_noise / evidence.required_rise_over_noise;
   bool trend = evidence.rise_over_noise >= evidence.required_rise_over_noise;
   if (trend) {
-    evidence.floor_fall = largest_floor_fall(points) / floor_rise;
+    evidence.floor_fall = largest_floor_fall(floor) / floor_rise;
     trend = evidence.floor_fall <= kMaxFloorFall && out.leak_edleak > 0;
   }
   if (trend) {
@@ -274,7 +286,7 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
     // leak adds: the trend drowns, but the lowest level of each stretch of the run still rises
     // by what was kept.
     if (n < kEnvelopeMinPoints) return result;
-    const Envelope envelope = lower_envelope(points, lows, kFloorSlices);
+    const Envelope envelope = lower_envelope(floor, kFloorSlices);
     if (!(envelope.rise > 0)) return result;
     evidence.envelope_rise_bytes = envelope.rise;
     evidence.envelope_scatter_bytes = envelope.scatter;
@@ -308,9 +320,12 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   return result;
 }
 
-// The first point from which the stack has freed at least as many traced blocks as it holds:
-// by then the blocks it held at the start have been replaced once (exactly so for a ring or a
-// queue), and the climb from 0 that tracing a recycling stack begins with is over. 0 when the
+// The first point from which the stack has freed kTurnovers times as many traced blocks as it
+// holds: by Little's law it has run for about kTurnovers + 1 lifetimes of its blocks, so the
+// blocks it held when tracing began are gone (all of a ring's or a queue's, all but e^-4 of a
+// pool replaced at random), and the climb from 0 that tracing a recycling stack begins with
+// is over. Only a climb is cut (the blocks at least doubled): a buffer realloc'ed in place
+// of itself (one block, many frees) has none. 0 when the
 // stack keeps its blocks (a leak, a cache), when there are no counts, and when the blocks fell
 // back before (below kClimbDip of their highest so far): that is no climb but a cache flushed
 // or a job that ended, evidence the verdict needs.
@@ -320,7 +335,8 @@ std::size_t settled_from(const StackSeries& s) {
   for (std::size_t i = 0; i < s.frees.size(); ++i) {
     highest = std::max(highest, s.blocks[i].bytes);
     if (s.blocks[i].bytes < kClimbDip * highest) return 0;
-    if (s.frees[i].bytes > 0 && s.frees[i].bytes >= s.blocks[i].bytes) return i;
+    if (s.frees[i].bytes > 0 && s.frees[i].bytes >= kTurnovers * s.blocks[i].bytes)
+      return s.blocks[i].bytes >= kClimb * s.blocks.front().bytes ? i : 0;
   }
   return 0;
 }
@@ -391,7 +407,11 @@ LeakFactor classify_stack(const StackSeries& s) {
   };
   const Assessment judged = assess(s.bytes.subspan(from), extremes(s.bytes_extremes), tail(s.bytes_lows));
   LeakFactor out = judged.factor;
-  if (from > 0 && s.bytes.size() - from < kMinPoints) out.cls = LeakClass::insufficient_data;
+  if (from > 0 && s.bytes.size() - from < kSettledPoints) {
+    out = LeakFactor{};
+    out.min_size = judged.factor.min_size;
+    out.max_size = judged.factor.max_size;
+  }
   const bool has_counts = s.blocks.size() == s.bytes.size() && !s.blocks.empty();
   std::optional<LeakFactor> blocks;
   double curvature = judged.evidence.curvature;  // of the series the verdict rests on
@@ -413,14 +433,17 @@ LeakFactor classify_stack(const StackSeries& s) {
       out.leak = blocks_now > 0 ? leak_bytes(static_cast<double>(blocks->leak) * bytes_now / blocks_now) : 0;
     }
   }
-  // The attach warm-up: a stack that recycles its blocks (frees most of what it allocates
-  // once settled) and whose rise slows down is replacing blocks allocated before tracing, or
-  // filling the pool it recycles: steady, not a cache. A cache keeps its blocks.
-  if (s.attached && out.is_leak() && has_counts && s.frees.size() == s.bytes.size()) {
-    const double freed = s.frees.back().bytes - s.frees[from].bytes;
-    const double allocated = freed + s.blocks.back().bytes - s.blocks[from].bytes;
-    if (allocated > 0 && freed >= kRecyclingShare * allocated &&
-        curvature <= kWarmupCurvature) {
+  // The attach warm-up, before the stack settled: a stack that recycles its blocks (over the
+  // second half of the series it freed most of what it allocated) and whose rise slows down
+  // is replacing blocks allocated before tracing: steady, not a cache. A cache keeps its
+  // blocks; a leak that frees some of its blocks frees far fewer than it allocates. Once
+  // settled, what is left of the warm-up is e^-4 of the level at most and the verdict on the
+  // settled points stands.
+  if (s.attached && out.is_leak() && has_counts && from == 0) {
+    const std::size_t half = s.bytes.size() / 2;
+    const double freed = s.frees.back().bytes - s.frees[half].bytes;
+    const double allocated = freed + s.blocks.back().bytes - s.blocks[half].bytes;
+    if (allocated > 0 && freed >= kRecyclingShare * allocated && curvature <= kWarmupCurvature) {
       out.cls = LeakClass::constant;
       out.evidence = Evidence::warmup;
       out.leak = out.leak_blocks = 0;

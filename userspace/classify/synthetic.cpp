@@ -405,30 +405,34 @@ bool simulate(Shape shape, Random& rng, std::size_t n, double scale, Counts& out
       return true;
     }
     case Shape::burst: {
-      // A flat level of recycled blocks; a burst of allocations from `from` for `width` steps,
-      // freed over one to three steps after it.
+      // A steady level of recycled blocks (running for a while: the first sample is after
+      // `burn` steps); a burst of allocations from `from` for `width` steps, freed over one to
+      // three steps after it.
       Recycler r = make_recycler(rng, n, scale, false);
       r.rate_noise = rng.uniform(0, 0.05);
+      const std::size_t burn = static_cast<std::size_t>(std::ceil(5 * r.life));
+      Pool warm(n + burn);
       const std::size_t from = static_cast<std::size_t>(rng.uniform(0.1, 0.5) * static_cast<double>(n));
       const std::size_t width = std::max<std::size_t>(1, static_cast<std::size_t>(rng.uniform(0.05, 0.15) * static_cast<double>(n)));
       const std::size_t drain = rng.index(1, 3);
       const double per_step = std::round(r.steady * rng.uniform(0.1, 1));
       double burst = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        pool.release_due(i);
-        r.step(rng, pool, i);
+      for (std::size_t step = 0; step < n + burn; ++step) {
+        warm.release_due(step);
+        r.step(rng, warm, step);
+        if (step < burn) continue;
+        const std::size_t i = step - burn;
         if (i >= from && i < from + width) {
-          pool.allocate(i, per_step, per_step * r.block, inf);
+          warm.allocate(step, per_step, per_step * r.block, inf);
           burst += per_step;
         } else if (i >= from + width && burst > 0) {
           const double freed = std::min(burst, std::ceil(per_step * static_cast<double>(width) / static_cast<double>(drain)));
-          pool.release(freed, freed * r.block);
+          warm.release(freed, freed * r.block);
           burst -= freed;
         }
-        out.record(i, pool);
+        out.record(i, warm);
       }
-      // Once the burst is freed and the recycled level settled after its start.
-      out.decidable_from = std::max(from + width + drain + 1, static_cast<std::size_t>(std::ceil(2.6 * r.life)) + kMinPoints);
+      out.decidable_from = from + width + drain + 1;  // once the burst is freed
       return true;
     }
     case Shape::resized: {
