@@ -32,7 +32,11 @@ constexpr double kEnvelopeRise = 8.0;
 constexpr double kRecyclingShare = 0.8;
 constexpr double kWarmupCurvature = -0.3;
 constexpr double kClimbDip = 0.75;
-constexpr double kTurnovers = 3.0;
+// Turnovers before a stack is settled: attached, the blocks allocated before tracing must be
+// gone (all but e^-6 of a pool replaced at random); from exec, only the pool's first fill.
+constexpr double kAttachedTurnovers = 5.0;
+constexpr double kExecTurnovers = 1.0;
+constexpr double kManyBlocks = 16;  // a stack of fewer blocks has no level to warm up to
 // Points after the settling point before a verdict: the level of a recycling stack wanders
 // over a few lifetimes, and eight points of that wander line up as a trend too often.
 constexpr std::size_t kSettledPoints = 16;
@@ -116,7 +120,20 @@ Fit fit_quadratic(std::span<const series::Point> points) {
 // independent errors has twice their variance. A smooth misfit (an exponential or a cache the
 // parabola follows badly) barely moves it. The largest step is left out: one jump (a cache
 // filled between two samples, a block allocated once) is the signal, not noise.
-double point_to_point_noise(std::span<const series::Point> points, const Fit& fit) {
+//
+// `lag` > 1 takes the differences `lag` points apart: the level of a stack that recycles its
+// blocks sums the allocations of a lifetime of them and wanders over that time, so its noise
+// is seen from one lifetime to the next, not from one sample to the next.
+double point_to_point_noise(std::span<const series::Point> points, const Fit& fit, std::size_t lag = 1) {
+  if (lag > 1) {
+    double sum_sq = 0, largest_sq = 0;
+    for (std::size_t i = lag; i < points.size(); ++i) {
+      const double d = fit.residual(points[i]) - fit.residual(points[i - lag]);
+      sum_sq += d * d;
+      largest_sq = std::max(largest_sq, d * d);
+    }
+    return std::sqrt(std::max(sum_sq - largest_sq, 0.0) / (2.0 * static_cast<double>(points.size() - lag - 1)));
+  }
   double previous = fit.residual(points.front()), sum_sq = 0, largest_sq = 0;
   for (const series::Point& p : points.subspan(1)) {
     const double r = fit.residual(p);
@@ -237,8 +254,9 @@ struct Extremes {
 };
 
 // `lows`, when not empty, holds the lowest sample behind each point (Series::lows()).
+// `lag`: the points over which the level wanders (see point_to_point_noise).
 Assessment assess(std::span<const series::Point> points, std::optional<Extremes> samples,
-                  std::span<const double> lows = {}) {
+                  std::span<const double> lows = {}, std::size_t lag = 1) {
   Assessment result;
   LeakFactor& out = result.factor;
   if (points.size() < kMinPoints || !has_time_span(points)) {
@@ -270,7 +288,7 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   // The tracer re-classifies every stack every interval, and most stacks do not grow: the
   // measures below are only taken when the previous ones leave a leak possible.
   if (!(floor_rise > 0)) return result;
-  evidence.noise_bytes = point_to_point_noise(points, fit);
+  evidence.noise_bytes = point_to_point_noise(points, fit, std::min(lag, n / 4));
   evidence.rise_over_noise = evidence.noise_bytes > 0 ? floor_rise / evidence.noise_bytes
                                                       : std::numeric_limits<double>::infinity();
   out.confidence = evidence.rise_over_noise / evidence.required_rise_over_noise;
@@ -320,25 +338,43 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   return result;
 }
 
-// The first point from which the stack has freed kTurnovers times as many traced blocks as it
-// holds: by Little's law it has run for about kTurnovers + 1 lifetimes of its blocks, so the
-// blocks it held when tracing began are gone (all of a ring's or a queue's, all but e^-4 of a
-// pool replaced at random), and the climb from 0 that tracing a recycling stack begins with
-// is over. Only a climb is cut (the blocks at least doubled): a buffer realloc'ed in place
-// of itself (one block, many frees) has none. 0 when the
+// The first point from which the stack has freed `turnovers` times as many traced blocks as it
+// holds: by Little's law it has run for about turnovers + 1 lifetimes of its blocks, so the
+// blocks it held when tracing began are gone (all of a ring's or a queue's after one, all but
+// e^-6 of a pool replaced at random after five), and the climb from 0 that tracing a
+// recycling stack begins with is over. Only a climb is cut (the blocks at least doubled) or the start of a stack of many
+// blocks: a buffer realloc'ed in place of itself (one block, many frees) has none. 0 when the
 // stack keeps its blocks (a leak, a cache), when there are no counts, and when the blocks fell
 // back before (below kClimbDip of their highest so far): that is no climb but a cache flushed
 // or a job that ended, evidence the verdict needs.
 std::size_t settled_from(const StackSeries& s) {
   if (s.blocks.size() != s.bytes.size() || s.frees.size() != s.bytes.size()) return 0;
+  const double turnovers = s.attached ? kAttachedTurnovers : kExecTurnovers;
   double highest = 0;
   for (std::size_t i = 0; i < s.frees.size(); ++i) {
     highest = std::max(highest, s.blocks[i].bytes);
     if (s.blocks[i].bytes < kClimbDip * highest) return 0;
-    if (s.frees[i].bytes > 0 && s.frees[i].bytes >= kTurnovers * s.blocks[i].bytes)
-      return s.blocks[i].bytes >= kClimb * s.blocks.front().bytes ? i : 0;
+    if (s.frees[i].bytes > 0 && s.frees[i].bytes >= turnovers * s.blocks[i].bytes)
+      return s.blocks[i].bytes >= kClimb * s.blocks.front().bytes || s.blocks[i].bytes >= kManyBlocks ? i : 0;
   }
   return 0;
+}
+
+// The mean lifetime of the stack's blocks in points, by Little's law (blocks held over blocks
+// freed per point) over the points from `from`: 1 without counts or frees.
+std::size_t lifetime_points(const StackSeries& s, std::size_t from) {
+  if (s.blocks.size() != s.bytes.size() || s.frees.size() != s.bytes.size() || s.bytes.size() < from + 2)
+    return 1;
+  const double freed_per_point =
+      (s.frees.back().bytes - s.frees[from].bytes) / static_cast<double>(s.frees.size() - 1 - from);
+  const double allocated_per_point =
+      freed_per_point + (s.blocks.back().bytes - s.blocks[from].bytes) / static_cast<double>(s.frees.size() - 1 - from);
+  // Only a stack of many blocks that recycles them has a lifetime to speak of.
+  if (!(freed_per_point > 0) || s.blocks.back().bytes < kManyBlocks ||
+      freed_per_point < kRecyclingShare * allocated_per_point)
+    return 1;
+  const double life = s.blocks.back().bytes / freed_per_point;
+  return life >= static_cast<double>(s.bytes.size()) ? s.bytes.size() : std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(life)));
 }
 
 }  // namespace
@@ -405,10 +441,15 @@ LeakFactor classify_stack(const StackSeries& s) {
   auto tail = [from](std::span<const double> lows) {
     return lows.size() > from ? lows.subspan(from) : std::span<const double>{};
   };
-  const Assessment judged = assess(s.bytes.subspan(from), extremes(s.bytes_extremes), tail(s.bytes_lows));
+  const std::size_t lag = lifetime_points(s, from);
+  const Assessment judged =
+      assess(s.bytes.subspan(from), extremes(s.bytes_extremes), tail(s.bytes_lows), lag);
   LeakFactor out = judged.factor;
   if (from > 0 && s.bytes.size() - from < kSettledPoints) {
+    // Settled too recently to judge what came after: no leak yet, the climb was a warm-up.
     out = LeakFactor{};
+    out.cls = LeakClass::constant;
+    out.evidence = Evidence::warmup;
     out.min_size = judged.factor.min_size;
     out.max_size = judged.factor.max_size;
   }
@@ -417,7 +458,7 @@ LeakFactor classify_stack(const StackSeries& s) {
   double curvature = judged.evidence.curvature;  // of the series the verdict rests on
   if (has_counts && out.cls != LeakClass::insufficient_data) {
     const Assessment blocks_judged =
-        assess(s.blocks.subspan(from), extremes(s.blocks_extremes), tail(s.blocks_lows));
+        assess(s.blocks.subspan(from), extremes(s.blocks_extremes), tail(s.blocks_lows), lag);
     blocks = blocks_judged.factor;
     if (blocks->is_leak()) out.leak_blocks = blocks->leak;
     if (!out.is_leak() && blocks->is_leak()) {

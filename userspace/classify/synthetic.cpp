@@ -234,15 +234,17 @@ struct Recycler {
   bool fifo;
   void step(Random& rng, Pool& pool, std::size_t i) const {
     const double rate = std::max(0.0, steady / life * (1 + rate_noise * rng.normal()));
-    constexpr int kCohorts = 4;
+    // Sixteen cohorts a step for random lifetimes: fewer make the level wander far more than
+    // the blocks they stand for would (each cohort is freed at once).
+    const int kCohorts = fifo ? 1 : 16;
     double allocated = 0;
     for (int c = 0; c < kCohorts; ++c) {
       const double count = std::round(rate * (c + 1) / kCohorts) - std::round(rate * c / kCohorts);
-      // Exponential lifetimes drawn by strata of the distribution, so that four cohorts
-      // spread like the blocks they stand for.
+      // Exponential lifetimes drawn by strata of the distribution, so that the cohorts spread
+      // like the blocks they stand for.
       const double quantile = (c + rng.uniform()) / kCohorts;
       const double lifetime = fifo ? life : -life * std::log(1.0 - quantile);
-      pool.allocate(i, count, count * block * rng.uniform(0.8, 1.2), lifetime);
+      pool.allocate(i, count, count * block * rng.uniform(0.9, 1.1), lifetime);
       allocated += count;
     }
     const double kept = keep_share > 0 ? rng.poisson(allocated * keep_share) : 0;
@@ -283,7 +285,7 @@ bool simulate(Shape shape, Random& rng, std::size_t n, double scale, Counts& out
       out.attached = shape != Shape::churn_leak;
       // Over once the blocks alive at the start (those allocated before tracing) are replaced:
       // the longest lifetime of a ring, five mean lifetimes of a pool replaced at random.
-      out.decidable_from = static_cast<std::size_t>(std::ceil((r.fifo ? 2.6 : 5.0) * r.life)) + kMinPoints;
+      out.decidable_from = static_cast<std::size_t>(std::ceil((r.fifo ? 2.6 : 6.0) * r.life)) + kMinPoints;
       for (std::size_t i = 0; i < n; ++i) {
         pool.release_due(i);
         r.step(rng, pool, i);
