@@ -283,6 +283,9 @@ class Tracer {
       context.all_stacks = options_.all_stacks;
       context.final = stop;
       context.list_quiet_processes = !options_.pids.empty() || command_.has_value();
+      context.attached = !command_.has_value();  // a command starts under the probes
+      context.min_leak_bytes = options_.min_leak_bytes;
+      context.min_leak_share = options_.min_leak_share;
       auto report = build_report(table_, processes_, [this](auto tgid, auto id) { return stack_of(tgid, id); },
                                  context);
       renderer_->render(report, out_);
