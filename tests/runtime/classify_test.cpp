@@ -13,8 +13,9 @@
 namespace edleak::live {
 namespace {
 
-// The verdicts on the stack allocating in `symbol`, report by report: the class when it is
-// listed as a leaker, "" when it is not.
+// The verdicts on the stack allocating in `symbol`, report by report: its class (the tracer
+// runs with --all-stacks, so a stack holding blocks is listed leaking or not), "" when it is not
+// listed.
 std::vector<std::string> verdicts(const RunResult& r, pid_t pid, const std::string& symbol) {
   std::vector<std::string> out;
   for (const nlohmann::json& report : r.reports) {
@@ -23,6 +24,16 @@ std::vector<std::string> verdicts(const RunResult& r, pid_t pid, const std::stri
     out.push_back(leaker ? (*leaker)["leak_factor"]["class"].get<std::string>() : "");
   }
   return out;
+}
+
+// Never called a leak, and seen (a stack never listed would pass for the wrong reason).
+void expect_never_a_leak(const std::vector<std::string>& v) {
+  std::size_t seen = 0;
+  for (const std::string& c : v) {
+    EXPECT_TRUE(c == "" || c == "constant" || c == "insufficient_data") << c;
+    seen += !c.empty();
+  }
+  EXPECT_GT(seen, v.size() / 2);
 }
 
 std::string joined(const std::vector<std::string>& v) {
@@ -44,7 +55,7 @@ int called_from(const std::vector<std::string>& v, const std::string& cls) {
 }
 
 RunResult trace_command(const std::vector<std::string>& command) {
-  std::vector<std::string> argv = {tracer_path(), "--interval", "100ms", "--format", "json", "--"};
+  std::vector<std::string> argv = {tracer_path(), "--interval", "100ms", "--all-stacks", "--format", "json", "--"};
   argv.insert(argv.end(), command.begin(), command.end());
   return run(argv);
 }
@@ -64,7 +75,8 @@ TEST(LiveClassify, ChurnWithoutLeakIsNeverALeakFromExec) {
   const RunResult r = trace_command({testprog("churn_server"), "ring", "0", "4"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto v = verdicts(r, -1, "handle_request");
-  for (const std::string& c : v) EXPECT_EQ(c, "") << joined(v);
+  expect_never_a_leak(v);
+  if (HasFailure()) ADD_FAILURE() << joined(v);
 }
 
 // Attached to a server that has been recycling for a while: its ring's blocks were allocated
@@ -73,7 +85,7 @@ RunResult trace_running(const std::string& leak, pid_t& pid) {
   Background program({testprog("churn_server"), "ring", leak, "6"});
   EXPECT_TRUE(program.wait_for_line("ready"));
   pid = program.pid();
-  RunResult r = run({tracer_path(), "-p", std::to_string(pid), "-i", "100ms", "--format", "json"});
+  RunResult r = run({tracer_path(), "-p", std::to_string(pid), "-i", "100ms", "--all-stacks", "--format", "json"});
   EXPECT_EQ(program.wait(), 0);
   return r;
 }
@@ -96,12 +108,13 @@ TEST(LiveClassify, AttachWarmupIsNeverALeak) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto v = verdicts(r, pid, "handle_request");
   ASSERT_GT(v.size(), 10u) << r.out;
-  for (const std::string& c : v) EXPECT_EQ(c, "") << joined(v);
+  expect_never_a_leak(v);
+  if (HasFailure()) ADD_FAILURE() << joined(v);
 }
 
 TEST(LiveClassify, BatchBufferWhoseEmptiedLevelRisesIsLinear) {
   EDLEAK_REQUIRE_LIVE();
-  const RunResult r = trace_command({testprog("churn_server"), "batch", "1", "5"});
+  const RunResult r = trace_command({testprog("churn_server"), "batch", "1", "8"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto v = verdicts(r, -1, "fill_batch");
   EXPECT_GE(called_from(v, "linear"), 0) << joined(v);
@@ -109,10 +122,11 @@ TEST(LiveClassify, BatchBufferWhoseEmptiedLevelRisesIsLinear) {
 
 TEST(LiveClassify, BatchBufferEmptiedIsNeverALeak) {
   EDLEAK_REQUIRE_LIVE();
-  const RunResult r = trace_command({testprog("churn_server"), "batch", "0", "5"});
+  const RunResult r = trace_command({testprog("churn_server"), "batch", "0", "8"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto v = verdicts(r, -1, "fill_batch");
-  for (const std::string& c : v) EXPECT_EQ(c, "") << joined(v);
+  expect_never_a_leak(v);
+  if (HasFailure()) ADD_FAILURE() << joined(v);
 }
 
 // malloc(0) asks for no bytes (glibc still spends a 32-byte chunk on each): the stack's blocks

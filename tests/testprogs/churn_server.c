@@ -6,9 +6,11 @@
  * MODE ring: every request allocates a 256-byte buffer at one call site (handle_request) and
  *   puts it in a ring of 400, freeing the one it replaces; with LEAK=1, one request in 100
  *   forgets its buffer instead (an error path without free).
- * MODE batch: every tick fill_batch allocates 50 blocks; every 10 ticks the batch is emptied;
- *   with LEAK=1, one block of each batch is kept (the emptied level rises).
+ * MODE batch: every tick fill_batch allocates a 1 KiB block; every 50 ticks (half a second,
+ *   five samples at 100 ms) the batch is emptied; with LEAK=1, 5 blocks of each batch are kept
+ *   (the emptied level rises).
  * MODE zero: every tick leak_zero keeps 20 malloc(0) blocks (LEAK ignored).
+ * (A tick is 10 ms.)
  * Prints "ready" once the ring is full (or at once), then runs for SECONDS. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,7 @@
 static void *ring[RING];
 static void *volatile sink;
 
-__attribute__((noinline)) static void handle_request(unsigned long n, int leak)
+__attribute__((noinline, noclone)) static void handle_request(unsigned long n, int leak)
 {
 	char *buffer = malloc(256);
 	memset(buffer, (int)n, 256);
@@ -33,13 +35,12 @@ __attribute__((noinline)) static void handle_request(unsigned long n, int leak)
 	ring[n % RING] = buffer;
 }
 
-__attribute__((noinline)) static void fill_batch(void **batch, int *count)
+__attribute__((noinline, noclone)) static void fill_batch(void **batch, int *count)
 {
-	for (int i = 0; i < 50; i++)
-		batch[(*count)++] = malloc(128);
+	batch[(*count)++] = malloc(1024);
 }
 
-__attribute__((noinline)) static void leak_zero(void)
+__attribute__((noinline, noclone)) static void leak_zero(void)
 {
 	for (int i = 0; i < 20; i++)
 		sink = malloc(0);
@@ -75,8 +76,8 @@ int main(int argc, char **argv)
 				handle_request(n++, leak);
 		} else if (strcmp(mode, "batch") == 0) {
 			fill_batch(batch, &count);
-			if (t % 10 == 9) {
-				for (int i = leak ? 1 : 0; i < count; i++)
+			if (t % 50 == 49) {
+				for (int i = leak ? 5 : 0; i < count; i++)
 					free(batch[i]);
 				count = 0;
 			}
