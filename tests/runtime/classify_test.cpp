@@ -56,6 +56,13 @@ int called_from(const std::vector<std::string>& v, const std::string& cls) {
   return from;
 }
 
+// Called linear from report `limit` at the latest, and in every report after.
+void expect_linear_within(const std::vector<std::string>& v, int limit) {
+  const int from = called_from(v, "linear");
+  EXPECT_GE(from, 0) << joined(v);
+  EXPECT_LE(from, limit) << joined(v);
+}
+
 RunResult trace_command(const std::vector<std::string>& command) {
   std::vector<std::string> argv = {tracer_path(), "--interval", "100ms", "--all-stacks", "--format", "json", "--"};
   argv.insert(argv.end(), command.begin(), command.end());
@@ -67,9 +74,7 @@ TEST(LiveClassify, LeakBeneathChurnIsLinearWithin20SamplesFromExec) {
   const RunResult r = trace_command({testprog("churn_server"), "ring", "1", "4"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto v = verdicts(r, -1, "handle_request");
-  const int from = called_from(v, "linear");
-  EXPECT_GE(from, 0) << joined(v);
-  EXPECT_LE(from, 20) << joined(v);
+  expect_linear_within(v, 20);
 }
 
 TEST(LiveClassify, ChurnWithoutLeakIsNeverALeakFromExec) {
@@ -98,9 +103,7 @@ TEST(LiveClassify, LeakBeneathTheAttachWarmupIsLinearWithin20Samples) {
   const RunResult r = trace_running("1", pid);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto v = verdicts(r, pid, "handle_request");
-  const int from = called_from(v, "linear");
-  EXPECT_GE(from, 0) << joined(v);
-  EXPECT_LE(from, 20) << joined(v);
+  expect_linear_within(v, 20);
 }
 
 TEST(LiveClassify, AttachWarmupIsNeverALeak) {
