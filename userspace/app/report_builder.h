@@ -44,7 +44,7 @@ struct ReportContext {
   // The noise floor: a leak whose heap footprint (its bytes plus kBlockOverhead per leaked
   // block) is below min_leak_bytes, or below min_leak_share of the process's outstanding
   // bytes, is not reported as leaking.
-  std::uint64_t min_leak_bytes = 4096;
+  std::uint64_t min_leak_bytes = 1024;
   double min_leak_share = 0.001;
 };
 

@@ -35,7 +35,7 @@ struct TraceOptions {
   std::size_t top = 10;                        // leakers per process
   bool all_stacks = false;                     // list every stack with outstanding bytes
   // The noise floor (see app/report_builder.h): a smaller leak is not reported as leaking.
-  std::uint64_t min_leak_bytes = 4096;
+  std::uint64_t min_leak_bytes = 1024;
   double min_leak_share = 0.001;               // of the process's outstanding bytes
   report::Format format = report::Format::text;
   std::string output_path;                     // empty: stdout

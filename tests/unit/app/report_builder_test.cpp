@@ -97,14 +97,14 @@ TEST(BuildReport, TopCutsLeakersButNotTheCount) {
 namespace edleak::app {
 namespace {
 
-// The noise floor: a leak of 29 blocks and 2.9 KB is below the default 4 KiB; a leak of
-// zero-byte blocks weighs kBlockOverhead a block.
+// The noise floor: a leak of 29 blocks and 290 bytes (754 with 16 bytes a block) is below the
+// default 1 KiB; a leak of zero-byte blocks weighs kBlockOverhead a block.
 TEST(BuildReport, LeaksBelowTheNoiseFloorAreNotLeaks) {
   sample::SiteTable table;
   for (int t = 0; t < 30; ++t) {
     sample::Snapshot snap;
     snap.t_s = t;
-    snap.sites = {{42, 0xa, 100 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0},
+    snap.sites = {{42, 0xa, 10 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0},
                   {42, 0xb, 0, 1000 * (t + 1), static_cast<std::uint64_t>(1000 * (t + 1)), 0}};  // malloc(0)
     table.ingest(snap);
   }
