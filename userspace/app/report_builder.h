@@ -45,7 +45,7 @@ struct ReportContext {
   // block) is below min_leak_bytes, or below min_leak_share of the process's outstanding
   // bytes, is not reported as leaking.
   std::uint64_t min_leak_bytes = 1024;
-  double min_leak_share = 0.001;
+  double min_leak_share = 0.0001;
 };
 
 // Heap bytes a block costs beyond what was asked for, at least: glibc's chunk header, and the

@@ -456,7 +456,16 @@ LeakFactor classify_stack(const StackSeries& s) {
   const bool has_counts = s.blocks.size() == s.bytes.size() && !s.blocks.empty();
   std::optional<LeakFactor> blocks;
   double curvature = judged.evidence.curvature;  // of the series the verdict rests on
-  if (has_counts && out.cls != LeakClass::insufficient_data) {
+  // The tracer classifies every stack every interval and most do not grow: the blocks are only
+  // assessed when their floor rose (the rule's first step, without the fit).
+  auto floor_rose = [&](std::span<const series::Point> points, std::span<const double> lows) {
+    const std::size_t n = points.size(), quarter = n / 4;
+    if (quarter == 0) return false;
+    const Floor floor{points, lows.size() == n ? lows : std::span<const double>{}};
+    return lowest(floor, n - quarter, n) > lowest(floor, 0, quarter);
+  };
+  if (has_counts && out.cls != LeakClass::insufficient_data &&
+      floor_rose(s.blocks.subspan(from), tail(s.blocks_lows))) {
     const Assessment blocks_judged =
         assess(s.blocks.subspan(from), extremes(s.blocks_extremes), tail(s.blocks_lows), lag);
     blocks = blocks_judged.factor;

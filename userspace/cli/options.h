@@ -36,7 +36,7 @@ struct TraceOptions {
   bool all_stacks = false;                     // list every stack with outstanding bytes
   // The noise floor (see app/report_builder.h): a smaller leak is not reported as leaking.
   std::uint64_t min_leak_bytes = 1024;
-  double min_leak_share = 0.001;               // of the process's outstanding bytes
+  double min_leak_share = 0.0001;              // of the process's outstanding bytes
   report::Format format = report::Format::text;
   std::string output_path;                     // empty: stdout
   std::string libc_path;                       // empty: the libc each process maps
