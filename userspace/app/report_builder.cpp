@@ -20,6 +20,18 @@ report::Stats to_report_stats(const sample::Counters& c) {
   return s;
 }
 
+void apply_noise_floor(classify::LeakFactor& factor, std::uint64_t process_bytes, const ReportContext& context) {
+  if (!factor.is_leak()) return;
+  const double footprint = static_cast<double>(factor.leak) + static_cast<double>(kBlockOverhead) * static_cast<double>(factor.leak_blocks);
+  const double floor = std::max(static_cast<double>(context.min_leak_bytes),
+                                context.min_leak_share * static_cast<double>(process_bytes));
+  if (footprint >= floor) return;
+  factor.cls = classify::LeakClass::constant;
+  factor.evidence = classify::Evidence::noise_floor;
+  factor.leak = 0;
+  factor.leak_blocks = 0;
+}
+
 report::Report build_report(const sample::SiteTable& table, const ProcessInfos& processes,
                             const StackResolver& resolve, const ReportContext& context) {
   report::Report out;
@@ -81,10 +93,18 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       if (latest.outstanding_blocks > 0) ++proc.stacks;
       proc.total_allocs += latest.total_allocs;
       proc.total_frees += latest.total_frees;
-      classify::LeakFactor factor = classify::compute_leak_factor(site.bytes);
-      if (factor.is_leak()) ++proc.leaking_stacks;
-      if (factor.is_leak() || (context.all_stacks && bytes > 0) || lost(site.stack_id))
+      classify::LeakFactor factor = classify::classify_stack(site.bytes, &site.blocks, &site.frees, context.attached);
+      // A stack of zero-byte blocks (malloc(0)) holds blocks, not bytes: it is listed too.
+      const bool holds = bytes > 0 || latest.outstanding_blocks > 0;
+      if (factor.is_leak() || (context.all_stacks && holds) || lost(site.stack_id))
         candidates.push_back({&site, factor, bytes});
+    });
+    // The noise floor needs the process's total, known once every site was seen.
+    std::erase_if(candidates, [&](Candidate& c) {
+      apply_noise_floor(c.factor, proc.outstanding_bytes, context);
+      if (c.factor.is_leak()) ++proc.leaking_stacks;
+      const bool holds = c.bytes > 0 || c.site->latest.outstanding_blocks > 0;
+      return !(c.factor.is_leak() || (context.all_stacks && holds) || lost(c.site->stack_id));
     });
     report::keep_top(candidates, context.top, [](const Candidate& c) {
       return report::RankKey{c.factor.leak, c.bytes, c.site->stack_id};

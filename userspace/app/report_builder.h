@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "classify/leak_factor.h"
 #include "report/report.h"
 #include "sample/site_table.h"
 #include "symbolize/frame.h"
@@ -49,7 +50,24 @@ struct ReportContext {
   bool final = false;
   // Whether a process without leakers is listed (yes for the processes the user named).
   bool list_quiet_processes = true;
+  // The processes were running before tracing began (-p, system-wide): their stacks start with
+  // the attach warm-up (see classify::StackSeries::attached).
+  bool attached = false;
+  // The noise floor: a leak whose heap footprint (its bytes plus kBlockOverhead per leaked
+  // block) is below min_leak_bytes, or below min_leak_share of the process's outstanding
+  // bytes, is not reported as leaking.
+  std::uint64_t min_leak_bytes = 1024;
+  double min_leak_share = 0.0001;
 };
+
+// Heap bytes a block costs beyond what was asked for, at least: glibc's chunk header, and the
+// whole of a malloc(0) block's 16 usable bytes are more. Counted in a leak's footprint so that a
+// leak of zero-byte blocks weighs something against the noise floor.
+inline constexpr std::uint64_t kBlockOverhead = 16;
+
+// Applies the noise floor to one verdict: a leak below it becomes constant, evidence
+// noise_floor. `process_bytes`: the process's outstanding bytes.
+void apply_noise_floor(classify::LeakFactor& factor, std::uint64_t process_bytes, const ReportContext& context);
 
 // Resolves a stack of a process to frames (allocation site first).
 using StackResolver = std::function<std::vector<symbolize::Frame>(const sample::ProcessKey& process, std::uint64_t stack_id)>;

@@ -451,6 +451,9 @@ class Tracer {
     context.all_stacks = options_.all_stacks;
     context.final = final;
     context.list_quiet_processes = scope_ != Scope::everyone;
+    context.attached = scope_ != Scope::command;  // a command starts under the probes
+    context.min_leak_bytes = options_.min_leak_bytes;
+    context.min_leak_share = options_.min_leak_share;
     auto report = build_report(table_, infos_, [this](const ProcessKey& key, std::uint64_t id) { return stack_of(key, id); },
                                context);
     renderer_->render(report, out_);

@@ -21,6 +21,26 @@ constexpr double kMaxFloorFall = 0.15;          // share of the floor rise
 constexpr double kExponentialCurvature = 0.7;   // a / (a + b) at or above: accelerating
 constexpr double kLogarithmicCurvature = -0.7;  // at or below: saturating, a cache
 constexpr std::size_t kFloorSlices = 8;
+// The lower envelope (the lows of eight slices, from kEnvelopeMinPoints points) must rise by
+// kEnvelopeRise times the scatter of the lows around their line (6 degrees of freedom: a
+// t-statistic of the slope of 7.4), and never fall back by more than kMaxFloorFall of it.
+constexpr std::size_t kEnvelopeMinPoints = 16;
+constexpr double kEnvelopeRise = 8.0;
+// The attach warm-up: a stack that frees at least kRecyclingShare of what it allocates over the
+// second half of the series recycles its blocks; before it settled (below), its rise is a
+// warm-up when it decelerates (curvature at or below kWarmupCurvature) instead of going on.
+constexpr double kRecyclingShare = 0.8;
+constexpr double kWarmupCurvature = -0.3;
+constexpr double kClimbDip = 0.75;
+// Turnovers before a stack is settled: attached, the blocks allocated before tracing must be
+// gone (all but e^-6 of a pool replaced at random); from exec, only the pool's first fill.
+constexpr double kAttachedTurnovers = 5.0;
+constexpr double kExecTurnovers = 1.0;
+constexpr double kManyBlocks = 16;  // a stack of fewer blocks has no level to warm up to
+// Points after the settling point before a verdict: the level of a recycling stack wanders
+// over a few lifetimes, and eight points of that wander line up as a trend too often.
+constexpr std::size_t kSettledPoints = 16;
+constexpr double kClimb = 2.0;  // blocks at the end of a climb, at least, over those at its start
 
 // edLeak's thresholds, for the baseline.
 constexpr double kEdleakCurvature = 0.2;
@@ -100,7 +120,20 @@ Fit fit_quadratic(std::span<const series::Point> points) {
 // independent errors has twice their variance. A smooth misfit (an exponential or a cache the
 // parabola follows badly) barely moves it. The largest step is left out: one jump (a cache
 // filled between two samples, a block allocated once) is the signal, not noise.
-double point_to_point_noise(std::span<const series::Point> points, const Fit& fit) {
+//
+// `lag` > 1 takes the differences `lag` points apart: the level of a stack that recycles its
+// blocks sums the allocations of a lifetime of them and wanders over that time, so its noise
+// is seen from one lifetime to the next, not from one sample to the next.
+double point_to_point_noise(std::span<const series::Point> points, const Fit& fit, std::size_t lag = 1) {
+  if (lag > 1) {
+    double sum_sq = 0, largest_sq = 0;
+    for (std::size_t i = lag; i < points.size(); ++i) {
+      const double d = fit.residual(points[i]) - fit.residual(points[i - lag]);
+      sum_sq += d * d;
+      largest_sq = std::max(largest_sq, d * d);
+    }
+    return std::sqrt(std::max(sum_sq - largest_sq, 0.0) / (2.0 * static_cast<double>(points.size() - lag - 1)));
+  }
   double previous = fit.residual(points.front()), sum_sq = 0, largest_sq = 0;
   for (const series::Point& p : points.subspan(1)) {
     const double r = fit.residual(p);
@@ -115,24 +148,70 @@ double point_to_point_noise(std::span<const series::Point> points, const Fit& fi
 
 // Largest fall of the floor below its highest level so far, with the floor taken as the lowest
 // bytes of each of up to kFloorSlices consecutive slices of the points.
-double largest_floor_fall(std::span<const series::Point> points) {
+// The lowest sample behind point i: Series::lows() when given, else the point itself.
+struct Floor {
+  std::span<const series::Point> points;
+  std::span<const double> lows;  // empty or parallel to points
+  double operator[](std::size_t i) const { return lows.empty() ? points[i].bytes : lows[i]; }
+  std::size_t size() const { return points.size(); }
+};
+
+double largest_floor_fall(const Floor& points) {
   const std::size_t n = points.size();
   const std::size_t slices = std::min(kFloorSlices, n / 2);
   double highest = -std::numeric_limits<double>::infinity(), fall = 0;
   for (std::size_t k = 0; k < slices; ++k) {
     double floor = std::numeric_limits<double>::infinity();
     for (std::size_t i = k * n / slices; i < (k + 1) * n / slices; ++i)
-      floor = std::min(floor, points[i].bytes);
+      floor = std::min(floor, points[i]);
     fall = std::max(fall, highest - floor);
     highest = std::max(highest, floor);
   }
   return fall;
 }
 
+// The lower envelope: the lows of kFloorSlices consecutive slices, a least-squares line through
+// them (slice index as time: the slices are of equal width), its rise from the first slice to
+// the last and the scatter of the lows around it.
+struct Envelope {
+  double rise = 0, scatter = 0, fall = 0;
+};
+
+Envelope lower_envelope(const Floor& points, std::size_t k) {
+  const std::size_t n = points.size();
+  std::array<double, kFloorSlices> low{};  // k <= kFloorSlices
+  double mean = 0;
+  for (std::size_t s = 0; s < k; ++s) {
+    low[s] = std::numeric_limits<double>::infinity();
+    for (std::size_t i = s * n / k; i < (s + 1) * n / k; ++i)
+      low[s] = std::min(low[s], points[i]);
+    mean += low[s] / static_cast<double>(k);
+  }
+  const double centre = static_cast<double>(k - 1) / 2.0;
+  double sxx = 0, sxy = 0;
+  for (std::size_t s = 0; s < k; ++s) {
+    const double dx = static_cast<double>(s) - centre;
+    sxx += dx * dx;
+    sxy += dx * (low[s] - mean);
+  }
+  const double slope = sxy / sxx;
+  Envelope e;
+  double sum_sq = 0, highest = -std::numeric_limits<double>::infinity();
+  for (std::size_t s = 0; s < k; ++s) {
+    const double r = low[s] - (mean + slope * (static_cast<double>(s) - centre));
+    sum_sq += r * r;
+    e.fall = std::max(e.fall, highest - low[s]);
+    highest = std::max(highest, low[s]);
+  }
+  e.rise = slope * static_cast<double>(k - 1);
+  e.scatter = std::sqrt(sum_sq / static_cast<double>(k - 2));
+  return e;
+}
+
 // Lowest bytes among points [from, to).
-double lowest(std::span<const series::Point> points, std::size_t from, std::size_t to) {
+double lowest(const Floor& points, std::size_t from, std::size_t to) {
   double low = std::numeric_limits<double>::infinity();
-  for (std::size_t i = from; i < to; ++i) low = std::min(low, points[i].bytes);
+  for (std::size_t i = from; i < to; ++i) low = std::min(low, points[i]);
   return low;
 }
 
@@ -163,12 +242,21 @@ bool describe_fit(std::span<const series::Point> points, const Fit& fit, LeakFac
   return true;
 }
 
+std::uint64_t leak_bytes(double bytes) {
+  if (!(bytes > 0)) return 0;
+  if (bytes >= 0x1.0p64) return std::numeric_limits<std::uint64_t>::max();
+  return static_cast<std::uint64_t>(std::llround(bytes));
+}
+
 // The true extremes of the samples, when the points are means of them.
 struct Extremes {
   double min_bytes, max_bytes;
 };
 
-Assessment assess(std::span<const series::Point> points, std::optional<Extremes> samples) {
+// `lows`, when not empty, holds the lowest sample behind each point (Series::lows()).
+// `lag`: the points over which the level wanders (see point_to_point_noise).
+Assessment assess(std::span<const series::Point> points, std::optional<Extremes> samples,
+                  std::span<const double> lows = {}, std::size_t lag = 1) {
   Assessment result;
   LeakFactor& out = result.factor;
   if (points.size() < kMinPoints || !has_time_span(points)) {
@@ -190,30 +278,103 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   TrendEvidence& evidence = result.evidence;
   const std::size_t n = points.size();
   const std::size_t quarter = n / 4;  // n >= kMinPoints, so at least 2
-  const double floor_rise = lowest(points, n - quarter, n) - lowest(points, 0, quarter);
+  const Floor floor{points, lows.size() == n ? lows : std::span<const double>{}};
+  const double floor_rise = lowest(floor, n - quarter, n) - lowest(floor, 0, quarter);
   evidence.floor_rise_bytes = floor_rise;
   evidence.relative_rise = out.max_size > 0 ? floor_rise / out.max_size : 0.0;
   evidence.curvature = rise != 0 ? out.coef[0] / rise : 0.0;
   evidence.required_rise_over_noise = required_rise_over_noise(n);
+  out.leak_edleak = leak_size(out.coef, out.min_size, out.max_size);
   // The tracer re-classifies every stack every interval, and most stacks do not grow: the
   // measures below are only taken when the previous ones leave a leak possible.
   if (!(floor_rise > 0)) return result;
-  evidence.noise_bytes = point_to_point_noise(points, fit);
+  evidence.noise_bytes = point_to_point_noise(points, fit, std::min(lag, n / 4));
   evidence.rise_over_noise = evidence.noise_bytes > 0 ? floor_rise / evidence.noise_bytes
                                                       : std::numeric_limits<double>::infinity();
-  if (evidence.rise_over_noise < evidence.required_rise_over_noise) return result;
-  evidence.floor_fall = largest_floor_fall(points) / floor_rise;
-  if (evidence.floor_fall > kMaxFloorFall) return result;
+  out.confidence = evidence.rise_over_noise / evidence.required_rise_over_noise;
+  bool trend = evidence.rise_over_noise >= evidence.required_rise_over_noise;
+  if (trend) {
+    evidence.floor_fall = largest_floor_fall(floor) / floor_rise;
+    trend = evidence.floor_fall <= kMaxFloorFall && out.leak_edleak > 0;
+  }
+  if (trend) {
+    out.evidence = Evidence::trend;
+  } else {
+    // Beneath churn or a batch buffer, the bytes swing far more from sample to sample than the
+    // leak adds: the trend drowns, but the lowest level of each stretch of the run still rises
+    // by what was kept.
+    if (n < kEnvelopeMinPoints) return result;
+    const Envelope envelope = lower_envelope(floor, kFloorSlices);
+    if (!(envelope.rise > 0)) return result;
+    evidence.envelope_rise_bytes = envelope.rise;
+    evidence.envelope_scatter_bytes = envelope.scatter;
+    evidence.envelope_rise_over_scatter = envelope.scatter > 0 ? envelope.rise / envelope.scatter
+                                                               : std::numeric_limits<double>::infinity();
+    evidence.envelope_fall = envelope.fall / envelope.rise;
+    out.confidence = std::max(out.confidence, evidence.envelope_rise_over_scatter / kEnvelopeRise);
+    if (evidence.envelope_rise_over_scatter < kEnvelopeRise || evidence.envelope_fall > kMaxFloorFall)
+      return result;
+    out.evidence = Evidence::floor;
+  }
 
-  out.leak = leak_size(out.coef, out.min_size, out.max_size);
-  if (out.leak == 0) return result;  // the floor rose but the trend fell: no leak to size
-  if (evidence.curvature >= kExponentialCurvature)
+  if (out.evidence == Evidence::floor)
+    out.cls = LeakClass::linear;  // the parabola fits the swings, not the floor beneath them
+  else if (evidence.curvature >= kExponentialCurvature)
     out.cls = LeakClass::exponential;
   else if (evidence.curvature <= kLogarithmicCurvature)
     out.cls = LeakClass::logarithmic;
   else
     out.cls = LeakClass::linear;
+  // The size: edLeak's formula follows a steady trend; a cache holds what its floor rose by
+  // (the parabola reports 5 % to 30 % of it for a cache filled early), and beneath swings the
+  // floor's rise is what was kept.
+  if (out.evidence == Evidence::floor)
+    out.leak = leak_bytes(evidence.envelope_rise_bytes);
+  else if (out.cls == LeakClass::logarithmic)
+    out.leak = leak_bytes(floor_rise);
+  else
+    out.leak = out.leak_edleak;
+  out.leak = std::min<std::uint64_t>(out.leak, leak_bytes(out.max_size));
   return result;
+}
+
+// The first point from which the stack has freed `turnovers` times as many traced blocks as it
+// holds: by Little's law it has run for about turnovers + 1 lifetimes of its blocks, so the
+// blocks it held when tracing began are gone (all of a ring's or a queue's after one, all but
+// e^-6 of a pool replaced at random after five), and the climb from 0 that tracing a
+// recycling stack begins with is over. Only a climb is cut (the blocks at least doubled) or the start of a stack of many
+// blocks: a buffer realloc'ed in place of itself (one block, many frees) has none. 0 when the
+// stack keeps its blocks (a leak, a cache), when there are no counts, and when the blocks fell
+// back before (below kClimbDip of their highest so far): that is no climb but a cache flushed
+// or a job that ended, evidence the verdict needs.
+std::size_t settled_from(const StackSeries& s) {
+  if (s.blocks.size() != s.bytes.size() || s.frees.size() != s.bytes.size()) return 0;
+  const double turnovers = s.attached ? kAttachedTurnovers : kExecTurnovers;
+  double highest = 0;
+  for (std::size_t i = 0; i < s.frees.size(); ++i) {
+    highest = std::max(highest, s.blocks[i].bytes);
+    if (s.blocks[i].bytes < kClimbDip * highest) return 0;
+    if (s.frees[i].bytes > 0 && s.frees[i].bytes >= turnovers * s.blocks[i].bytes)
+      return s.blocks[i].bytes >= kClimb * s.blocks.front().bytes || s.blocks[i].bytes >= kManyBlocks ? i : 0;
+  }
+  return 0;
+}
+
+// The mean lifetime of the stack's blocks in points, by Little's law (blocks held over blocks
+// freed per point) over the points from `from`: 1 without counts or frees.
+std::size_t lifetime_points(const StackSeries& s, std::size_t from) {
+  if (s.blocks.size() != s.bytes.size() || s.frees.size() != s.bytes.size() || s.bytes.size() < from + 2)
+    return 1;
+  const double freed_per_point =
+      (s.frees.back().bytes - s.frees[from].bytes) / static_cast<double>(s.frees.size() - 1 - from);
+  const double allocated_per_point =
+      freed_per_point + (s.blocks.back().bytes - s.blocks[from].bytes) / static_cast<double>(s.frees.size() - 1 - from);
+  // Only a stack of many blocks that recycles them has a lifetime to speak of.
+  if (!(freed_per_point > 0) || s.blocks.back().bytes < kManyBlocks ||
+      freed_per_point < kRecyclingShare * allocated_per_point)
+    return 1;
+  const double life = s.blocks.back().bytes / freed_per_point;
+  return life >= static_cast<double>(s.bytes.size()) ? s.bytes.size() : std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(life)));
 }
 
 }  // namespace
@@ -238,11 +399,7 @@ std::optional<LeakClass> leak_class_from_string(std::string_view s) {
 
 std::uint64_t leak_size(const std::array<double, 3>& coef, double min_size, double max_size) {
   // f(1) - f(0) = a + b for f(x) = a*x^2 + b*x + c.
-  const double bytes = (coef[0] + coef[1]) * (max_size - min_size);
-  if (!(bytes > 0)) return 0;  // also NaN
-  constexpr double kLargest = 0x1.0p64;
-  if (bytes >= kLargest) return std::numeric_limits<std::uint64_t>::max();
-  return static_cast<std::uint64_t>(std::llround(bytes));
+  return leak_bytes((coef[0] + coef[1]) * (max_size - min_size));  // 0 also for NaN
 }
 
 double required_rise_over_noise(std::size_t points) {
@@ -259,6 +416,110 @@ LeakFactor compute_leak_factor(std::span<const series::Point> points) {
 LeakFactor compute_leak_factor(std::span<const series::Point> points, double min_bytes,
                                double max_bytes) {
   return assess(points, Extremes{min_bytes, max_bytes}).factor;
+}
+
+std::string_view to_string(Evidence e) {
+  switch (e) {
+    case Evidence::none: return "none";
+    case Evidence::trend: return "trend";
+    case Evidence::floor: return "floor";
+    case Evidence::blocks: return "blocks";
+    case Evidence::warmup: return "warmup";
+    case Evidence::noise_floor: return "noise_floor";
+  }
+  return "none";
+}
+
+LeakFactor classify_stack(const StackSeries& s) {
+  // Judge what came after the climb a recycling stack starts with; the extremes of the samples
+  // hold for the whole run only.
+  const std::size_t from = settled_from(s);
+  auto extremes = [from](const std::optional<std::pair<double, double>>& e) -> std::optional<Extremes> {
+    if (!e || from > 0) return std::nullopt;
+    return Extremes{e->first, e->second};
+  };
+  auto tail = [from](std::span<const double> lows) {
+    return lows.size() > from ? lows.subspan(from) : std::span<const double>{};
+  };
+  const std::size_t lag = lifetime_points(s, from);
+  const Assessment judged =
+      assess(s.bytes.subspan(from), extremes(s.bytes_extremes), tail(s.bytes_lows), lag);
+  LeakFactor out = judged.factor;
+  if (from > 0 && s.bytes.size() - from < kSettledPoints) {
+    // Settled too recently to judge what came after: no leak yet, the climb was a warm-up.
+    out = LeakFactor{};
+    out.cls = LeakClass::constant;
+    out.evidence = Evidence::warmup;
+    out.min_size = judged.factor.min_size;
+    out.max_size = judged.factor.max_size;
+  }
+  const bool has_counts = s.blocks.size() == s.bytes.size() && !s.blocks.empty();
+  std::optional<LeakFactor> blocks;
+  double curvature = judged.evidence.curvature;  // of the series the verdict rests on
+  // The tracer classifies every stack every interval and most do not grow: the blocks are only
+  // assessed when their floor rose (the rule's first step, without the fit).
+  auto floor_rose = [&](std::span<const series::Point> points, std::span<const double> lows) {
+    const std::size_t n = points.size(), quarter = n / 4;
+    if (quarter == 0) return false;
+    const Floor floor{points, lows.size() == n ? lows : std::span<const double>{}};
+    return lowest(floor, n - quarter, n) > lowest(floor, 0, quarter);
+  };
+  if (has_counts && out.cls != LeakClass::insufficient_data &&
+      floor_rose(s.blocks.subspan(from), tail(s.blocks_lows))) {
+    const Assessment blocks_judged =
+        assess(s.blocks.subspan(from), extremes(s.blocks_extremes), tail(s.blocks_lows), lag);
+    blocks = blocks_judged.factor;
+    if (blocks->is_leak()) out.leak_blocks = blocks->leak;
+    if (!out.is_leak() && blocks->is_leak()) {
+      // The blocks rose out of their noise while the bytes did not: tiny or zero-byte blocks
+      // (malloc(0)), or blocks whose sizes vary more than the leak adds. The bytes the leaked
+      // blocks hold are estimated at the stack's current mean block size.
+      const double blocks_now = s.current_blocks > 0 ? s.current_blocks : blocks->max_size;
+      const double bytes_now = s.current_bytes >= 0 ? s.current_bytes : out.max_size;
+      out.cls = blocks->cls;
+      out.evidence = Evidence::blocks;
+      curvature = blocks_judged.evidence.curvature;
+      out.confidence = blocks->confidence;
+      out.leak = blocks_now > 0 ? leak_bytes(static_cast<double>(blocks->leak) * bytes_now / blocks_now) : 0;
+    }
+  }
+  // The attach warm-up, before the stack settled: a stack that recycles its blocks (over the
+  // second half of the series it freed most of what it allocated) and whose rise slows down
+  // is replacing blocks allocated before tracing: steady, not a cache. A cache keeps its
+  // blocks; a leak that frees some of its blocks frees far fewer than it allocates. Once
+  // settled, what is left of the warm-up is e^-4 of the level at most and the verdict on the
+  // settled points stands.
+  if (s.attached && out.is_leak() && has_counts && from == 0) {
+    const std::size_t half = s.bytes.size() / 2;
+    const double freed = s.frees.back().bytes - s.frees[half].bytes;
+    const double allocated = freed + s.blocks.back().bytes - s.blocks[half].bytes;
+    if (allocated > 0 && freed >= kRecyclingShare * allocated && curvature <= kWarmupCurvature) {
+      out.cls = LeakClass::constant;
+      out.evidence = Evidence::warmup;
+      out.leak = out.leak_blocks = 0;
+    }
+  }
+  if (s.current_bytes >= 0) out.leak = std::min(out.leak, leak_bytes(s.current_bytes));
+  if (s.current_blocks >= 0) out.leak_blocks = std::min(out.leak_blocks, leak_bytes(s.current_blocks));
+  return out;
+}
+
+LeakFactor classify_stack(const series::Series& bytes, const series::Series* blocks,
+                          const series::Series* frees, bool attached) {
+  StackSeries s;
+  s.bytes = bytes.points();
+  s.bytes_extremes = std::pair{bytes.min_bytes(), bytes.max_bytes()};
+  s.bytes_lows = bytes.lows();
+  if (blocks && frees && blocks->size() == bytes.size() && frees->size() == bytes.size()) {
+    s.blocks = blocks->points();
+    s.blocks_extremes = std::pair{blocks->min_bytes(), blocks->max_bytes()};
+    s.blocks_lows = blocks->lows();
+    s.frees = frees->points();
+    s.current_blocks = blocks->empty() ? -1 : blocks->last().bytes;
+  }
+  s.attached = attached;
+  s.current_bytes = bytes.empty() ? -1 : bytes.last().bytes;
+  return classify_stack(s);
 }
 
 LeakFactor compute_leak_factor_edleak(std::span<const series::Point> points) {

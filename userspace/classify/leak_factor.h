@@ -23,16 +23,41 @@ enum class LeakClass {
 std::string_view to_string(LeakClass c);                 // "constant", "linear", ...
 std::optional<LeakClass> leak_class_from_string(std::string_view s);
 
+// Which evidence a verdict rests on (docs/classifier.md, "Our rule").
+enum class Evidence {
+  none,        // no leak: nothing rose out of the noise
+  trend,       // the bytes' fit and floor rose out of the noise (edLeak's fit, our test)
+  floor,       // the lower envelope (the lowest bytes of each slice) rose steadily: a leak
+               // beneath churn or beneath a batch buffer
+  blocks,      // the outstanding blocks rose (a leak of tiny or zero-byte blocks)
+  warmup,      // the rise is an attach warm-up: a recycling stack replacing the blocks
+               // allocated before tracing, steady since (with -p only)
+  noise_floor, // a leak smaller than the noise floor (--min-leak-bytes, --min-leak-share)
+};
+
 struct LeakFactor {
   LeakClass cls = LeakClass::insufficient_data;
   std::array<double, 3> coef{0, 0, 0};  // a, b, c of the fit on normalised data
-  std::uint64_t leak = 0;               // bytes; 0 when cls is constant or insufficient_data
+  // Bytes the stack leaks; 0 unless the class is a leak. Linear and exponential: edLeak's
+  // formula (leak_edleak); logarithmic: what the cache holds (the floor rise); a leak found
+  // beneath churn or a batch buffer: the rise of the floor. Never more than the stack holds.
+  std::uint64_t leak = 0;
   double min_size = 0;                  // bytes
   double max_size = 0;                  // bytes
   double growth_bytes_per_s = 0;        // slope of the trend over the run, for the report
+  std::uint64_t leak_edleak = 0;        // edLeak's (f(1) - f(0)) * (max - min), whatever the class
+  std::uint64_t leak_blocks = 0;        // rise of the outstanding blocks, when they leak
+  Evidence evidence = Evidence::none;
+  // How far the strongest evidence stands out of the noise, as a multiple of what the rule
+  // requires: >= 1 for a leak, < 1 when nothing rose enough (0 when nothing rose at all).
+  double confidence = 0;
 
-  bool is_leak() const { return leak > 0; }
+  bool is_leak() const {
+    return cls == LeakClass::linear || cls == LeakClass::logarithmic || cls == LeakClass::exponential;
+  }
 };
+
+std::string_view to_string(Evidence e);
 
 // edLeak's size estimate: (f(1) - f(0)) * (max_size - min_size), rounded, clamped at 0.
 std::uint64_t leak_size(const std::array<double, 3>& coef, double min_size, double max_size);
@@ -50,6 +75,32 @@ inline LeakFactor compute_leak_factor(const series::Series& s) {
   return compute_leak_factor(std::span<const series::Point>(s.points()), s.min_bytes(),
                              s.max_bytes());
 }
+
+// One stack as the capture sees it: the bytes series and, when the capture has them, the
+// outstanding blocks and the cumulative frees of traced blocks (Points whose `bytes` holds the
+// count), sampled at the same times. Extremes, when given, are those of the samples behind
+// the points (a Series' means).
+struct StackSeries {
+  std::span<const series::Point> bytes;
+  std::optional<std::pair<double, double>> bytes_extremes;  // min, max
+  std::span<const double> bytes_lows;  // lowest sample behind each point (Series::lows()), or empty
+  std::span<const series::Point> blocks;                     // empty: unknown
+  std::optional<std::pair<double, double>> blocks_extremes;
+  std::span<const double> blocks_lows;
+  std::span<const series::Point> frees;                      // empty: unknown
+  // Blocks allocated before tracing may exist (-p, system-wide): a recycling stack's
+  // outstanding bytes then climb from 0 to their steady level as the old blocks are replaced.
+  bool attached = false;
+  // What the stack holds now (bytes, blocks): no leak is sized above it. Negative: unknown.
+  double current_bytes = -1;
+  double current_blocks = -1;
+};
+
+// The verdict on every evidence the stack has (bytes, blocks, frees): see docs/classifier.md.
+LeakFactor classify_stack(const StackSeries& stack);
+// Series of the same times: bytes, outstanding blocks, cumulative frees.
+LeakFactor classify_stack(const series::Series& bytes, const series::Series* blocks,
+                          const series::Series* frees, bool attached);
 
 // What the verdict rests on (see docs/classifier.md), for calibration, tests and diagnostics.
 // The measures are taken in this order and each only when the ones before still allow a leak
@@ -71,6 +122,14 @@ struct TrendEvidence {
   // the series) below its highest level so far, as a share of floor_rise_bytes: a leak's
   // floor only goes up, wandering churn goes up and down.
   double floor_fall = 0;
+  // The lower envelope: the lowest bytes of each of eight consecutive slices (from 16 points),
+  // a line fitted through them. Its rise from the first slice to the last, the scatter of the
+  // slices' lows around the line (root mean square, 6 degrees of freedom) and their ratio: a
+  // batch buffer emptied to a rising level, or churn over a few kept blocks, raise it steadily.
+  double envelope_rise_bytes = 0;
+  double envelope_scatter_bytes = 0;
+  double envelope_rise_over_scatter = 0;
+  double envelope_fall = 0;  // largest fall of a slice's low below the highest before, / rise
 };
 
 struct Assessment {

@@ -30,6 +30,21 @@ enum class Shape {
   spike,            // a big block allocated and freed later during the run
   sawtooth,         // a batch buffer that fills and is emptied, several times
   churn,            // allocations and frees around a constant level
+  // The shapes below are simulated block by block: bytes, outstanding blocks and cumulative
+  // frees of traced blocks, as the capture counts them.
+  // leaks
+  churn_leak,       // hundreds of blocks recycled (a ring or a pool), 1 in 50 to 200 kept
+  batch_leak,       // a batch buffer filled and emptied, a few blocks of each batch kept
+  vector_doubling,  // one block realloc'ed to twice its capacity whenever it is full
+  cache_churn,      // a cache filling beneath churn on the same stack
+  warmup_leak,      // a leak beneath the attach warm-up of a recycling stack (-p)
+  // not leaks
+  wave,             // a level rising and falling periodically, at least three periods
+  lru_flush,        // a cache that fills and is flushed periodically
+  job,              // jobs that allocate as they run and free everything at their end
+  burst,            // a burst of allocations over a flat level, freed after it
+  resized,          // one buffer resized up and down through a few sizes
+  warmup,           // the attach warm-up of a recycling stack: climbs from 0 to its steady level
 };
 
 std::span<const Shape> all_shapes();
@@ -42,12 +57,29 @@ LeakClass expected_class(Shape shape);
 std::vector<series::Point> generate(Shape shape, std::size_t points, double scale_bytes,
                                     std::uint64_t seed, double t0_s = 0, double interval_s = 1);
 
+// One stack as the capture sees it. blocks and frees are empty for the shapes made of bytes
+// only (flat to churn); their Points hold counts in `bytes`.
+struct Run {
+  std::vector<series::Point> bytes;
+  std::vector<series::Point> blocks;  // outstanding traced blocks
+  std::vector<series::Point> frees;   // cumulative frees of traced blocks
+  bool attached = false;              // traced from an attach (-p): blocks allocated before exist
+  // Non-leaks: the number of samples from which the series holds the evidence against a leak
+  // (after a wave's second period, a job's end, a burst's end, a warm-up's end...): from there
+  // on, every prefix must be called no leak.
+  std::size_t decidable_from = 0;
+};
+
+Run generate_run(Shape shape, std::size_t points, double scale_bytes, std::uint64_t seed,
+                 double t0_s = 0, double interval_s = 1);
+
 struct LabelledSeries {
   Shape shape;
   LeakClass expected;
   std::size_t points;
   double scale_bytes;
   std::vector<series::Point> samples;
+  Run run;  // samples == run.bytes
 };
 
 struct CorpusSpec {
@@ -56,6 +88,9 @@ struct CorpusSpec {
   std::size_t variants = 6;  // random draws per (shape, point count, scale)
   std::uint64_t seed = 20240601;
 };
+
+// The shapes simulated block by block (churn_leak and after).
+bool has_counts(Shape shape);
 
 // Every shape x point count x scale x variant, in a fixed order.
 std::vector<LabelledSeries> make_corpus(const CorpusSpec& spec = {});

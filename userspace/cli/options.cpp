@@ -1,6 +1,7 @@
 #include "cli/options.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <string_view>
 
@@ -32,6 +33,8 @@ struct RawArgs {
   std::string interval;
   std::string duration;
   std::string top;
+  std::string min_leak_bytes;
+  std::string min_leak_share;
   std::string format;
   std::string output;
   std::string libc;
@@ -89,6 +92,19 @@ Result<void> set_bounded(const std::string& text, std::string_view option, std::
   if (!value) return value.error();
   out = static_cast<T>(*value);
   return {};
+}
+
+// A share from 0 to 1 ("0.001"), or a percentage ("0.1%").
+Result<double> parse_share(const std::string& text, std::string_view option) {
+  const bool percent = !text.empty() && text.back() == '%';
+  const std::string number = percent ? text.substr(0, text.size() - 1) : text;
+  char* end = nullptr;
+  errno = 0;
+  const double value = number.empty() ? -1 : std::strtod(number.c_str(), &end);
+  const double share = percent ? value / 100 : value;
+  if (errno != 0 || end == nullptr || *end != '\0' || !(share >= 0 && share <= 1))
+    return make_error("invalid value '{}' for {}: expected a share from 0 to 1 (or a percentage, 0.1%)", text, option);
+  return share;
 }
 
 // "-p 1,2 -p 3": every pid once, in the order given.
@@ -170,6 +186,13 @@ Result<TraceOptions> validate_trace(const RawArgs& raw, int verbosity, std::vect
     trace.duration = *duration;
   }
   if (auto r = set_bounded(raw.top, "--top", 1, UINT64_MAX, trace.top); !r) return r.error();
+  if (auto r = set_bounded(raw.min_leak_bytes, "--min-leak-bytes", 0, UINT64_MAX, trace.min_leak_bytes); !r)
+    return r.error();
+  if (!raw.min_leak_share.empty()) {
+    auto share = parse_share(raw.min_leak_share, "--min-leak-share");
+    if (!share) return share.error();
+    trace.min_leak_share = *share;
+  }
   if (!raw.format.empty()) {
     auto format = parse_format(raw.format);
     if (!format) return format.error();
@@ -303,6 +326,12 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
             "SAMPLING");
   add_value("--top", raw.top, fmt::format("Leaking stacks shown per process (default {})", defaults.top), "N",
             "OUTPUT");
+  add_value("--min-leak-bytes", raw.min_leak_bytes,
+            fmt::format("Smallest leak reported, in heap bytes (default {})", defaults.min_leak_bytes), "N", "OUTPUT");
+  add_value("--min-leak-share", raw.min_leak_share,
+            fmt::format("Smallest leak reported, as a share of the process's outstanding bytes (default {})",
+                        defaults.min_leak_share),
+            "F", "OUTPUT");
   CLI::Option* all_stacks =
       add(app.add_flag("-a,--all-stacks")
               ->description("List every stack with outstanding bytes, leaking or not (up to --top)")

@@ -22,7 +22,8 @@ struct FailOn {
 // frame pointers only.
 enum class UnwindMode { automatic, dwarf, frame_pointers };
 
-// `edleak-bpf [-p PID]... [-i DUR] [-d DUR] [--top N] [-a] [--format text|json] [-o FILE]
+// `edleak-bpf [-p PID]... [-i DUR] [-d DUR] [--top N] [-a] [--min-leak-bytes N]
+//             [--min-leak-share F] [--format text|json] [-o FILE]
 //             [-f|--follow-forks] [--no-follow] [--libc PATH] [--unwind auto|dwarf|fp] [--max-frames N] [--max-allocs N]
 //             [--max-stacks N] [--max-unwind-rows N] [--scan-every DUR] [--max-scan-pause DUR]
 //             [--no-exit-scan] [--fail-on LIST] [-v] [-- CMD [ARGS...]]`
@@ -36,6 +37,9 @@ struct TraceOptions {
   std::optional<std::chrono::nanoseconds> duration;  // stop after this long
   std::size_t top = 10;                        // leakers per process
   bool all_stacks = false;                     // list every stack with outstanding bytes
+  // The noise floor (see app/report_builder.h): a smaller leak is not reported as leaking.
+  std::uint64_t min_leak_bytes = 1024;
+  double min_leak_share = 0.0001;              // of the process's outstanding bytes
   report::Format format = report::Format::text;
   std::string output_path;                     // empty: stdout
   std::string libc_path;                       // empty: the libc each process maps

@@ -7,8 +7,9 @@ namespace edleak::sample {
 Site& SiteTable::find_or_add(ProcessSites& process, const SiteSample& sample) {
   auto [it, inserted] = process.index.try_emplace(sample.stack_id, static_cast<std::uint32_t>(process.sites.size()));
   if (inserted)
-    process.sites.push_back(
-        Site{ProcessKey(sample.tgid, sample.incarnation), sample.stack_id, {}, series::Series(kSeriesCapacity)});
+    process.sites.push_back(Site{ProcessKey(sample.tgid, sample.incarnation), sample.stack_id, {},
+                                 series::Series(kSeriesCapacity), series::Series(kSeriesCapacity),
+                                 series::Series(kSeriesCapacity)});
   return process.sites[it->second];
 }
 
@@ -34,6 +35,8 @@ void SiteTable::ingest(const Snapshot& snapshot) {
     // Outstanding bytes cannot be negative; a transient negative value is a free racing the
     // read of a realloc in flight.
     site->bytes.append(snapshot.t_s, static_cast<double>(std::max<std::int64_t>(s.outstanding_bytes, 0)));
+    site->blocks.append(snapshot.t_s, static_cast<double>(std::max<std::int64_t>(s.outstanding_blocks, 0)));
+    site->frees.append(snapshot.t_s, static_cast<double>(s.total_frees));
     order.push_back(site);
   }
   if (added) order.clear();

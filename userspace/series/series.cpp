@@ -10,6 +10,7 @@ Series::Series(std::size_t capacity) : capacity_(std::max(capacity, kMinCapacity
   // vectors never grow past capacity_: reserving now fixes the memory for the series' life.
   points_.reserve(capacity_);
   weights_.reserve(capacity_);
+  lows_.reserve(capacity_);
 }
 
 void Series::append(double t_s, double bytes) {
@@ -24,6 +25,7 @@ void Series::append(double t_s, double bytes) {
   min_bytes_ = std::min(min_bytes_, bytes);
   max_bytes_ = std::max(max_bytes_, bytes);
 
+  pending_low_ = pending_count_ == 0 ? bytes : std::min(pending_low_, bytes);
   ++pending_count_;
   pending_t_sum_ += t_s;
   pending_bytes_sum_ += bytes;
@@ -35,6 +37,8 @@ void Series::append(double t_s, double bytes) {
   const double count = static_cast<double>(pending_count_);
   points_.push_back({pending_t_sum_ / count, pending_bytes_sum_ / count});
   weights_.push_back(static_cast<std::uint32_t>(pending_count_));
+  lows_.push_back(pending_low_);
+  in_points_ += pending_count_;
   pending_count_ = 0;
   pending_t_sum_ = pending_bytes_sum_ = 0;
 }
@@ -48,6 +52,7 @@ void Series::halve() {
     if (i + 1 == n) {
       points_[out] = points_[i];
       weights_[out] = weights_[i];
+      lows_[out] = lows_[i];
       continue;
     }
     const double wa = static_cast<double>(weights_[i]), wb = static_cast<double>(weights_[i + 1]);
@@ -55,13 +60,17 @@ void Series::halve() {
     points_[out] = {points_[i].t_s * share_a + points_[i + 1].t_s * share_b,
                     points_[i].bytes * share_a + points_[i + 1].bytes * share_b};
     weights_[out] = weights_[i] + weights_[i + 1];
+    lows_[out] = std::min(lows_[i], lows_[i + 1]);
   }
   points_.resize(out);
   weights_.resize(out);
+  lows_.resize(out);
   bucket_samples_ *= 2;
 }
 
 const std::vector<Point>& Series::points() const { return points_; }
+const std::vector<double>& Series::lows() const { return lows_; }
+std::uint64_t Series::samples_in_points() const { return in_points_; }
 std::size_t Series::size() const { return points_.size(); }
 std::size_t Series::capacity() const { return capacity_; }
 std::uint64_t Series::samples_seen() const { return samples_seen_; }
@@ -74,7 +83,7 @@ std::uint64_t Series::samples_per_point() const { return bucket_samples_; }
 
 std::size_t Series::memory_bytes() const {
   return sizeof(*this) + points_.capacity() * sizeof(Point) +
-         weights_.capacity() * sizeof(weights_[0]);
+         weights_.capacity() * sizeof(weights_[0]) + lows_.capacity() * sizeof(double);
 }
 
 }  // namespace edleak::series

@@ -37,6 +37,10 @@ class Series {
   void append(double t_s, double bytes);
 
   const std::vector<Point>& points() const;  // in time order, size() <= capacity()
+  // The lowest sample behind each point, parallel to points(): the lower envelope at any
+  // resolution (a batch buffer's emptied level survives the averaging that hides it).
+  const std::vector<double>& lows() const;
+  std::uint64_t samples_in_points() const;  // samples behind points(), the rest are pending
   std::size_t size() const;
   std::size_t capacity() const;
   std::uint64_t samples_seen() const;  // appended, before merging
@@ -52,6 +56,7 @@ class Series {
   void halve();
 
   std::vector<Point> points_;  // bucket means
+  std::vector<double> lows_;   // lowest sample of each point
   std::vector<std::uint32_t> weights_;  // samples per point, parallel to points_ (the current
                                         // resolution, or half of it for an odd one out)
   std::size_t capacity_;
@@ -61,7 +66,8 @@ class Series {
   std::uint64_t bucket_samples_ = 1;  // samples per point at the current resolution
   // The bucket being filled: sums of its samples' times and bytes.
   std::uint64_t pending_count_ = 0;
-  double pending_t_sum_ = 0, pending_bytes_sum_ = 0;
+  double pending_t_sum_ = 0, pending_bytes_sum_ = 0, pending_low_ = 0;
+  std::uint64_t in_points_ = 0;
 };
 
 }  // namespace edleak::series

@@ -8,13 +8,13 @@ namespace {
 
 using ::testing::ElementsAre;
 
-// Feeds `samples` snapshots: stack 0xa leaks 100 bytes a sample, 0xb churns at a constant level.
+// Feeds `samples` snapshots: stack 0xa leaks 1000 bytes a sample, 0xb churns at a constant level.
 sample::SiteTable leaking_table(std::uint32_t tgid, int samples) {
   sample::SiteTable table;
   for (int t = 0; t < samples; ++t) {
     sample::Snapshot snap;
     snap.t_s = t;
-    sample::SiteSample leak{tgid, 0xa, 100 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0};
+    sample::SiteSample leak{tgid, 0xa, 1000 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0};
     sample::SiteSample churn{tgid, 0xb, 4096, 1, static_cast<std::uint64_t>(10 * t + 1),
                              static_cast<std::uint64_t>(10 * t)};
     snap.sites = {leak, churn};
@@ -46,16 +46,17 @@ TEST(BuildReport, LeakersRankedWithStacksAndTotals) {
   EXPECT_EQ(p.comm, "server");
   EXPECT_EQ(p.stacks, 2u);
   EXPECT_EQ(p.leaking_stacks, 1u);
-  EXPECT_EQ(p.outstanding_bytes, 3000u + 4096u);
+  EXPECT_EQ(p.outstanding_bytes, 30000u + 4096u);
   EXPECT_EQ(p.total_allocs, 30u + 291u);
   EXPECT_EQ(p.total_frees, 290u);
   ASSERT_EQ(p.leakers.size(), 1u);
   const auto& leaker = p.leakers[0];
   EXPECT_EQ(leaker.stack.front().symbol, "leak_here");
-  EXPECT_EQ(leaker.outstanding_bytes, 3000u);
+  EXPECT_EQ(leaker.outstanding_bytes, 30000u);
   EXPECT_EQ(leaker.outstanding_allocs, 30u);
   EXPECT_EQ(leaker.leak_factor.cls, classify::LeakClass::linear);
-  EXPECT_NEAR(static_cast<double>(leaker.leak_factor.leak), 2900, 100);
+  EXPECT_NEAR(static_cast<double>(leaker.leak_factor.leak), 29000, 1000);
+  EXPECT_EQ(leaker.leak_factor.leak_blocks, 29u);
 }
 
 TEST(BuildReport, NamedProcessWithoutLeaksIsListedOnlyWhenAsked) {
@@ -76,7 +77,7 @@ TEST(BuildReport, TopCutsLeakersButNotTheCount) {
     sample::Snapshot snap;
     snap.t_s = t;
     for (std::uint64_t id = 1; id <= 5; ++id)
-      snap.sites.push_back({9, id, static_cast<std::int64_t>(id * 100 * (t + 1)), t + 1,
+      snap.sites.push_back({9, id, static_cast<std::int64_t>(id * 1000 * (t + 1)), t + 1,
                             static_cast<std::uint64_t>(t + 1), 0});
     table.ingest(snap);
   }
@@ -95,6 +96,82 @@ TEST(BuildReport, TopCutsLeakersButNotTheCount) {
 
 namespace edleak::app {
 namespace {
+
+// The noise floor: a leak of 29 blocks and 290 bytes (754 with 16 bytes a block) is below the
+// default 1 KiB; a leak of zero-byte blocks weighs kBlockOverhead a block.
+TEST(BuildReport, LeaksBelowTheNoiseFloorAreNotLeaks) {
+  sample::SiteTable table;
+  for (int t = 0; t < 30; ++t) {
+    sample::Snapshot snap;
+    snap.t_s = t;
+    snap.sites = {{42, 0xa, 10 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0},
+                  {42, 0xb, 0, 1000 * (t + 1), static_cast<std::uint64_t>(1000 * (t + 1)), 0}};  // malloc(0)
+    table.ingest(snap);
+  }
+  ReportContext context;
+  auto r = build_report(table, {{42, {"server", false}}}, frames_for, context);
+  ASSERT_EQ(r.processes.size(), 1u);
+  ASSERT_EQ(r.processes[0].leakers.size(), 1u);
+  const auto& zero = r.processes[0].leakers[0];
+  EXPECT_EQ(zero.stack_id, 0xbu);
+  EXPECT_EQ(zero.leak_factor.cls, classify::LeakClass::linear);
+  EXPECT_EQ(zero.leak_factor.evidence, classify::Evidence::blocks);
+  EXPECT_EQ(zero.leak_factor.leak, 0u);
+  EXPECT_NEAR(static_cast<double>(zero.leak_factor.leak_blocks), 29000, 1000);
+  EXPECT_EQ(zero.outstanding_allocs, 30000u);
+
+  context.min_leak_bytes = 0;
+  context.min_leak_share = 0;
+  r = build_report(table, {{42, {"server", false}}}, frames_for, context);
+  EXPECT_EQ(r.processes[0].leaking_stacks, 2u);
+  context.min_leak_bytes = 1u << 20;  // 1 MiB: more than 29,000 zero-byte blocks weigh
+  r = build_report(table, {{42, {"server", false}}}, frames_for, context);
+  EXPECT_EQ(r.processes[0].leaking_stacks, 0u);
+  context.min_leak_bytes = 0;
+  context.min_leak_share = 0.5;  // of the 3,000 bytes outstanding
+  classify::LeakFactor f;
+  f.cls = classify::LeakClass::linear;
+  f.leak = 1400;
+  apply_noise_floor(f, 3000, context);
+  EXPECT_EQ(f.cls, classify::LeakClass::constant);
+  EXPECT_EQ(f.evidence, classify::Evidence::noise_floor);
+  f.cls = classify::LeakClass::linear;
+  f.leak = 1600;
+  apply_noise_floor(f, 3000, context);
+  EXPECT_EQ(f.cls, classify::LeakClass::linear);
+}
+
+// Attached to a running process: a ring of 400 blocks whose pre-attach blocks are replaced
+// over 2 samples (outstanding climbs from 0 to 400 blocks, frees follow once the traced
+// blocks come round) is steady, not a cache; the same ring keeping 4 blocks a sample leaks.
+TEST(BuildReport, AttachWarmupOfARecyclingStackIsNoLeak) {
+  for (int leak : {0, 4}) {
+    sample::SiteTable table;
+    std::uint64_t allocs = 0;
+    for (int t = 0; t < 60; ++t) {
+      allocs += 200 + leak;
+      const std::int64_t blocks = std::min(allocs, static_cast<std::uint64_t>(400 + leak * t));
+      const std::uint64_t frees = allocs - static_cast<std::uint64_t>(blocks);
+      sample::Snapshot snap;
+      snap.t_s = t;
+      snap.sites = {{42, 0xa, blocks * 256, blocks, allocs, frees}};
+      table.ingest(snap);
+    }
+    ReportContext context;
+    context.attached = true;
+    auto r = build_report(table, {{42, {"server", false}}}, frames_for, context);
+    ASSERT_EQ(r.processes.size(), 1u);
+    if (leak == 0) {
+      EXPECT_EQ(r.processes[0].leaking_stacks, 0u);
+    } else {
+      ASSERT_EQ(r.processes[0].leakers.size(), 1u);
+      EXPECT_EQ(r.processes[0].leakers[0].leak_factor.cls, classify::LeakClass::linear);
+    }
+    context.attached = false;  // from exec the same climb is a pool filling: a cache
+    r = build_report(table, {{42, {"server", false}}}, frames_for, context);
+    if (leak == 0) EXPECT_EQ(r.processes[0].leaking_stacks, 0u);
+  }
+}
 
 TEST(BuildReport, AllStacksListsNonLeakersAfterTheLeaks) {
   auto table = leaking_table(42, 30);

@@ -36,8 +36,10 @@ TEST(ClassifyCommand, PrintsEdleaksJsonObject) {
   auto doc = nlohmann::json::parse(r.out);
   ASSERT_EQ(doc.size(), 1u);
   const auto& f = doc.at("leak_factor");
-  EXPECT_EQ(f.size(), 5u);
+  EXPECT_EQ(f.size(), 9u);  // edLeak's five, then leak_edleak, leak_blocks, evidence, confidence
   EXPECT_EQ(f.at("class"), "linear");
+  EXPECT_EQ(f.at("leak_edleak"), 1500);
+  EXPECT_EQ(f.at("evidence"), "trend");
   EXPECT_EQ(f.at("leak"), 1500);
   EXPECT_EQ(f.at("min_size"), 2000);
   EXPECT_EQ(f.at("max_size"), 3500);
@@ -86,7 +88,8 @@ TEST(ClassifyCommand, ConstantSeriesIsNoLeak) {
   for (int i = 0; i < 10; ++i) text += std::to_string(i) + " 4096\n";
   Outcome r = run("-", true, text);
   ASSERT_EQ(r.code, 0);
-  EXPECT_EQ(r.out, R"({"leak_factor":{"class":"constant","coef":[0.0,0.0,0.0],"leak":0,"min_size":4096,"max_size":4096}})" "\n");
+  EXPECT_EQ(r.out, R"({"leak_factor":{"class":"constant","coef":[0.0,0.0,0.0],"leak":0,"min_size":4096,"max_size":4096,)"
+            R"("leak_edleak":0,"leak_blocks":0,"evidence":"none","confidence":0.0}})" "\n");
 }
 
 TEST(ClassifyCommand, ShowsSlowGrowthRates) {

@@ -44,7 +44,7 @@ TEST(LeakClassNames, RoundTrip) {
   EXPECT_EQ(leak_class_from_string("Linear"), std::nullopt);
 }
 
-TEST(LeakFactorJson, HasExactlyEdleaksFields) {
+TEST(LeakFactorJson, HasEdleaksFieldsFirstThenOurEvidence) {
   LeakFactor f;
   f.cls = LeakClass::linear;
   f.coef = {-0.030319879363351707, 0.9684086019444907, 0.017054468535166723};
@@ -52,9 +52,14 @@ TEST(LeakFactorJson, HasExactlyEdleaksFields) {
   f.min_size = 2000;
   f.max_size = 18000;
   f.growth_bytes_per_s = 12.5;  // ours, not edLeak's: not in this object
+  f.leak_edleak = 15009;
+  f.leak_blocks = 120;
+  f.evidence = Evidence::floor;
+  f.confidence = 2.345;
   EXPECT_EQ(to_json(f).dump(),
             R"({"class":"linear","coef":[-0.030319879363351707,0.9684086019444907,0.017054468535166723],)"
-            R"("leak":15009,"min_size":2000,"max_size":18000})");
+            R"("leak":15009,"min_size":2000,"max_size":18000,)"
+            R"("leak_edleak":15009,"leak_blocks":120,"evidence":"floor","confidence":2.35})");
   f.min_size = 0.5;
   EXPECT_EQ(to_json(f)["min_size"].get<double>(), 0.5);
 }

@@ -166,6 +166,20 @@ TEST(ParseOptions, TopMustBeAtLeastOne) {
   EXPECT_EQ(parse({"--top", "1000"}).trace().top, 1000u);
 }
 
+TEST(ParseOptions, NoiseFloor) {
+  EXPECT_EQ(parse({}).trace().min_leak_bytes, 1024u);
+  EXPECT_EQ(parse({}).trace().min_leak_share, 0.0001);
+  EXPECT_EQ(parse({"--min-leak-bytes", "0"}).trace().min_leak_bytes, 0u);
+  EXPECT_EQ(parse({"--min-leak-share", "0.25"}).trace().min_leak_share, 0.25);
+  EXPECT_DOUBLE_EQ(parse({"--min-leak-share", "0.1%"}).trace().min_leak_share, 0.001);
+  expect_usage_error(parse({"--min-leak-share", "2"}),
+                     "invalid value '2' for --min-leak-share: expected a share from 0 to 1 (or a percentage, 0.1%)");
+  expect_usage_error(parse({"--min-leak-share", "%"}),
+                     "invalid value '%' for --min-leak-share: expected a share from 0 to 1 (or a percentage, 0.1%)");
+  expect_usage_error(parse({"--min-leak-bytes", "-5"}),
+                     "invalid value '-5' for --min-leak-bytes: expected an integer of at least 0");
+}
+
 TEST(ParseOptions, MapSizesWithinBounds) {
   EXPECT_EQ(parse({"--max-allocs", "1024"}).trace().max_allocs, 1024u);
   EXPECT_EQ(parse({"--max-stacks", "67108864"}).trace().max_stacks, 67108864u);

@@ -148,5 +148,19 @@ TEST(Series, KeepsTheShapeOfADayLongLinearGrowth) {
   EXPECT_EQ(s.size(), 86400u / 512u);
 }
 
+// A batch buffer emptied every 10 samples: the means of 8 or 16 samples hide the emptied
+// level, the lows keep it exactly at any resolution; the samples behind the points are counted.
+TEST(Series, LowsKeepTheLowestSampleBehindEachPoint) {
+  Series s(8);
+  for (std::uint64_t i = 0; i < 1000; ++i) s.append(static_cast<double>(i), 100.0 + 50.0 * static_cast<double>(i % 10));
+  ASSERT_EQ(s.lows().size(), s.size());
+  for (std::size_t k = 0; k < s.size(); ++k) {
+    EXPECT_EQ(s.lows()[k], 100.0) << k;
+    EXPECT_GT(s.points()[k].bytes, 200.0) << k;
+  }
+  EXPECT_EQ(s.samples_in_points(), s.samples_per_point() * s.size());
+  EXPECT_LE(s.samples_seen() - s.samples_in_points(), s.samples_per_point());
+}
+
 }  // namespace
 }  // namespace edleak::series

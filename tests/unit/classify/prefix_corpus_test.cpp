@@ -1,0 +1,174 @@
+// The rule as a user sees it: every sample of every series of the extended corpus through the
+// tracer's bounded Series (bytes, outstanding blocks, cumulative frees), the stack classified
+// after each one. Prints, per shape and overall: exact class of the whole run, leak-detection
+// F1, false alarms at decidable prefixes (non-leaks, from the sample on which the series holds
+// the evidence against a leak) and the median detection latency (the share of the series seen
+// before a leak is called and stays called). docs/classifier.md quotes the table, for the seed
+// the rule was tuned on and for one it was not.
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "classify/leak_factor.h"
+#include "classify/synthetic.h"
+#include "sample/site_table.h"
+#include "series/series.h"
+
+namespace edleak::classify {
+namespace {
+
+using synthetic::Shape;
+
+struct ShapeScore {
+  std::size_t series = 0, exact = 0;
+  std::size_t true_leaks = 0, false_leaks = 0, missed = 0;  // final verdicts, leak or not
+  std::size_t decidable_prefixes = 0, false_alarms = 0, series_with_alarm = 0;
+  std::vector<double> latency;  // leaks: share of the series before the lasting call (1: never)
+  double exact_share() const { return static_cast<double>(exact) / static_cast<double>(series); }
+  double median_latency() const {
+    if (latency.empty()) return 0;
+    std::vector<double> sorted = latency;
+    std::sort(sorted.begin(), sorted.end());
+    const std::size_t m = sorted.size();
+    return m % 2 ? sorted[m / 2] : (sorted[m / 2 - 1] + sorted[m / 2]) / 2;
+  }
+};
+
+double f1(std::size_t tp, std::size_t fp, std::size_t fn) {
+  return tp == 0 ? 0.0 : 2.0 * static_cast<double>(tp) / static_cast<double>(2 * tp + fp + fn);
+}
+
+struct Scores {
+  std::map<Shape, ShapeScore> shapes;
+  ShapeScore all;
+  double overall_f1 = 0;
+};
+
+// The lengths: from 16 samples (a verdict needs 8; the envelope 16) to 512, which the
+// 64-point Series of the tracer holds as means of 8 samples.
+Scores score(std::uint64_t seed) {
+  synthetic::CorpusSpec spec;
+  spec.point_counts = {16, 24, 32, 64, 128, 256, 512};
+  spec.variants = 8;
+  spec.seed = seed;
+  Scores out;
+  for (const synthetic::LabelledSeries& s : synthetic::make_corpus(spec)) {
+    const synthetic::Run& run = s.run;
+    const bool counts = !run.blocks.empty();
+    series::Series bytes(sample::SiteTable::kSeriesCapacity), blocks(sample::SiteTable::kSeriesCapacity),
+        frees(sample::SiteTable::kSeriesCapacity);
+    const bool leak_expected = s.expected != LeakClass::constant;
+    ShapeScore& t = out.shapes[s.shape];
+    std::size_t last_not_leak = 0;  // prefix length (samples) of the last verdict that was no leak
+    bool alarm = false;
+    LeakFactor f;
+    for (std::size_t i = 0; i < s.points; ++i) {
+      bytes.append(run.bytes[i].t_s, run.bytes[i].bytes);
+      if (counts) {
+        blocks.append(run.blocks[i].t_s, run.blocks[i].bytes);
+        frees.append(run.frees[i].t_s, run.frees[i].bytes);
+      }
+      f = classify_stack(bytes, counts ? &blocks : nullptr, counts ? &frees : nullptr, run.attached);
+      if (!f.is_leak()) last_not_leak = i + 1;
+      // Decidable once the sample holding the evidence is in the Series' points (the samples of
+      // a bucket being filled wait outside them, as they do in the tracer).
+      if (!leak_expected && bytes.samples_in_points() >= run.decidable_from) {
+        ++t.decidable_prefixes;
+        if (f.is_leak()) {
+          ++t.false_alarms;
+          alarm = true;
+        }
+      }
+    }
+    ++t.series;
+    t.exact += f.cls == s.expected;
+    if (leak_expected) {
+      if (f.is_leak())
+        ++t.true_leaks;
+      else
+        ++t.missed;
+      t.latency.push_back(f.is_leak() ? static_cast<double>(last_not_leak) / static_cast<double>(s.points) : 1.0);
+    } else {
+      t.false_leaks += f.is_leak();
+      t.series_with_alarm += alarm;
+    }
+  }
+  std::printf("seed %llu: %-16s %6s %7s %6s %11s %9s\n", static_cast<unsigned long long>(seed), "shape", "series",
+              "exact", "F1", "false alarms", "latency");
+  for (Shape shape : synthetic::all_shapes()) {
+    const ShapeScore& t = out.shapes[shape];
+    out.all.series += t.series;
+    out.all.exact += t.exact;
+    out.all.true_leaks += t.true_leaks;
+    out.all.false_leaks += t.false_leaks;
+    out.all.missed += t.missed;
+    out.all.decidable_prefixes += t.decidable_prefixes;
+    out.all.false_alarms += t.false_alarms;
+    out.all.series_with_alarm += t.series_with_alarm;
+    out.all.latency.insert(out.all.latency.end(), t.latency.begin(), t.latency.end());
+    const bool leak = synthetic::expected_class(shape) != LeakClass::constant;
+    std::printf("  %-16s %6zu %6.1f%% %6s %5zu/%-6zu %9s\n", std::string(synthetic::to_string(shape)).c_str(), t.series,
+                100 * t.exact_share(), leak ? std::to_string(f1(t.true_leaks, 0, t.missed)).substr(0, 5).c_str() : "-",
+                t.false_alarms, t.decidable_prefixes,
+                leak ? std::to_string(t.median_latency()).substr(0, 5).c_str() : "-");
+  }
+  out.overall_f1 = f1(out.all.true_leaks, out.all.false_leaks, out.all.missed);
+  std::printf("  %-16s %6zu %6.2f%% %6.4f %5zu/%-6zu %9.3f\n", "overall", out.all.series, 100 * out.all.exact_share(),
+              out.overall_f1, out.all.false_alarms, out.all.decidable_prefixes, out.all.median_latency());
+  return out;
+}
+
+class PrefixCorpus : public ::testing::TestWithParam<std::uint64_t> {};
+
+// What each shape must reach on both seeds. The targets (exact class >= 0.95, no false
+// alarm at a decidable prefix, median detection <= 0.30 for linear leaks, F1 >= 0.98) hold for
+// most shapes; where the rule does not reach them yet the bound is what it reaches today, kept
+// as a regression guard, and docs/classifier.md ("What is not reached yet") says why.
+struct Expected {
+  double exact = 0.95;
+  std::size_t false_alarms = 0;
+  double latency = 0.30;  // linear leaks only
+  std::size_t false_leaks = 0;  // non-leaks called leaks on the whole run
+};
+
+Expected expected_for(Shape shape) {
+  switch (shape) {
+    case Shape::linear: return {0.95, 0, 0.34};
+    case Shape::flat_noise: return {0.95, 12, 0.30};
+    case Shape::churn: return {0.95, 20, 0.30};
+    case Shape::wave: return {0.95, 6, 0.30, 2};
+    case Shape::lru_flush: return {0.95, 4, 0.30};
+    case Shape::warmup: return {0.95, 100, 0.30};
+    case Shape::churn_leak: return {0.80, 0, 0.55};
+    case Shape::vector_doubling: return {0.80, 0, 0.30};
+    case Shape::cache_churn: return {0.65, 0, 0.30};
+    case Shape::warmup_leak: return {0.60, 0, 0.82};
+    default: return {};
+  }
+}
+
+// 20240601: the seed the thresholds were chosen on; 777: one they were not.
+TEST_P(PrefixCorpus, EveryReportIsAVerdict) {
+  const Scores scores = score(GetParam());
+  EXPECT_GE(scores.all.exact_share(), 0.95);
+  EXPECT_GE(scores.overall_f1, 0.96);
+  EXPECT_LE(scores.all.false_alarms, 150u);
+  for (const auto& [shape, t] : scores.shapes) {
+    const std::string name(synthetic::to_string(shape));
+    const Expected want = expected_for(shape);
+    EXPECT_GE(t.exact_share(), want.exact) << name;
+    EXPECT_LE(t.false_alarms, want.false_alarms) << name;
+    EXPECT_LE(t.false_leaks, want.false_leaks) << name;  // the verdict on the whole run
+    if (synthetic::expected_class(shape) == LeakClass::linear) {
+      EXPECT_LE(t.median_latency(), want.latency) << name;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, PrefixCorpus, ::testing::Values(20240601u, 777u));
+
+}  // namespace
+}  // namespace edleak::classify
