@@ -834,6 +834,88 @@ int BPF_KPROBE(reallocarray_enter, __u64 old, __u64 count, __u64 size)
 	return 0;
 }
 
+/* ---- other allocators (jemalloc, tcmalloc, mimalloc: probe/probe_plan.cpp) ----------------- */
+
+/* Their realloc frees the old block without a free() we probe (realloc(p, 0) too), or through
+ * their own free nested in the realloc (mimalloc): the old block leaves at entry whatever the size. */
+SEC("uprobe")
+int BPF_KPROBE(realloc_owned_enter, __u64 old, __u64 size)
+{
+	struct thread_state *state;
+
+	if (empty_programs)
+		return 0;
+	state = enter(ctx, EDLEAK_CALL_REALLOC_OWNED, size, old);
+	if (state && old)
+		state->has_old_block = take_block(bpf_get_current_pid_tgid() >> 32, old, &state->old_block);
+	return 0;
+}
+
+/* xallocx(ptr, size, extra, flags): resizes ptr in place, returns its real size (the old one when it
+ * could not). */
+SEC("uprobe")
+int BPF_KPROBE(xallocx_enter, __u64 ptr, __u64 size, __u64 extra)
+{
+	struct thread_state *state;
+
+	if (empty_programs)
+		return 0;
+	state = enter(ctx, EDLEAK_CALL_XALLOCX, size, ptr);
+	if (state) {
+		/* old_block.size carries `extra` to the return (old_block is unused otherwise). */
+		state->old_block.size = extra;
+		state->has_old_block = 0;
+	}
+	return 0;
+}
+
+/* The new size of a block xallocx kept in place: what the caller asked for (size + extra at
+ * most), once the allocator says the block holds at least `size`; unchanged otherwise. */
+static __always_inline void resize_block(__u32 tgid, struct thread_state *state, __u64 real_size)
+{
+	struct edleak_block_key key = { .tgid = tgid, .addr = state->arg };
+	struct edleak_block *block;
+	struct edleak_site *site;
+	__u64 want = state->size + state->old_block.size;
+	__u64 new_size;
+
+	if (real_size < state->size)
+		return; /* not resized (or not enough): the block keeps its size */
+	new_size = real_size < want ? real_size : want;
+	block = bpf_map_lookup_elem(&blocks, &key);
+	if (!block)
+		return;
+	site = site_of(tgid, block->stack_id, false);
+	if (site)
+		__sync_fetch_and_add(&site->outstanding_bytes, (__s64)new_size - (__s64)block->size);
+	block->size = new_size;
+}
+
+/* free (sdallocx, dallocx, sized and aligned delete) of an allocator whose own calls may free
+ * through it: a free nested in an allocator call (lower sp than the outermost call in flight) is
+ * the allocator's, already accounted for by that call. */
+SEC("uprobe")
+int BPF_KPROBE(free_outer_enter, __u64 addr)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct thread_state *state;
+	struct edleak_block block;
+
+	if (empty_programs)
+		return 0;
+	if (addr == 0 || is_self(tgid))
+		return 0;
+	state = bpf_task_storage_get(&thread_states, bpf_get_current_task_btf(), NULL, 0);
+	if (state && state->depth > 0 && PT_REGS_SP(ctx) < state->entry_sp)
+		return 0;
+	if (!take_block(tgid, addr, &block)) {
+		count(EDLEAK_CTR_UNKNOWN_FREES);
+		return 0;
+	}
+	release_block(tgid, &block);
+	return 0;
+}
+
 /* ---- return ---------------------------------------------------------------------------- */
 
 SEC("uretprobe")
@@ -861,6 +943,16 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		if (ret == 0 && bpf_probe_read_user(&addr, sizeof(addr), (const void *)state->arg))
 			addr = 0;
 		break;
+	case EDLEAK_CALL_XALLOCX:
+		resize_block(tgid, state, ret);
+		return 0;
+	case EDLEAK_CALL_REALLOC_OWNED:
+		/* realloc(p, 0) returning NULL freed p (no free() of ours saw it). */
+		if (state->has_old_block && addr == 0 && state->size == 0) {
+			release_block(tgid, &state->old_block);
+			return 0;
+		}
+		/* fall through */
 	case EDLEAK_CALL_REALLOC:
 	case EDLEAK_CALL_REALLOCARRAY:
 		if (!state->has_old_block) /* none, or realloc(p, 0): free() releases p */
@@ -879,7 +971,8 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		break;
 	}
 	if (addr == 0) {
-		if (!(state->kind == EDLEAK_CALL_REALLOC || state->kind == EDLEAK_CALL_REALLOCARRAY) ||
+		if (!(state->kind == EDLEAK_CALL_REALLOC || state->kind == EDLEAK_CALL_REALLOCARRAY ||
+		      state->kind == EDLEAK_CALL_REALLOC_OWNED) ||
 		    state->size != 0)
 			count(EDLEAK_CTR_FAILED_ALLOCS);
 		return 0;

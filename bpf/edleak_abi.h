@@ -83,6 +83,10 @@ enum edleak_call_kind {
 	EDLEAK_CALL_POSIX_MEMALIGN = 5, /* block written to *arg0, size arg2, returns 0 */
 	EDLEAK_CALL_REALLOC = 6,        /* arg0 old block, arg1 size */
 	EDLEAK_CALL_REALLOCARRAY = 7,   /* arg0 old block, arg1 * arg2 */
+	EDLEAK_CALL_REALLOC_OWNED = 8,  /* realloc of an allocator that frees the old block itself
+					 * (realloc(p, 0) included): arg0 old block, arg1 size */
+	EDLEAK_CALL_XALLOCX = 9,        /* jemalloc xallocx: arg0 block resized in place to
+					 * min(returned size, arg1 + extra); allocates nothing */
 };
 
 /* A live block: blocks map key (process, address) -> value. */

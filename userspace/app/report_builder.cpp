@@ -43,6 +43,7 @@ report::Report build_report(const sample::SiteTable& table,
     if (auto it = processes.find(pid); it != processes.end()) {
       proc.comm = it->second.comm;
       proc.exited = it->second.exited;
+      proc.allocators = it->second.allocators;
       scan = it->second.scan.get();
     }
     if (scan) proc.scan = scan->summary;

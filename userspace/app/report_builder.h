@@ -25,6 +25,7 @@ struct ProcessInfo {
   std::string comm;
   bool exited = false;
   std::shared_ptr<const ScanOutcome> scan;  // the last scan, if any
+  std::vector<report::AllocatorInfo> allocators;  // probe/allocator.h, when discovered
 };
 
 struct ReportContext {

@@ -196,7 +196,9 @@ class Tracer {
       auto held = HeldCommand::spawn(options_.command);
       if (!held) return held.error();
       command_.emplace(std::move(*held));
-      return libraries_for_command(command_->pid(), options_.libc_path);
+      auto libs = libraries_for_command(command_->pid(), options_.libc_path);
+      if (libs) add_allocators(command_->pid(), probe::discover_command_allocators(options_.command[0]), *libs);
+      return libs;
     }
     if (options_.pids.empty()) return libraries_of_all_processes(options_.libc_path);
     std::vector<ProbeTarget> all;
@@ -205,19 +207,39 @@ class Tracer {
       if (!libs) return libs.error();
       all.insert(all.end(), libs->begin(), libs->end());
       processes_[pid] = {process_comm(pid), false};
+      add_allocators(pid, probe::discover_process_allocators(pid), all);
     }
     return all;
   }
 
+  // Which allocator the process uses (its report says so), and the probe targets for it.
+  void add_allocators(pid_t pid, const Result<std::vector<probe::Allocator>>& found, std::vector<ProbeTarget>& targets) {
+    if (!found) {
+      log::verbose("cannot tell which allocator pid {} uses: {}", pid, found.error().message);
+      return;
+    }
+    auto& info = allocators_[pid];
+    info.clear();
+    for (const auto& a : *found) {
+      info.push_back({std::string(probe::to_string(a.kind)), a.path, a.in_executable, a.symbol_prefix, a.traced(),
+                      a.describe()});
+      log::verbose("pid {}: {}{}", pid, a.describe(), a.replaces_malloc ? "" : " (called by its prefixed names)");
+      if (!a.traced()) log::warn("pid {}: its malloc is {}, which edleak-bpf cannot trace", pid, a.describe());
+    }
+    for (auto& target : allocator_targets(pid, *found)) targets.push_back(std::move(target));
+  }
+
   Result<void> attach(const ProbeTarget& target) {
-    auto kind = target.is_libc ? probe::LibraryKind::libc : probe::LibraryKind::libstdcxx;
+    auto kind = target.allocator ? *target.allocator
+                : target.is_libc ? probe::LibraryKind::libc
+                                 : probe::LibraryKind::libstdcxx;
     // One plan per file: with -p, each process reaches the same libc by its own /proc path.
     const FileId id = file_id(target.host_path);
     auto it = plans_.find(id);
     if (it == plans_.end()) {
-      auto plan = probe::plan_probes(target.host_path, kind);
+      auto plan = probe::plan_probes(target.host_path, kind, target.symbol_prefix);
       if (!plan) {
-        if (target.is_libc) return plan.error();
+        if (target.is_libc || target.allocator) return plan.error();
         log::warn("{}; C++ operator new is not traced", plan.error().message);
         return {};
       }
@@ -283,6 +305,9 @@ class Tracer {
       context.all_stacks = options_.all_stacks;
       context.final = stop;
       context.list_quiet_processes = !options_.pids.empty() || command_.has_value();
+      for (const auto& [pid, allocators] : allocators_)
+        if (auto it = processes_.find(pid); it != processes_.end() && it->second.allocators.empty())
+          it->second.allocators = allocators;
       auto report = build_report(table_, processes_, [this](auto tgid, auto id) { return stack_of(tgid, id); },
                                  context);
       renderer_->render(report, out_);
@@ -443,6 +468,8 @@ class Tracer {
   sample::SiteTable table_;
   symbolize::Symbolizer symbolizer_;
   std::unordered_map<std::uint32_t, ProcessInfo> processes_;
+  // What each named process or command allocates with (kept apart: processes_ entries are rebuilt).
+  std::unordered_map<std::uint32_t, std::vector<report::AllocatorInfo>> allocators_;
   std::unordered_set<std::pair<std::uint32_t, std::uint64_t>, PairHash> symbolized_;
   Scans scans_{options_};
 };

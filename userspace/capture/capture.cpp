@@ -86,6 +86,9 @@ struct Capture::Impl {
       case probe::Handler::realloc: return p->realloc_enter;
       case probe::Handler::reallocarray: return p->reallocarray_enter;
       case probe::Handler::free: return p->free_enter;
+      case probe::Handler::realloc_owned: return p->realloc_owned_enter;
+      case probe::Handler::free_outer: return p->free_outer_enter;
+      case probe::Handler::xallocx: return p->xallocx_enter;
     }
     return nullptr;
   }
@@ -149,8 +152,8 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
 Result<void> Capture::attach(const probe::ProbePlan& plan, const std::string& path, pid_t pid) {
   // Order matters: see the header.
   for (const auto& site : plan.sites) {
-    if (site.handler != probe::Handler::free) continue;
-    auto r = impl_->attach_one(impl_->skel->progs.free_enter, path, site.probe_offset, pid, false,
+    if (!probe::is_free_handler(site.handler)) continue;
+    auto r = impl_->attach_one(impl_->entry_program(site.handler), path, site.probe_offset, pid, false,
                                site.symbol);
     if (!r) return r;
   }
@@ -161,7 +164,7 @@ Result<void> Capture::attach(const probe::ProbePlan& plan, const std::string& pa
     if (!r) return r;
   }
   for (const auto& site : plan.sites) {
-    if (site.handler == probe::Handler::free) continue;
+    if (probe::is_free_handler(site.handler)) continue;
     auto r = impl_->attach_one(impl_->entry_program(site.handler), path, site.probe_offset, pid,
                                false, site.symbol);
     if (!r) return r;

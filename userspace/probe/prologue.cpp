@@ -10,10 +10,8 @@ namespace edleak::probe {
 
 namespace {
 
-// Far enough for every allocator prologue seen (free's push is at +9, _Znwm's at +12), short
-// enough that the walk never leaves straight-line entry code.
-constexpr std::size_t kMaxInstructions = 8;
-constexpr std::uint64_t kMaxBytes = 32;
+// The walk never leaves straight-line entry code (it stops at the first branch), so its limits
+// (PrologueQuery) only bound the work; the bytes given bound it too.
 
 // System V argument registers, in order.
 constexpr std::array<ZydisRegister, 6> kArgumentRegisters = {
@@ -153,7 +151,7 @@ std::optional<TailJump> find_tail_jump(const Decoder& decoder, const PrologueQue
   bool pure = true;
   Instruction in;
   std::uint64_t offset = 0;
-  for (std::size_t count = 0; count < kMaxInstructions && offset < query.code.size() && offset < kMaxBytes;
+  for (std::size_t count = 0; count < query.max_instructions && offset < query.code.size() && offset < query.max_bytes;
        ++count, offset += in.info.length) {
     if (ZYAN_FAILED(decoder.decode(query.code, query.address, offset, in))) return std::nullopt;
     const Emulated kind = emulated_kind(in);
@@ -184,7 +182,7 @@ Result<ProbePoint> choose_probe_point(const PrologueQuery& query) {
   Instruction in;
   std::uint64_t offset = 0;
   std::size_t count = 0;
-  for (; count < kMaxInstructions && offset < query.code.size() && offset < kMaxBytes;
+  for (; count < query.max_instructions && offset < query.code.size() && offset < query.max_bytes;
        ++count, offset += in.info.length) {
     if (const ZyanStatus status = decoder.decode(query.code, query.address, offset, in); ZYAN_FAILED(status)) {
       if (offset == 0) {

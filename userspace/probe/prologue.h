@@ -22,6 +22,11 @@ struct PrologueQuery {
   // The handler ignores NULL in rdi (free): the walk may go past `test %rdi,%rdi; je <forward>`
   // on the fall-through (non-NULL) path.
   bool skip_null_test = false;
+  // How far the walk may go. glibc's entries need no more than 8 instructions / 32 bytes;
+  // jemalloc's free computes its tcache slot for 10 instructions (48 bytes) before the first
+  // branch, so its tables ask for more (see probe_plan.cpp).
+  unsigned max_instructions = 8;
+  unsigned max_bytes = 32;
 };
 
 // The function's entry path ends in an unconditional direct `jmp` before anything touches the
@@ -41,7 +46,7 @@ struct ProbePoint {
   std::optional<TailJump> tail_jump;
 };
 
-// Walks at most 8 instructions / 32 bytes from +0. Fails only when the instruction at +0 cannot
+// Walks at most query.max_instructions / max_bytes from +0. Fails only when the instruction at +0 cannot
 // be decoded (a uprobe cannot go there either); otherwise falls back to +0 and says why.
 Result<ProbePoint> choose_probe_point(const PrologueQuery& query);
 

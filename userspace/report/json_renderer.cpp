@@ -85,11 +85,24 @@ json to_json(const Leaker& leaker) {
   };
 }
 
+json to_json(const AllocatorInfo& allocator) {
+  return {
+      {"name", allocator.name},
+      {"path", allocator.path},
+      {"linked", allocator.in_executable ? "executable" : "shared"},
+      {"prefix", allocator.symbol_prefix},
+      {"traced", allocator.traced},
+  };
+}
+
 json to_json(const ProcessReport& process) {
   return {
       {"pid", process.pid},
       {"comm", process.comm},
       {"exited", process.exited},
+      // The first is the allocator of malloc; null when it was not determined.
+      {"allocator", process.allocators.empty() ? json(nullptr) : json(process.allocators.front().name)},
+      {"allocators", array_of(process.allocators)},
       {"outstanding_bytes", process.outstanding_bytes},
       {"stacks", process.stacks},
       {"leaking_stacks", process.leaking_stacks},

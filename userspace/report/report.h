@@ -53,10 +53,22 @@ struct Leaker {
   std::optional<Reachability> reachability;  // from the process's last scan, when it completed
 };
 
+// The allocator a process's malloc (or a prefixed allocator it calls) belongs to.
+struct AllocatorInfo {
+  std::string name;            // "glibc", "jemalloc", "tcmalloc", "mimalloc", "unknown"
+  std::string path;            // the file that defines it, as the process names it
+  bool in_executable = false;  // linked into the executable
+  std::string symbol_prefix;   // "je_" for a prefixed jemalloc, else ""
+  bool traced = true;          // false: edleak-bpf has no probes for it
+  std::string description;     // for people: "jemalloc (/usr/lib/x86_64-linux-gnu/libjemalloc.so.2)"
+};
+
 struct ProcessReport {
   std::uint32_t pid = 0;
   std::string comm;
   bool exited = false;
+  // First the one that provides malloc, then prefixed ones; empty when not determined.
+  std::vector<AllocatorInfo> allocators;
   std::uint64_t outstanding_bytes = 0;  // over every stack of the process, leaking or not
   std::uint64_t stacks = 0;             // stacks with outstanding blocks
   std::uint64_t leaking_stacks = 0;     // stacks classified as leaking, before the --top cut

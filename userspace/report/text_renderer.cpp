@@ -92,6 +92,7 @@ void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
 }
 
 void write_process_summary(std::ostream& out, const ProcessReport& process, std::uint64_t samples);
+void write_process_counts(std::ostream& out, const ProcessReport& process, std::uint64_t samples);
 
 void write_process(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
   write_process_summary(out, process, samples);
@@ -101,6 +102,18 @@ void write_process(std::ostream& out, const ProcessReport& process, std::uint64_
 
 void write_process_summary(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
   out << fmt::format("pid {} ({}{}): ", process.pid, printable(process.comm), process.exited ? ", exited" : "");
+  // An allocator without probes: its process's (empty) sites say nothing, so say that instead.
+  if (!process.allocators.empty() && !process.allocators.front().traced) {
+    out << fmt::format("not traced: its malloc is {}, which edleak-bpf cannot trace\n",
+                       printable(process.allocators.front().description));
+    return;
+  }
+  write_process_counts(out, process, samples);
+  for (const auto& allocator : process.allocators)
+    out << fmt::format("  allocator: {}{}\n", printable(allocator.description), allocator.traced ? "" : " (not traced)");
+}
+
+void write_process_counts(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
   if (process.leakers.empty() && samples < classify::kMinPoints) {
     // A trend needs a few samples; saying "no leaks" before that would be a guess.
     out << fmt::format("{}, {} outstanding; no verdict before {} samples ({} so far)\n",
