@@ -669,6 +669,22 @@ static __always_inline struct edleak_site *site_of(__u32 tgid, __u64 stack_id, b
 
 /* Records a new live block under the current stack. The block goes in first: a block the
  * blocks map cannot hold is lost (and counted), never credited to a stack it could not leave. */
+/* The site of the stack capture_stack() just returned, created (and its frames stored) when new;
+ * NULL when the sites map is full (counted). */
+static __always_inline struct edleak_site *site_for_capture(__u32 tgid, __u64 stack_id)
+{
+	/* A known site implies a stored stack: the stacks map is only touched for new sites. */
+	struct edleak_site *site = site_of(tgid, stack_id, false);
+
+	if (!site) {
+		store_stack(stack_id);
+		site = site_of(tgid, stack_id, true);
+		if (!site)
+			count(EDLEAK_CTR_LOST_SITES);
+	}
+	return site;
+}
+
 static __always_inline void record_block(struct pt_regs *ctx, __u32 tgid, __u64 addr, __u64 size)
 {
 	struct edleak_block_key key = { .tgid = tgid, .addr = addr };
@@ -676,16 +692,9 @@ static __always_inline void record_block(struct pt_regs *ctx, __u32 tgid, __u64 
 	struct edleak_site *site;
 
 	block.stack_id = capture_stack(ctx, tgid);
-	/* A known site implies a stored stack: the stacks map is only touched for new sites. */
-	site = site_of(tgid, block.stack_id, false);
-	if (!site) {
-		store_stack(block.stack_id);
-		site = site_of(tgid, block.stack_id, true);
-		if (!site) {
-			count(EDLEAK_CTR_LOST_SITES);
-			return;
-		}
-	}
+	site = site_for_capture(tgid, block.stack_id);
+	if (!site)
+		return;
 	if (bpf_map_update_elem(&blocks, &key, &block, BPF_ANY)) {
 		count(EDLEAK_CTR_LOST_ALLOCS);
 		return;
@@ -994,6 +1003,387 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 	if (held_command && held_command == tgid)
 		held_tgid = tgid;
 	return 0;
+}
+
+/* ---- direct anonymous mappings (syscall tracepoints) ----------------------------------- */
+
+/* A program's own mmap/munmap/mremap of anonymous memory, as sites of their own (kind mmap).
+ * The allocator's mappings are made inside an allocator call (glibc's malloc of a large block,
+ * jemalloc's extents) and are already counted as the blocks it returns: skipped. Only processes
+ * whose mappings userspace has given (the traced ones) are looked at. Not counted: MAP_FIXED
+ * mappings (ld.so's .bss of a library; their range still ends tracked mappings it replaces) and
+ * MAP_STACK (thread stacks). Sizes are in whole pages, as the kernel maps them. */
+
+#define MMAP_ANONYMOUS 0x20
+#define MMAP_FIXED 0x10
+#define MMAP_FIXED_NOREPLACE 0x100000
+#define MMAP_STACK 0x20000
+#define MREMAP_MAYMOVE 1
+
+enum mmap_op { MMAP_OP_MMAP = 1, MMAP_OP_MUNMAP = 2, MMAP_OP_MREMAP = 3, MMAP_OP_FIXED = 4 };
+
+struct mmap_call {
+	__u64 addr, len, new_len;
+	__u32 op;
+	__u32 pad;
+};
+
+/* The system call in flight per thread, from its entry to its exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 12);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct mmap_call);
+} mmap_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 12);
+	__type(key, __u32);
+	__type(value, struct edleak_mmap_regions);
+} mmap_regions SEC(".maps");
+
+/* Zeroes, to create an entry of mmap_regions (too big for the stack). Never written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct edleak_mmap_regions);
+} mmap_regions_zero SEC(".maps");
+
+/* A region index the verifier sees bounded (clang drops a plain mask after a range check). */
+static __always_inline __u32 region_index(__u32 i)
+{
+	asm volatile("%0 &= 511" : "+r"(i)); /* EDLEAK_MAX_MMAP_REGIONS - 1 */
+	return i;
+}
+
+static __always_inline __u64 page_up(__u64 len)
+{
+	return (len + page_size - 1) & ~(page_size - 1);
+}
+
+/* Whether this thread's mapping call is the program's own: a traced process, not inside an
+ * allocator call. */
+static __always_inline bool own_mapping_call(__u32 tgid)
+{
+	struct thread_state *state;
+
+	/* (A command's mappings before its first allocator call, when userspace reads its mappings,
+	 * are not seen: without them its stack could not be walked.) */
+	if (is_self(tgid) || !bpf_map_lookup_elem(&proc_mappings, &tgid))
+		return false;
+	state = bpf_task_storage_get(&thread_states, bpf_get_current_task_btf(), NULL, 0);
+	return !(state && state->depth > 0);
+}
+
+static __always_inline void note_mapping_call(__u32 op, __u64 addr, __u64 len, __u64 new_len)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mmap_call call = { .addr = addr, .len = len, .new_len = new_len, .op = op };
+
+	bpf_map_update_elem(&mmap_calls, &id, &call, BPF_ANY);
+}
+
+static __always_inline void credit_unmapped(__u32 tgid, __u64 stack_id, __u64 bytes, bool whole)
+{
+	struct edleak_site *site = site_of(tgid, stack_id, false);
+
+	if (!site)
+		return;
+	__sync_fetch_and_add(&site->outstanding_bytes, -(__s64)bytes);
+	if (whole)
+		__sync_fetch_and_add(&site->total_frees, 1);
+}
+
+struct unmap_walk {
+	struct edleak_mmap_regions *r;
+	__u64 start, end; /* being unmapped */
+	__u32 tgid;
+	__u32 count;      /* regions before this unmap (splits append after them) */
+};
+
+/* One region against the range unmapped: gone, cut at the front or back, or split in two (the
+ * second piece is a block of its own from then on: one more alloc of its site). */
+static long unmap_step(__u32 index, void *ctx)
+{
+	struct unmap_walk *w = ctx;
+	struct edleak_mmap_regions *r = w->r;
+	struct edleak_mmap_region *m;
+	__u32 last;
+
+	if (index >= w->count || index >= EDLEAK_MAX_MMAP_REGIONS)
+		return 1;
+	m = &r->regions[region_index(index)];
+	if (m->end <= w->start || m->start >= w->end || m->start == m->end)
+		return 0;
+	if (w->start <= m->start && w->end >= m->end) {
+		credit_unmapped(w->tgid, m->stack_id, m->end - m->start, true);
+		m->start = m->end = 0; /* a hole, compacted below */
+	} else if (w->start <= m->start) {
+		credit_unmapped(w->tgid, m->stack_id, w->end - m->start, false);
+		m->start = w->end;
+	} else if (w->end >= m->end) {
+		credit_unmapped(w->tgid, m->stack_id, m->end - w->start, false);
+		m->end = w->start;
+	} else {
+		struct edleak_site *site;
+
+		last = r->count;
+		if (last >= EDLEAK_MAX_MMAP_REGIONS) {
+			/* No room for the second piece: it is forgotten, as if unmapped too. */
+			credit_unmapped(w->tgid, m->stack_id, m->end - w->start, false);
+			m->end = w->start;
+			return 0;
+		}
+		credit_unmapped(w->tgid, m->stack_id, w->end - w->start, false);
+		r->regions[region_index(last)].start = w->end;
+		r->regions[region_index(last)].end = m->end;
+		r->regions[region_index(last)].stack_id = m->stack_id;
+		r->count = last + 1;
+		m->end = w->start;
+		site = site_of(w->tgid, m->stack_id, false);
+		if (site)
+			__sync_fetch_and_add(&site->total_allocs, 1);
+	}
+	return 0;
+}
+
+/* Closes the holes unmap_step left: regions[j++] = each region still mapped, in order. */
+struct compact_walk {
+	struct edleak_mmap_regions *r;
+	__u32 count, kept;
+};
+
+static long compact_step(__u32 index, void *ctx)
+{
+	struct compact_walk *w = ctx;
+	struct edleak_mmap_region *m;
+
+	if (index >= w->count)
+		return 1;
+	m = &w->r->regions[region_index(index)];
+	if (m->start == m->end)
+		return 0;
+	if (w->kept != index)
+		w->r->regions[region_index(w->kept)] = *m;
+	w->kept++;
+	return 0;
+}
+
+static __always_inline void unmap_range(__u32 tgid, __u64 start, __u64 len)
+{
+	struct edleak_mmap_regions *r = bpf_map_lookup_elem(&mmap_regions, &tgid);
+	struct unmap_walk w = { .r = r, .start = start, .end = start + page_up(len), .tgid = tgid };
+
+	if (!r || r->count == 0)
+		return;
+	w.count = r->count;
+	bpf_loop(EDLEAK_MAX_MMAP_REGIONS, unmap_step, &w, 0);
+	struct compact_walk c = { .r = r, .count = r->count };
+
+	if (c.count > EDLEAK_MAX_MMAP_REGIONS)
+		c.count = EDLEAK_MAX_MMAP_REGIONS;
+	bpf_loop(EDLEAK_MAX_MMAP_REGIONS, compact_step, &c, 0);
+	r->count = c.kept;
+}
+
+/* The stack of the program's call, taken from the user registers at the system call: frame 0
+ * there is the libc wrapper (mmap64), which the site drops so that frame 0 is its caller, as for
+ * an allocator. The walk is not memoized (the frames in scratch no longer match it). */
+static __always_inline __u64 capture_mapping_stack(__u32 tgid)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct stack_scratch *scratch;
+	__u32 zero = 0, depth;
+	__u64 hash = 0xcbf29ce484222325ULL;
+
+	if (!regs)
+		return 0;
+	if (!capture_stack(regs, tgid))
+		return 0;
+	scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (!scratch)
+		return 0;
+	scratch->memo.valid = 0;
+	depth = scratch->depth;
+	if (depth < 2)
+		return 0;
+	for (__u32 i = 0; i + 1 < EDLEAK_MAX_FRAMES; i++) {
+		__u64 pc;
+
+		if (i + 1 >= depth)
+			break;
+		pc = scratch->stack.frames[(i + 1) & (EDLEAK_MAX_FRAMES - 1)];
+		scratch->stack.frames[i & (EDLEAK_MAX_FRAMES - 1)] = pc;
+		hash = (hash ^ pc) * 0x100000001b3ULL;
+	}
+	scratch->depth = depth - 1;
+	scratch->stack.flags |= EDLEAK_STACK_MMAP;
+	/* Never equal to an allocator stack's id (those have no MMAP flag stored). */
+	hash ^= 0x6d6d6170ULL; /* "mmap" */
+	return hash ? hash : 1;
+}
+
+static __always_inline void record_mapping(__u32 tgid, __u64 start, __u64 len)
+{
+	struct edleak_mmap_regions *r;
+	struct edleak_site *site;
+	__u64 stack_id, size = page_up(len);
+	__u32 zero = 0, n;
+
+	r = bpf_map_lookup_elem(&mmap_regions, &tgid);
+	if (!r) {
+		struct edleak_mmap_regions *zeroes = bpf_map_lookup_elem(&mmap_regions_zero, &zero);
+
+		if (!zeroes)
+			return;
+		bpf_map_update_elem(&mmap_regions, &tgid, zeroes, BPF_NOEXIST);
+		r = bpf_map_lookup_elem(&mmap_regions, &tgid);
+		if (!r) {
+			count(EDLEAK_CTR_LOST_ALLOCS);
+			return;
+		}
+	}
+	n = r->count;
+	if (n >= EDLEAK_MAX_MMAP_REGIONS) {
+		count(EDLEAK_CTR_LOST_ALLOCS);
+		return;
+	}
+	stack_id = capture_mapping_stack(tgid);
+	site = site_for_capture(tgid, stack_id);
+	if (!site)
+		return;
+	r->regions[region_index(n)].start = start;
+	r->regions[region_index(n)].end = start + size;
+	r->regions[region_index(n)].stack_id = stack_id;
+	r->count = n + 1;
+	__sync_fetch_and_add(&site->outstanding_bytes, size);
+	__sync_fetch_and_add(&site->total_allocs, 1);
+}
+
+struct remap_walk {
+	struct edleak_mmap_regions *r;
+	__u64 old, new_addr, new_size;
+	__u32 tgid;
+};
+
+/* mremap of a region from its start: the region moves and takes its new size. */
+static long remap_step(__u32 index, void *ctx)
+{
+	struct remap_walk *w = ctx;
+	struct edleak_mmap_region *m;
+	struct edleak_site *site;
+
+	if (index >= w->r->count || index >= EDLEAK_MAX_MMAP_REGIONS)
+		return 1;
+	m = &w->r->regions[region_index(index)];
+	if (m->start != w->old)
+		return 0;
+	site = site_of(w->tgid, m->stack_id, false);
+	if (site)
+		__sync_fetch_and_add(&site->outstanding_bytes, (__s64)w->new_size - (__s64)(m->end - m->start));
+	m->start = w->new_addr;
+	m->end = w->new_addr + w->new_size;
+	return 1;
+}
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int mmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 flags = ctx->args[3];
+
+	if (empty_programs || !(flags & MMAP_ANONYMOUS) || !own_mapping_call(tgid))
+		return 0;
+	if (flags & (MMAP_FIXED | MMAP_FIXED_NOREPLACE))
+		note_mapping_call(MMAP_OP_FIXED, ctx->args[0], ctx->args[1], 0);
+	else if (!(flags & MMAP_STACK))
+		note_mapping_call(MMAP_OP_MMAP, 0, ctx->args[1], 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_munmap")
+int munmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	/* Inside an allocator call too: an allocator never unmaps what the program mapped itself,
+	 * and a region it reuses after the program unmapped it is no longer the program's. */
+	if (empty_programs || is_self(tgid) || !bpf_map_lookup_elem(&mmap_regions, &tgid))
+		return 0;
+	note_mapping_call(MMAP_OP_MUNMAP, ctx->args[0], ctx->args[1], 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_mremap")
+int mremap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (empty_programs || is_self(tgid) || !bpf_map_lookup_elem(&mmap_regions, &tgid))
+		return 0;
+	note_mapping_call(MMAP_OP_MREMAP, ctx->args[0], ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+/* One exit program for the three calls: the op noted at entry says what to do with the result. */
+static __always_inline int mapping_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct mmap_call *call = bpf_map_lookup_elem(&mmap_calls, &id);
+	struct mmap_call c;
+
+	if (!call)
+		return 0;
+	c = *call;
+	bpf_map_delete_elem(&mmap_calls, &id);
+	if (ret < 0 && ret > -4096)
+		return 0; /* failed: nothing changed */
+	switch (c.op) {
+	case MMAP_OP_MMAP:
+		record_mapping(tgid, (__u64)ret, c.len);
+		break;
+	case MMAP_OP_FIXED:
+		/* Replaces whatever was mapped there. */
+		unmap_range(tgid, (__u64)ret, c.len);
+		break;
+	case MMAP_OP_MUNMAP:
+		unmap_range(tgid, c.addr, c.len);
+		break;
+	case MMAP_OP_MREMAP: {
+		struct remap_walk w = { .old = c.addr, .new_addr = (__u64)ret, .new_size = page_up(c.new_len),
+					.tgid = tgid };
+
+		w.r = bpf_map_lookup_elem(&mmap_regions, &tgid);
+		if (w.r)
+			bpf_loop(EDLEAK_MAX_MMAP_REGIONS, remap_step, &w, 0);
+		break;
+	}
+	default:
+		break;
+	}
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int mmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return mapping_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_munmap")
+int munmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return mapping_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_mremap")
+int mremap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return mapping_exit(ctx->ret);
 }
 
 /* ---- free ------------------------------------------------------------------------------ */

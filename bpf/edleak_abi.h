@@ -119,6 +119,23 @@ struct edleak_site {
 enum edleak_stack_flags {
 	EDLEAK_STACK_COMPLETE = 1,  /* reached the outermost frame (_start, a thread's start) */
 	EDLEAK_STACK_TRUNCATED = 2, /* stopped at --max-frames */
+	EDLEAK_STACK_MMAP = 4,      /* a direct anonymous mmap's stack (frame 0: the caller of the
+				     * libc wrapper that made the system call), not an allocator's */
+};
+
+/* Direct anonymous mappings of one process (mmap_regions map, tgid -> this): the program's own
+ * mmap()s, not the allocator's (those are made inside an allocator call). Few: a linear scan. */
+#define EDLEAK_MAX_MMAP_REGIONS 512
+struct edleak_mmap_region {
+	__u64 start;
+	__u64 end;
+	__u64 stack_id; /* site (tgid, stack_id) whose outstanding bytes hold end - start */
+};
+
+struct edleak_mmap_regions {
+	__u32 count;
+	__u32 pad;
+	struct edleak_mmap_region regions[EDLEAK_MAX_MMAP_REGIONS];
 };
 
 /* stacks map: stack_id -> frames; frames[0] is the allocation site (the allocator's caller),

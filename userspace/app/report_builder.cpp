@@ -87,6 +87,7 @@ report::Report build_report(const sample::SiteTable& table,
       if (const auto* record = table.stack(c.site->stack_id)) {
         leaker.stack_complete = record->complete;
         leaker.stack_truncated = record->truncated;
+        if (record->mmap) leaker.kind = "mmap";
       }
       leaker.outstanding_bytes = c.bytes;
       leaker.outstanding_allocs = latest.outstanding_blocks > 0 ? latest.outstanding_blocks : 0;

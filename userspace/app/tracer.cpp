@@ -165,6 +165,7 @@ class Tracer {
                    options_.max_stacks);
     for (const auto& target : *targets)
       if (auto r = attach(target); !r) return fail(r.error());
+    if (auto r = capture_->attach_mapping_calls(); !r) return fail(r.error());
     if (command_) {
       // Only as its tracer: the stop is ours to see and to end (see bpf/).
       if (command_->seized()) capture_->hold_at_first_allocation(static_cast<std::uint32_t>(command_->pid()));

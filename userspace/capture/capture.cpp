@@ -62,6 +62,7 @@ struct Capture::Impl {
   std::unique_ptr<ring_buffer, RingBufferDeleter> mapping_events;
   Link exec_link;
   std::vector<Link> links;
+  std::vector<Link> syscall_links;  // mmap/munmap/mremap tracepoints (not probes)
   std::unordered_set<std::uint64_t> known_stacks;  // frames already returned (or lost)
   std::vector<edleak_site_key> site_keys;
   std::vector<edleak_site> site_values;
@@ -172,6 +173,20 @@ Result<void> Capture::attach(const probe::ProbePlan& plan, const std::string& pa
   return {};
 }
 
+Result<void> Capture::attach_mapping_calls() {
+  if (!impl_->syscall_links.empty()) return {};
+  auto* skel = impl_->skel.get();
+  for (bpf_program* prog : {skel->progs.mmap_enter, skel->progs.mmap_exit, skel->progs.munmap_enter,
+                            skel->progs.munmap_exit, skel->progs.mremap_enter, skel->progs.mremap_exit}) {
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link)
+      return make_error("cannot attach {} to its system call tracepoint: {}", bpf_program__name(prog),
+                        errno_text(errno));
+    impl_->syscall_links.emplace_back(link);
+  }
+  return {};
+}
+
 std::size_t Capture::probe_count() const { return impl_->links.size(); }
 
 namespace {
@@ -237,6 +252,7 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
     }
     record.complete = stack.flags & EDLEAK_STACK_COMPLETE;
     record.truncated = stack.flags & EDLEAK_STACK_TRUNCATED;
+    record.mmap = stack.flags & EDLEAK_STACK_MMAP;
     snap.new_stacks.emplace(k.stack_id, std::move(record));
   }
 
@@ -354,6 +370,7 @@ Result<void> Capture::forget_processes(const std::vector<std::uint32_t>& tgids) 
   std::unordered_set<std::uint32_t> gone(tgids.begin(), tgids.end());
   // Blocks first, so a racing free cannot credit a site that is about to go.
   if (auto r = delete_processes<edleak_block_key, edleak_block>(impl_->skel->maps.blocks, gone); !r) return r;
+  for (std::uint32_t tgid : tgids) bpf_map_delete_elem(bpf_map__fd(impl_->skel->maps.mmap_regions), &tgid);
   return delete_processes<edleak_site_key, edleak_site>(impl_->skel->maps.sites, gone);
 }
 

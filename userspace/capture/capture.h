@@ -39,6 +39,10 @@ class Capture {
   // block is recorded whose free could be missed and no entry waits for a missing return.
   Result<void> attach(const probe::ProbePlan& plan, const std::string& path, pid_t pid);
   std::size_t probe_count() const;
+  // The program's own anonymous mmap/munmap/mremap (syscall tracepoints; bpf/): attached once the
+  // allocator probes are, so that an allocator's mappings are never taken for the program's (a
+  // call in flight before its probe was attached is not known to be the allocator's).
+  Result<void> attach_mapping_calls();
 
   // Reads every (process, stack) aggregate and the counters, with frames for stacks not
   // returned before (`known_stacks` is updated).

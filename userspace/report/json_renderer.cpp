@@ -76,6 +76,7 @@ json to_json(const Leaker& leaker) {
       {"stack", array_of(leaker.stack)},
       {"stack_complete", leaker.stack_complete},
       {"stack_truncated", leaker.stack_truncated},
+      {"kind", leaker.kind},
       {"outstanding_bytes", leaker.outstanding_bytes},
       {"outstanding_allocs", leaker.outstanding_allocs},
       {"total_allocs", leaker.total_allocs},

@@ -45,6 +45,9 @@ struct Leaker {
   std::vector<symbolize::Frame> stack;  // stack[0] is the allocation site (caller of the allocator)
   bool stack_complete = false;          // the walk reached the outermost frame
   bool stack_truncated = false;         // the walk stopped at --max-frames
+  // What allocated: "malloc" (the allocator's entry points, C++ new), or "mmap" (the program's
+  // own anonymous mappings: outstanding bytes in whole pages, a block per mapping).
+  std::string kind = "malloc";
   std::uint64_t outstanding_bytes = 0;
   std::uint64_t outstanding_allocs = 0;
   std::uint64_t total_allocs = 0;

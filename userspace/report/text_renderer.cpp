@@ -75,12 +75,13 @@ void write_scan(std::ostream& out, const ScanSummary& scan) {
 
 void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
   const classify::LeakFactor& factor = leaker.leak_factor;
-  out << fmt::format("  #{} {:<11} leak {} ({} B), {}, outstanding {} in {} ({}, {})\n", rank,
+  out << fmt::format("  #{} {:<11} leak {} ({} B), {}, outstanding {} in {} ({}, {}){}\n", rank,
                      classify::to_string(factor.cls), format_bytes(factor.leak), factor.leak,
                      format_rate(factor.growth_bytes_per_s), format_bytes(leaker.outstanding_bytes),
                      count_of(leaker.outstanding_allocs, "block", "blocks"),
                      count_of(leaker.total_allocs, "alloc", "allocs"),
-                     count_of(leaker.total_frees, "free", "frees"));
+                     count_of(leaker.total_frees, "free", "frees"),
+                     leaker.kind == "mmap" ? " [direct mmap]" : "");
   if (leaker.reachability) out << "      " << reachability_text(*leaker.reachability) << '\n';
   std::size_t shown = std::min(leaker.stack.size(), TextRenderer::kMaxFrames);
   for (std::size_t i = 0; i < shown; ++i) write_frame(out, leaker.stack[i]);
