@@ -847,16 +847,37 @@ int BPF_KPROBE(reallocarray_enter, __u64 old, __u64 count, __u64 size)
 
 /* Their realloc frees the old block without a free() we probe (realloc(p, 0) too), or through
  * their own free nested in the realloc (mimalloc): the old block leaves at entry whatever the size. */
+static __always_inline void realloc_owned_common(struct pt_regs *ctx, __u64 old, __u64 size)
+{
+	struct thread_state *state = enter(ctx, EDLEAK_CALL_REALLOC_OWNED, size, old);
+
+	if (state && old)
+		state->has_old_block = take_block(bpf_get_current_pid_tgid() >> 32, old, &state->old_block);
+}
+
 SEC("uprobe")
 int BPF_KPROBE(realloc_owned_enter, __u64 old, __u64 size)
 {
-	struct thread_state *state;
+	if (!empty_programs)
+		realloc_owned_common(ctx, old, size);
+	return 0;
+}
 
-	if (empty_programs)
-		return 0;
-	state = enter(ctx, EDLEAK_CALL_REALLOC_OWNED, size, old);
-	if (state && old)
-		state->has_old_block = take_block(bpf_get_current_pid_tgid() >> 32, old, &state->old_block);
+/* The same calls probed where their arguments moved one register on (probe/probe_plan.h):
+ * mimalloc's mi_realloc and mi_calloc_aligned at their jump to mi_heap_*(heap, ...). */
+SEC("uprobe")
+int BPF_KPROBE(heap_realloc_owned_enter, __u64 heap, __u64 old, __u64 size)
+{
+	if (!empty_programs)
+		realloc_owned_common(ctx, old, size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(heap_calloc_enter, __u64 heap, __u64 count, __u64 size)
+{
+	if (!empty_programs)
+		enter(ctx, EDLEAK_CALL_CALLOC, count * size, 0);
 	return 0;
 }
 

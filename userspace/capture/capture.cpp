@@ -90,6 +90,8 @@ struct Capture::Impl {
       case probe::Handler::realloc_owned: return p->realloc_owned_enter;
       case probe::Handler::free_outer: return p->free_outer_enter;
       case probe::Handler::xallocx: return p->xallocx_enter;
+      case probe::Handler::heap_realloc_owned: return p->heap_realloc_owned_enter;
+      case probe::Handler::heap_calloc: return p->heap_calloc_enter;
     }
     return nullptr;
   }

@@ -21,6 +21,8 @@ std::string_view to_string(Handler h) {
     case Handler::realloc_owned: return "realloc_owned";
     case Handler::free_outer: return "free_outer";
     case Handler::xallocx: return "xallocx";
+    case Handler::heap_realloc_owned: return "heap_realloc_owned";
+    case Handler::heap_calloc: return "heap_calloc";
   }
   return "unknown";
 }
@@ -48,7 +50,9 @@ unsigned handler_arg_count(Handler h) {
     case Handler::realloc_owned: return 2;
     case Handler::posix_memalign:
     case Handler::reallocarray:
-    case Handler::xallocx: return 3;
+    case Handler::xallocx:
+    case Handler::heap_realloc_owned:
+    case Handler::heap_calloc: return 3;
   }
   return 0;
 }
@@ -238,9 +242,20 @@ std::span<const AttachEntry> attach_table(LibraryKind kind) {
 constexpr std::size_t kPrologueBytes = 64;
 bool long_walk(LibraryKind kind) { return kind != LibraryKind::libc && kind != LibraryKind::libstdcxx; }
 
+// The handler reading the same arguments one register on, where there is one (see Handler).
+std::optional<Handler> shifted_handler(Handler h) {
+  switch (h) {
+    case Handler::malloc: return Handler::memalign;
+    case Handler::calloc: return Handler::heap_calloc;
+    case Handler::realloc_owned: return Handler::heap_realloc_owned;
+    default: return std::nullopt;
+  }
+}
+
 // One address to probe, with the table entries and symbols found there.
 struct Candidate {
   const AttachEntry* entry;  // the first table entry at this address
+  Handler handler;           // entry->handler, or its shifted variant (ProbePoint::arg_shift)
   const ElfFunction* function;
   std::vector<std::string> aliases;
   std::uint64_t function_offset = 0;
@@ -281,7 +296,7 @@ bool reaches_probed_site(const ElfFile& elf, std::uint64_t target, const std::ve
 }
 
 ProbeSite make_site(Candidate&& candidate) {
-  return {std::string(candidate.entry->symbol), std::move(candidate.aliases), candidate.entry->handler,
+  return {std::string(candidate.entry->symbol), std::move(candidate.aliases), candidate.handler,
           candidate.function_offset, candidate.function_offset + candidate.point.offset,
           candidate.point.emulated, std::move(candidate.point.placement)};
 }
@@ -337,7 +352,7 @@ Result<ProbePlan> plan_probes(const std::string& path, LibraryKind kind, std::st
       add_alias(*same_address, entry.symbol);
       continue;
     }
-    Candidate candidate{&entry, function, {}, 0, {}};
+    Candidate candidate{&entry, entry.handler, function, {}, 0, {}};
     // Other names at the address (__libc_malloc, cfree, ...): a second probe there would fire too.
     for (const ElfFunction* alias : elf->functions_at(function->address)) add_alias(candidate, alias->name);
     candidates.push_back(std::move(candidate));
@@ -369,6 +384,8 @@ Result<ProbePlan> plan_probes(const std::string& path, LibraryKind kind, std::st
     if (long_walk(kind)) {
       query.max_instructions = 16;
       query.max_bytes = kPrologueBytes;
+      // Only mimalloc passes its arguments on to a heap-taking function this way.
+      query.allow_shift = kind == LibraryKind::mimalloc && shifted_handler(entry.handler).has_value();
     }
     auto point = choose_probe_point(query);
     if (!point) {
@@ -376,6 +393,7 @@ Result<ProbePlan> plan_probes(const std::string& path, LibraryKind kind, std::st
       continue;
     }
     candidate.point = std::move(*point);
+    if (candidate.point.arg_shift == 1) candidate.handler = *shifted_handler(entry.handler);
     if (candidate.point.tail_jump && candidate.point.tail_jump->pure) {
       plan.skipped.push_back({std::string(entry.symbol),
                               fmt::format("tail jump to {} (its target's probe sees the caller)",

@@ -27,6 +27,10 @@ enum class Handler {
   realloc_owned,   // arg0 old block, arg1 new size; the old block leaves at entry, whatever the size
   free_outer,      // arg0, unless nested in an allocator call (sdallocx, dallocx, sized delete too)
   xallocx,         // jemalloc's in-place resize: arg0 block, arg1 size, arg2 extra; returns the new size
+  // Probed where the arguments have moved one register on (mimalloc: mi_realloc(p, n) puts its
+  // heap in rdi and jumps to mi_heap_realloc(heap, p, n)); malloc's is memalign (size in arg1).
+  heap_realloc_owned,  // arg1 old block, arg2 new size (realloc_owned's semantics)
+  heap_calloc,         // arg1 * arg2
 };
 std::string_view to_string(Handler h);
 

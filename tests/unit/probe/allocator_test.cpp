@@ -191,10 +191,21 @@ TEST(AllocatorPlans, Mimalloc) {
   EXPECT_EQ(site_named(*plan, "malloc"), site_named(*plan, "mi_malloc"));
   EXPECT_EQ(site_named(*plan, "free"), site_named(*plan, "mi_free"));
   EXPECT_EQ(site_named(*plan, "mi_free")->handler, Handler::free_outer);
-  EXPECT_EQ(site_named(*plan, "mi_realloc")->handler, Handler::realloc_owned);
-  // (size, alignment): the size is arg0, as for malloc.
-  EXPECT_EQ(site_named(*plan, "mi_malloc_aligned")->handler, Handler::malloc);
-  EXPECT_EQ(site_named(*plan, "mi_calloc_aligned")->handler, Handler::calloc);
+  // mi_malloc moves size to rsi (its heap to rdi) before its first branch: probed there, read
+  // from rsi (memalign's handler), rather than single-stepped at +0.
+  const ProbeSite* malloc_site = site_named(*plan, "mi_malloc");
+  EXPECT_EQ(malloc_site->handler, Handler::memalign) << malloc_site->placement;
+  EXPECT_TRUE(malloc_site->emulated);
+  EXPECT_GT(malloc_site->probe_offset, malloc_site->function_offset);
+  // mi_realloc(p, n) sets its heap and jumps to mi_heap_realloc(heap, p, n): probed at the jump.
+  EXPECT_EQ(site_named(*plan, "mi_realloc")->handler, Handler::heap_realloc_owned);
+  EXPECT_TRUE(site_named(*plan, "mi_realloc")->emulated);
+  // (size, alignment) and (count, size, alignment), also passed on one register later.
+  EXPECT_EQ(site_named(*plan, "mi_malloc_aligned")->handler, Handler::memalign);
+  EXPECT_EQ(site_named(*plan, "mi_calloc_aligned")->handler, Handler::heap_calloc);
+  // mi_calloc keeps its count in rax: single-stepped at +0 with its own arguments.
+  EXPECT_EQ(site_named(*plan, "mi_calloc")->handler, Handler::calloc);
+  EXPECT_EQ(site_named(*plan, "mi_calloc")->probe_offset, site_named(*plan, "mi_calloc")->function_offset);
   // valloc only jumps to mi_valloc, which is probed.
   EXPECT_EQ(site_named(*plan, "valloc"), nullptr);
   EXPECT_NE(site_named(*plan, "mi_valloc"), nullptr);
