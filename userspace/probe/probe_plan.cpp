@@ -120,18 +120,19 @@ constexpr AttachEntry kLibstdcxxTable[] = {
   {"_ZdlPvSt11align_val_tRKSt9nothrow_t", Handler::free_outer, false},        \
   {"_ZdaPvSt11align_val_tRKSt9nothrow_t", Handler::free_outer, false}
 
+// The C API an allocator replacing glibc's defines, with the semantics those allocators share:
+// realloc frees the old block itself, free may be nested in their own calls (see Handler).
+#define EDLEAK_REPLACED_C_API                                                                  \
+  {"malloc", Handler::malloc, true}, {"free", Handler::free_outer, true},                      \
+  {"calloc", Handler::calloc, false}, {"realloc", Handler::realloc_owned, false},              \
+  {"posix_memalign", Handler::posix_memalign, false}, {"aligned_alloc", Handler::memalign, false}, \
+  {"memalign", Handler::memalign, false}, {"valloc", Handler::malloc, false},                  \
+  {"pvalloc", Handler::pvalloc, false}
+
 // jemalloc 5 (Debian's libjemalloc.so.2, redis): the standard API, its *allocx API and C++.
 // rallocx is realloc without the free-on-zero; sdallocx/dallocx are frees with a size/flags.
 constexpr AttachEntry kJemallocTable[] = {
-    {"malloc", Handler::malloc, true},
-    {"free", Handler::free_outer, true},
-    {"calloc", Handler::calloc, false},
-    {"realloc", Handler::realloc_owned, false},
-    {"posix_memalign", Handler::posix_memalign, false},
-    {"aligned_alloc", Handler::memalign, false},
-    {"memalign", Handler::memalign, false},
-    {"valloc", Handler::malloc, false},
-    {"pvalloc", Handler::pvalloc, false},
+    EDLEAK_REPLACED_C_API,
     {"mallocx", Handler::malloc, false},  // (size, flags): alignment and zeroing in flags
     {"rallocx", Handler::realloc_owned, false},
     {"xallocx", Handler::xallocx, false},
@@ -143,15 +144,7 @@ constexpr AttachEntry kJemallocTable[] = {
 // gperftools tcmalloc (libtcmalloc*.so.4): the standard names are aliases of tc_* (one probe
 // each); tc_* names are listed too for builds where they are separate functions.
 constexpr AttachEntry kTcmallocTable[] = {
-    {"malloc", Handler::malloc, true},
-    {"free", Handler::free_outer, true},
-    {"calloc", Handler::calloc, false},
-    {"realloc", Handler::realloc_owned, false},
-    {"posix_memalign", Handler::posix_memalign, false},
-    {"memalign", Handler::memalign, false},
-    {"aligned_alloc", Handler::memalign, false},
-    {"valloc", Handler::malloc, false},
-    {"pvalloc", Handler::pvalloc, false},
+    EDLEAK_REPLACED_C_API,
     {"tc_malloc", Handler::malloc, false},
     {"tc_malloc_skip_new_handler", Handler::malloc, false},
     {"tc_free", Handler::free_outer, false},
@@ -190,13 +183,7 @@ constexpr AttachEntry kTcmallocTable[] = {
 // Argument order: mi_malloc_aligned(size, alignment), mi_calloc_aligned(count, size, alignment),
 // mi_realloc_aligned(p, size, alignment); mi_memalign/mi_aligned_alloc(alignment, size).
 constexpr AttachEntry kMimallocTable[] = {
-    {"malloc", Handler::malloc, true},
-    {"free", Handler::free_outer, true},
-    {"calloc", Handler::calloc, false},
-    {"realloc", Handler::realloc_owned, false},
-    {"posix_memalign", Handler::posix_memalign, false},
-    {"memalign", Handler::memalign, false},
-    {"aligned_alloc", Handler::memalign, false},
+    EDLEAK_REPLACED_C_API,
     {"mi_malloc", Handler::malloc, false},
     {"mi_zalloc", Handler::malloc, false},
     {"mi_malloc_small", Handler::malloc, false},
@@ -225,6 +212,7 @@ constexpr AttachEntry kMimallocTable[] = {
     EDLEAK_CXX_NEW_DELETE,
 };
 #undef EDLEAK_CXX_NEW_DELETE
+#undef EDLEAK_REPLACED_C_API
 
 std::span<const AttachEntry> attach_table(LibraryKind kind) {
   switch (kind) {
