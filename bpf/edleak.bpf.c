@@ -1349,62 +1349,62 @@ int mremap_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* One exit program for the three calls: the op noted at entry says what to do with the result. */
-static __always_inline int mapping_exit(long ret)
+/* The call noted at entry, taken out; false when there is none or it failed. */
+static __always_inline bool take_mapping_call(long ret, struct mmap_call *out)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
 	struct mmap_call *call = bpf_map_lookup_elem(&mmap_calls, &id);
-	struct mmap_call c;
 
 	if (!call)
-		return 0;
-	c = *call;
+		return false;
+	*out = *call;
 	bpf_map_delete_elem(&mmap_calls, &id);
-	if (ret < 0 && ret > -4096)
-		return 0; /* failed: nothing changed */
-	switch (c.op) {
-	case MMAP_OP_MMAP:
-		record_mapping(tgid, (__u64)ret, c.len);
-		break;
-	case MMAP_OP_FIXED:
-		/* Replaces whatever was mapped there. */
-		unmap_range(tgid, (__u64)ret, c.len);
-		break;
-	case MMAP_OP_MUNMAP:
-		unmap_range(tgid, c.addr, c.len);
-		break;
-	case MMAP_OP_MREMAP: {
-		struct remap_walk w = { .old = c.addr, .new_addr = (__u64)ret, .new_size = page_up(c.new_len),
-					.tgid = tgid };
-
-		w.r = bpf_map_lookup_elem(&mmap_regions, &tgid);
-		if (w.r)
-			bpf_loop(EDLEAK_MAX_MMAP_REGIONS, remap_step, &w, 0);
-		break;
-	}
-	default:
-		break;
-	}
-	return 0;
+	return !(ret < 0 && ret > -4096); /* failed: nothing changed */
 }
 
+/* Only this exit walks a stack: each program that does costs ~1 s of verification at start-up
+ * on a loaded 2-CPU machine, so munmap's and mremap's exits below do not share it. */
 SEC("tracepoint/syscalls/sys_exit_mmap")
 int mmap_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return mapping_exit(ctx->ret);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mmap_call c;
+
+	if (!take_mapping_call(ctx->ret, &c))
+		return 0;
+	if (c.op == MMAP_OP_MMAP)
+		record_mapping(tgid, (__u64)ctx->ret, c.len);
+	else if (c.op == MMAP_OP_FIXED)
+		unmap_range(tgid, (__u64)ctx->ret, c.len); /* replaces whatever was mapped there */
+	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_munmap")
 int munmap_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return mapping_exit(ctx->ret);
+	struct mmap_call c;
+
+	if (take_mapping_call(ctx->ret, &c) && c.op == MMAP_OP_MUNMAP)
+		unmap_range(bpf_get_current_pid_tgid() >> 32, c.addr, c.len);
+	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_mremap")
 int mremap_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return mapping_exit(ctx->ret);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mmap_call c;
+	struct remap_walk w = { .tgid = tgid };
+
+	if (!take_mapping_call(ctx->ret, &c) || c.op != MMAP_OP_MREMAP)
+		return 0;
+	w.old = c.addr;
+	w.new_addr = (__u64)ctx->ret;
+	w.new_size = page_up(c.new_len);
+	w.r = bpf_map_lookup_elem(&mmap_regions, &tgid);
+	if (w.r)
+		bpf_loop(EDLEAK_MAX_MMAP_REGIONS, remap_step, &w, 0);
+	return 0;
 }
 
 /* ---- free ------------------------------------------------------------------------------ */
