@@ -10,7 +10,8 @@
 # Beside each traced row, its floor: the same probes with empty programs (--empty-programs),
 # the traps no uprobe tracer avoids; edleak-bpf is judged as a ratio to it. And one stack 16
 # frames deep (ALLOC_LOOP_DEPTH=11 below main's libc frames), unwound from CFI (-O2 loop) and by
-# frame pointers (loop built with them).
+# frame pointers (loop built with them). Then the loop under each other allocator installed
+# (jemalloc, tcmalloc, mimalloc: LD_PRELOAD), untraced, floor and traced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -81,6 +82,46 @@ printf 'edleak-bpf / bpftrace: %.3f; edleak-bpf / floor: %.3f (target <= 1.15); 
 printf '16-frame stack: CFI on the -O2 loop - frame-pointer walk on the loop built with them: %+.0f ns per pair (target <= 1000); CFI on the frame-pointer build: %+.0f ns\n' \
   "$(awk -v a="${med[deep16-cfi]}" -v b="${med[deep16-fp-walk]}" 'BEGIN {print a - b}')" \
   "$(awk -v a="${med[deep16-fp]}" -v b="${med[deep16-fp-walk]}" 'BEGIN {print a - b}')"
+
+# Other allocators (issue 9): the same loop with each of Debian's jemalloc, tcmalloc and mimalloc
+# preloaded, untraced (its own speed), with empty programs at its probe placements (its floor)
+# and traced. The tracer is started under the same LD_PRELOAD: that is how the command inherits it
+# (and how edleak-bpf finds which allocator the command will use).
+libdir=/usr/lib/x86_64-linux-gnu
+allocators=()
+for lib in libjemalloc.so.2 libtcmalloc_minimal.so.4 libmimalloc.so.2; do
+  [[ -r $libdir/$lib ]] && allocators+=("$lib")
+done
+if ((${#allocators[@]} > 0)); then
+  declare -A alloc_samples
+  for ((r = 1; r <= runs; r++)); do
+    echo "allocators, run $r/$runs..." >&2
+    for lib in "${allocators[@]}"; do
+      pre="LD_PRELOAD=$libdir/$lib"
+      for kind in untraced floor traced; do
+        case $kind in
+          untraced) value=$(env "$pre" "$loop" $untraced_pairs 2>/dev/null | ns_of) ;;
+          floor) value=$(env "$pre" "$tracer" --empty-programs --interval 1s -o /dev/null -- "$loop" $traced_pairs 2>/dev/null | ns_of) ;;
+          traced) value=$(env "$pre" "$tracer" --interval 1s -o /dev/null -- "$loop" $traced_pairs 2>/dev/null | ns_of) ;;
+        esac
+        [[ -n $value ]] || { echo "overhead.sh: $lib $kind printed no figure" >&2; exit 1; }
+        alloc_samples[$lib.$kind]+="$value "
+      done
+    done
+  done
+  printf '\n%-26s %12s %12s %12s %10s   %s\n' "allocator (malloc+free)" "untraced ns" "floor ns" "traced ns" \
+    "/ floor" "traced runs (ns)"
+  printf '%-26s %12.1f %12.1f %12.1f %10.3f   %s\n' "glibc" "${med[untraced]}" "${med[floor]}" "${med[edleak-bpf]}" \
+    "$(awk -v a="${med[edleak-bpf]}" -v b="${med[floor]}" 'BEGIN {print a / b}')" "${samples[edleak-bpf]}"
+  for lib in "${allocators[@]}"; do
+    declare -A m=()
+    for kind in untraced floor traced; do
+      m[$kind]=$(tr ' ' '\n' <<<"${alloc_samples[$lib.$kind]}" | grep . | median)
+    done
+    printf '%-26s %12.1f %12.1f %12.1f %10.3f   %s\n' "$lib" "${m[untraced]}" "${m[floor]}" "${m[traced]}" \
+      "$(awk -v a="${m[traced]}" -v b="${m[floor]}" 'BEGIN {print a / b}')" "${alloc_samples[$lib.traced]}"
+  done
+fi
 
 # A real program doing real work: wall time of sqlite3 on bench/sqlite_workload.sql.
 wall() {  # command... -> seconds

@@ -234,6 +234,14 @@ static __always_inline struct thread_state *current_thread(__u32 tgid)
 	return state;
 }
 
+/* The incarnation of the calling thread's process history. */
+static __always_inline __u32 thread_incarnation(__u32 tgid)
+{
+	struct thread_state *state = current_thread(tgid);
+
+	return state ? state->incarnation : 0;
+}
+
 /* ---- unwinding ------------------------------------------------------------------------- */
 
 /* Unwind rows of every file traced (edleak_abi.h), packed one table after another; userspace
@@ -805,6 +813,22 @@ static __always_inline void release_block(__u32 tgid, __u32 incarnation, const s
 
 /* Records a new live block under the current stack. The block goes in first: a block the
  * blocks map cannot hold is lost (and counted), never credited to a stack it could not leave. */
+/* The site of the stack capture_stack() just returned, created (and its frames stored) when new;
+ * NULL when the sites map is full (counted). */
+static __always_inline struct edleak_site *site_for_capture(__u32 tgid, __u32 incarnation, __u64 stack_id)
+{
+	/* A known site implies a stored stack: the stacks map is only touched for new sites. */
+	struct edleak_site *site = site_of(tgid, incarnation, stack_id, false);
+
+	if (!site) {
+		store_stack(stack_id);
+		site = site_of(tgid, incarnation, stack_id, true);
+		if (!site)
+			count(EDLEAK_CTR_LOST_SITES);
+	}
+	return site;
+}
+
 static __always_inline void record_block(struct pt_regs *ctx, __u32 tgid, __u32 incarnation, __u64 addr,
 					 __u64 size)
 {
@@ -815,16 +839,9 @@ static __always_inline void record_block(struct pt_regs *ctx, __u32 tgid, __u32 
 	long err;
 
 	block.stack_id = capture_stack(ctx, tgid);
-	/* A known site implies a stored stack: the stacks map is only touched for new sites. */
-	site = site_of(tgid, incarnation, block.stack_id, false);
-	if (!site) {
-		store_stack(block.stack_id);
-		site = site_of(tgid, incarnation, block.stack_id, true);
-		if (!site) {
-			count(EDLEAK_CTR_LOST_SITES);
-			return;
-		}
-	}
+	site = site_for_capture(tgid, incarnation, block.stack_id);
+	if (!site)
+		return;
 	err = bpf_map_update_elem(&blocks, &key, &block, BPF_NOEXIST);
 	if (err == -17 /* EEXIST */) {
 		/* The allocator handed out a live block again: its free was missed (a free through an
@@ -966,6 +983,110 @@ int BPF_KPROBE(reallocarray_enter, __u64 old, __u64 count, __u64 size)
 	return 0;
 }
 
+/* ---- other allocators (jemalloc, tcmalloc, mimalloc: probe/probe_plan.cpp) ----------------- */
+
+/* Their realloc frees the old block without a free() we probe (realloc(p, 0) too), or through
+ * their own free nested in the realloc (mimalloc): the old block leaves at entry whatever the size. */
+static __always_inline void realloc_owned_common(struct pt_regs *ctx, __u64 old, __u64 size)
+{
+	struct thread_state *state = enter(ctx, EDLEAK_CALL_REALLOC_OWNED, size, old);
+
+	if (state && old)
+		state->has_old_block = take_block(bpf_get_current_pid_tgid() >> 32, state->incarnation, old,
+						  &state->old_block);
+}
+
+SEC("uprobe.multi")
+int BPF_KPROBE(realloc_owned_enter, __u64 old, __u64 size)
+{
+	if (!empty_programs)
+		realloc_owned_common(ctx, old, size);
+	return 0;
+}
+
+/* The same calls probed where their arguments moved one register on (probe/probe_plan.h):
+ * mimalloc's mi_realloc and mi_calloc_aligned at their jump to mi_heap_*(heap, ...). */
+SEC("uprobe.multi")
+int BPF_KPROBE(heap_realloc_owned_enter, __u64 heap, __u64 old, __u64 size)
+{
+	if (!empty_programs)
+		realloc_owned_common(ctx, old, size);
+	return 0;
+}
+
+SEC("uprobe.multi")
+int BPF_KPROBE(heap_calloc_enter, __u64 heap, __u64 count, __u64 size)
+{
+	if (!empty_programs)
+		enter(ctx, EDLEAK_CALL_CALLOC, count * size, 0);
+	return 0;
+}
+
+/* xallocx(ptr, size, extra, flags): resizes ptr in place, returns its real size (the old one when it
+ * could not). */
+SEC("uprobe.multi")
+int BPF_KPROBE(xallocx_enter, __u64 ptr, __u64 size, __u64 extra)
+{
+	struct thread_state *state;
+
+	if (empty_programs)
+		return 0;
+	state = enter(ctx, EDLEAK_CALL_XALLOCX, size, ptr);
+	if (state) {
+		/* old_block.size carries `extra` to the return (old_block is unused otherwise). */
+		state->old_block.size = extra;
+		state->has_old_block = 0;
+	}
+	return 0;
+}
+
+/* The new size of a block xallocx kept in place: what the caller asked for (size + extra at
+ * most), once the allocator says the block holds at least `size`; unchanged otherwise. */
+static __always_inline void resize_block(__u32 tgid, struct thread_state *state, __u64 real_size)
+{
+	struct edleak_block_key key = { .tgid = tgid, .incarnation = state->incarnation, .addr = state->arg };
+	struct edleak_block *block;
+	struct edleak_site *site;
+	__u64 want = state->size + state->old_block.size;
+	__u64 new_size;
+
+	if (real_size < state->size)
+		return; /* not resized (or not enough): the block keeps its size */
+	new_size = real_size < want ? real_size : want;
+	block = bpf_map_lookup_elem(&blocks, &key);
+	if (!block)
+		return;
+	site = site_of(tgid, state->incarnation, block->stack_id, false);
+	if (site)
+		__sync_fetch_and_add(&site->outstanding_bytes, (__s64)new_size - (__s64)block->size);
+	block->size = new_size;
+}
+
+/* free (sdallocx, dallocx, sized and aligned delete) of an allocator whose own calls may free
+ * through it: a free nested in an allocator call (lower sp than the outermost call in flight) is
+ * the allocator's, already accounted for by that call. */
+SEC("uprobe.multi")
+int BPF_KPROBE(free_outer_enter, __u64 addr)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct thread_state *state;
+	struct edleak_block block;
+
+	if (empty_programs)
+		return 0;
+	if (addr == 0 || is_self(tgid))
+		return 0;
+	state = current_thread(tgid);
+	if (!state || (state->depth > 0 && PT_REGS_SP(ctx) < state->entry_sp))
+		return 0;
+	if (!take_block(tgid, state->incarnation, addr, &block)) {
+		count(EDLEAK_CTR_UNKNOWN_FREES);
+		return 0;
+	}
+	release_block(tgid, state->incarnation, &block);
+	return 0;
+}
+
 /* ---- return ---------------------------------------------------------------------------- */
 
 SEC("uretprobe.multi")
@@ -996,6 +1117,16 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		if (ret == 0 && bpf_probe_read_user(&addr, sizeof(addr), (const void *)state->arg))
 			addr = 0;
 		break;
+	case EDLEAK_CALL_XALLOCX:
+		resize_block(tgid, state, ret);
+		return 0;
+	case EDLEAK_CALL_REALLOC_OWNED:
+		/* realloc(p, 0) returning NULL freed p (no free() of ours saw it). */
+		if (state->has_old_block && addr == 0 && state->size == 0) {
+			release_block(tgid, incarnation, &state->old_block);
+			return 0;
+		}
+		/* fall through */
 	case EDLEAK_CALL_REALLOC:
 	case EDLEAK_CALL_REALLOCARRAY:
 		if (!state->has_old_block) /* none, or realloc(p, 0): free() releases p */
@@ -1014,7 +1145,8 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		break;
 	}
 	if (addr == 0) {
-		if (!(state->kind == EDLEAK_CALL_REALLOC || state->kind == EDLEAK_CALL_REALLOCARRAY) ||
+		if (!(state->kind == EDLEAK_CALL_REALLOC || state->kind == EDLEAK_CALL_REALLOCARRAY ||
+		      state->kind == EDLEAK_CALL_REALLOC_OWNED) ||
 		    state->size != 0)
 			count(EDLEAK_CTR_FAILED_ALLOCS);
 		return 0;
@@ -1097,6 +1229,391 @@ int BPF_PROG(process_exit, struct task_struct *task, bool group_dead)
 	bpf_map_delete_elem(&incarnations, &tgid);
 	bpf_map_delete_elem(&followed, &tgid);
 	bpf_map_delete_elem(&holds, &tgid);
+	return 0;
+}
+
+/* ---- direct anonymous mappings (syscall tracepoints) ----------------------------------- */
+
+/* A program's own mmap/munmap/mremap of anonymous memory, as sites of their own (kind mmap).
+ * The allocator's mappings are made inside an allocator call (glibc's malloc of a large block,
+ * jemalloc's extents) and are already counted as the blocks it returns: skipped. Only processes
+ * whose mappings userspace has given (the traced ones) are looked at. Not counted: MAP_FIXED
+ * mappings (ld.so's .bss of a library; their range still ends tracked mappings it replaces) and
+ * MAP_STACK (thread stacks). Sizes are in whole pages, as the kernel maps them. */
+
+#define MMAP_ANONYMOUS 0x20
+#define MMAP_FIXED 0x10
+#define MMAP_FIXED_NOREPLACE 0x100000
+#define MMAP_STACK 0x20000
+#define MREMAP_MAYMOVE 1
+
+enum mmap_op { MMAP_OP_MMAP = 1, MMAP_OP_MUNMAP = 2, MMAP_OP_MREMAP = 3, MMAP_OP_FIXED = 4 };
+
+struct mmap_call {
+	__u64 addr, len, new_len;
+	__u32 op;
+	__u32 pad;
+};
+
+/* The system call in flight per thread, from its entry to its exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 12);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct mmap_call);
+} mmap_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 12);
+	__type(key, __u32);
+	__type(value, struct edleak_mmap_regions);
+} mmap_regions SEC(".maps");
+
+/* Zeroes, to create an entry of mmap_regions (too big for the stack). Never written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct edleak_mmap_regions);
+} mmap_regions_zero SEC(".maps");
+
+/* A region index the verifier sees bounded (clang drops a plain mask after a range check). */
+static __always_inline __u32 region_index(__u32 i)
+{
+	asm volatile("%0 &= 511" : "+r"(i)); /* EDLEAK_MAX_MMAP_REGIONS - 1 */
+	return i;
+}
+
+static __always_inline __u64 page_up(__u64 len)
+{
+	return (len + page_size - 1) & ~(page_size - 1);
+}
+
+/* Whether this thread's mapping call is the program's own: a traced process, not inside an
+ * allocator call. */
+static __always_inline bool own_mapping_call(__u32 tgid)
+{
+	struct thread_state *state;
+
+	/* (A command's mappings before its first allocator call, when userspace reads its mappings,
+	 * are not seen: without them its stack could not be walked.) */
+	if (is_self(tgid) || !bpf_map_lookup_elem(&proc_mappings, &tgid))
+		return false;
+	state = bpf_task_storage_get(&thread_states, bpf_get_current_task_btf(), NULL, 0);
+	return !(state && state->depth > 0);
+}
+
+static __always_inline void note_mapping_call(__u32 op, __u64 addr, __u64 len, __u64 new_len)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mmap_call call = { .addr = addr, .len = len, .new_len = new_len, .op = op };
+
+	bpf_map_update_elem(&mmap_calls, &id, &call, BPF_ANY);
+}
+
+static __always_inline void credit_unmapped(__u32 tgid, __u32 incarnation, __u64 stack_id, __u64 bytes,
+					    bool whole)
+{
+	struct edleak_site *site = site_of(tgid, incarnation, stack_id, false);
+
+	if (!site)
+		return;
+	__sync_fetch_and_add(&site->outstanding_bytes, -(__s64)bytes);
+	if (whole)
+		__sync_fetch_and_add(&site->total_frees, 1);
+}
+
+struct unmap_walk {
+	struct edleak_mmap_regions *r;
+	__u64 start, end; /* being unmapped */
+	__u32 tgid;
+	__u32 incarnation;
+	__u32 count;      /* regions before this unmap (splits append after them) */
+};
+
+/* One region against the range unmapped: gone, cut at the front or back, or split in two (the
+ * second piece is a block of its own from then on: one more alloc of its site). */
+static long unmap_step(__u32 index, void *ctx)
+{
+	struct unmap_walk *w = ctx;
+	struct edleak_mmap_regions *r = w->r;
+	struct edleak_mmap_region *m;
+	__u32 last;
+
+	if (index >= w->count || index >= EDLEAK_MAX_MMAP_REGIONS)
+		return 1;
+	m = &r->regions[region_index(index)];
+	if (m->end <= w->start || m->start >= w->end || m->start == m->end)
+		return 0;
+	if (w->start <= m->start && w->end >= m->end) {
+		credit_unmapped(w->tgid, w->incarnation, m->stack_id, m->end - m->start, true);
+		m->start = m->end = 0; /* a hole, compacted below */
+	} else if (w->start <= m->start) {
+		credit_unmapped(w->tgid, w->incarnation, m->stack_id, w->end - m->start, false);
+		m->start = w->end;
+	} else if (w->end >= m->end) {
+		credit_unmapped(w->tgid, w->incarnation, m->stack_id, m->end - w->start, false);
+		m->end = w->start;
+	} else {
+		struct edleak_site *site;
+
+		last = r->count;
+		if (last >= EDLEAK_MAX_MMAP_REGIONS) {
+			/* No room for the second piece: it is forgotten, as if unmapped too. */
+			credit_unmapped(w->tgid, w->incarnation, m->stack_id, m->end - w->start, false);
+			m->end = w->start;
+			return 0;
+		}
+		credit_unmapped(w->tgid, w->incarnation, m->stack_id, w->end - w->start, false);
+		r->regions[region_index(last)].start = w->end;
+		r->regions[region_index(last)].end = m->end;
+		r->regions[region_index(last)].stack_id = m->stack_id;
+		r->count = last + 1;
+		m->end = w->start;
+		site = site_of(w->tgid, w->incarnation, m->stack_id, false);
+		if (site)
+			__sync_fetch_and_add(&site->total_allocs, 1);
+	}
+	return 0;
+}
+
+/* Closes the holes unmap_step left: regions[j++] = each region still mapped, in order. */
+struct compact_walk {
+	struct edleak_mmap_regions *r;
+	__u32 count, kept;
+};
+
+static long compact_step(__u32 index, void *ctx)
+{
+	struct compact_walk *w = ctx;
+	struct edleak_mmap_region *m;
+
+	if (index >= w->count)
+		return 1;
+	m = &w->r->regions[region_index(index)];
+	if (m->start == m->end)
+		return 0;
+	if (w->kept != index)
+		w->r->regions[region_index(w->kept)] = *m;
+	w->kept++;
+	return 0;
+}
+
+static __always_inline void unmap_range(__u32 tgid, __u64 start, __u64 len)
+{
+	struct edleak_mmap_regions *r = bpf_map_lookup_elem(&mmap_regions, &tgid);
+	struct unmap_walk w = { .r = r, .start = start, .end = start + page_up(len), .tgid = tgid,
+				.incarnation = thread_incarnation(tgid) };
+
+	if (!r || r->count == 0)
+		return;
+	w.count = r->count;
+	bpf_loop(EDLEAK_MAX_MMAP_REGIONS, unmap_step, &w, 0);
+	struct compact_walk c = { .r = r, .count = r->count };
+
+	if (c.count > EDLEAK_MAX_MMAP_REGIONS)
+		c.count = EDLEAK_MAX_MMAP_REGIONS;
+	bpf_loop(EDLEAK_MAX_MMAP_REGIONS, compact_step, &c, 0);
+	r->count = c.kept;
+}
+
+/* The stack of the program's call, taken from the user registers at the system call: frame 0
+ * there is the libc wrapper (mmap64), which the site drops so that frame 0 is its caller, as for
+ * an allocator. The walk is not memoized (the frames in scratch no longer match it). */
+static __always_inline __u64 capture_mapping_stack(__u32 tgid)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct stack_scratch *scratch;
+	__u32 zero = 0, depth;
+	__u64 hash = 0xcbf29ce484222325ULL;
+
+	if (!regs)
+		return 0;
+	if (!capture_stack(regs, tgid))
+		return 0;
+	scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (!scratch)
+		return 0;
+	scratch->memo.valid = 0;
+	depth = scratch->depth;
+	if (depth < 2)
+		return 0;
+	for (__u32 i = 0; i + 1 < EDLEAK_MAX_FRAMES; i++) {
+		__u64 pc;
+
+		if (i + 1 >= depth)
+			break;
+		pc = scratch->stack.frames[(i + 1) & (EDLEAK_MAX_FRAMES - 1)];
+		scratch->stack.frames[i & (EDLEAK_MAX_FRAMES - 1)] = pc;
+		hash = (hash ^ pc) * 0x100000001b3ULL;
+	}
+	scratch->depth = depth - 1;
+	scratch->stack.flags |= EDLEAK_STACK_MMAP;
+	/* Never equal to an allocator stack's id (those have no MMAP flag stored). */
+	hash ^= 0x6d6d6170ULL; /* "mmap" */
+	return hash ? hash : 1;
+}
+
+static __always_inline void record_mapping(__u32 tgid, __u64 start, __u64 len)
+{
+	struct edleak_mmap_regions *r;
+	struct edleak_site *site;
+	__u64 stack_id, size = page_up(len);
+	__u32 zero = 0, n;
+
+	r = bpf_map_lookup_elem(&mmap_regions, &tgid);
+	if (!r) {
+		struct edleak_mmap_regions *zeroes = bpf_map_lookup_elem(&mmap_regions_zero, &zero);
+
+		if (!zeroes)
+			return;
+		bpf_map_update_elem(&mmap_regions, &tgid, zeroes, BPF_NOEXIST);
+		r = bpf_map_lookup_elem(&mmap_regions, &tgid);
+		if (!r) {
+			count(EDLEAK_CTR_LOST_ALLOCS);
+			return;
+		}
+	}
+	n = r->count;
+	if (n >= EDLEAK_MAX_MMAP_REGIONS) {
+		count(EDLEAK_CTR_LOST_ALLOCS);
+		return;
+	}
+	stack_id = capture_mapping_stack(tgid);
+	site = site_for_capture(tgid, thread_incarnation(tgid), stack_id);
+	if (!site)
+		return;
+	r->regions[region_index(n)].start = start;
+	r->regions[region_index(n)].end = start + size;
+	r->regions[region_index(n)].stack_id = stack_id;
+	r->count = n + 1;
+	__sync_fetch_and_add(&site->outstanding_bytes, size);
+	__sync_fetch_and_add(&site->total_allocs, 1);
+}
+
+struct remap_walk {
+	struct edleak_mmap_regions *r;
+	__u64 old, new_addr, new_size;
+	__u32 tgid;
+	__u32 incarnation;
+};
+
+/* mremap of a region from its start: the region moves and takes its new size. */
+static long remap_step(__u32 index, void *ctx)
+{
+	struct remap_walk *w = ctx;
+	struct edleak_mmap_region *m;
+	struct edleak_site *site;
+
+	if (index >= w->r->count || index >= EDLEAK_MAX_MMAP_REGIONS)
+		return 1;
+	m = &w->r->regions[region_index(index)];
+	if (m->start != w->old)
+		return 0;
+	site = site_of(w->tgid, w->incarnation, m->stack_id, false);
+	if (site)
+		__sync_fetch_and_add(&site->outstanding_bytes, (__s64)w->new_size - (__s64)(m->end - m->start));
+	m->start = w->new_addr;
+	m->end = w->new_addr + w->new_size;
+	return 1;
+}
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int mmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 flags = ctx->args[3];
+
+	if (empty_programs || !(flags & MMAP_ANONYMOUS) || !own_mapping_call(tgid))
+		return 0;
+	if (flags & (MMAP_FIXED | MMAP_FIXED_NOREPLACE))
+		note_mapping_call(MMAP_OP_FIXED, ctx->args[0], ctx->args[1], 0);
+	else if (!(flags & MMAP_STACK))
+		note_mapping_call(MMAP_OP_MMAP, 0, ctx->args[1], 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_munmap")
+int munmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	/* Inside an allocator call too: an allocator never unmaps what the program mapped itself,
+	 * and a region it reuses after the program unmapped it is no longer the program's. */
+	if (empty_programs || is_self(tgid) || !bpf_map_lookup_elem(&mmap_regions, &tgid))
+		return 0;
+	note_mapping_call(MMAP_OP_MUNMAP, ctx->args[0], ctx->args[1], 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_mremap")
+int mremap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (empty_programs || is_self(tgid) || !bpf_map_lookup_elem(&mmap_regions, &tgid))
+		return 0;
+	note_mapping_call(MMAP_OP_MREMAP, ctx->args[0], ctx->args[1], ctx->args[2]);
+	return 0;
+}
+
+/* The call noted at entry, taken out; false when there is none or it failed. */
+static __always_inline bool take_mapping_call(long ret, struct mmap_call *out)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct mmap_call *call = bpf_map_lookup_elem(&mmap_calls, &id);
+
+	if (!call)
+		return false;
+	*out = *call;
+	bpf_map_delete_elem(&mmap_calls, &id);
+	return !(ret < 0 && ret > -4096); /* failed: nothing changed */
+}
+
+/* Only this exit walks a stack: each program that does costs ~1 s of verification at start-up
+ * on a loaded 2-CPU machine, so munmap's and mremap's exits below do not share it. */
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int mmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mmap_call c;
+
+	if (!take_mapping_call(ctx->ret, &c))
+		return 0;
+	if (c.op == MMAP_OP_MMAP)
+		record_mapping(tgid, (__u64)ctx->ret, c.len);
+	else if (c.op == MMAP_OP_FIXED)
+		unmap_range(tgid, (__u64)ctx->ret, c.len); /* replaces whatever was mapped there */
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_munmap")
+int munmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct mmap_call c;
+
+	if (take_mapping_call(ctx->ret, &c) && c.op == MMAP_OP_MUNMAP)
+		unmap_range(bpf_get_current_pid_tgid() >> 32, c.addr, c.len);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mremap")
+int mremap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mmap_call c;
+	struct remap_walk w = { .tgid = tgid, .incarnation = thread_incarnation(tgid) };
+
+	if (!take_mapping_call(ctx->ret, &c) || c.op != MMAP_OP_MREMAP)
+		return 0;
+	w.old = c.addr;
+	w.new_addr = (__u64)ctx->ret;
+	w.new_size = page_up(c.new_len);
+	w.r = bpf_map_lookup_elem(&mmap_regions, &tgid);
+	if (w.r)
+		bpf_loop(EDLEAK_MAX_MMAP_REGIONS, remap_step, &w, 0);
 	return 0;
 }
 

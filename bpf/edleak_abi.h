@@ -83,6 +83,10 @@ enum edleak_call_kind {
 	EDLEAK_CALL_POSIX_MEMALIGN = 5, /* block written to *arg0, size arg2, returns 0 */
 	EDLEAK_CALL_REALLOC = 6,        /* arg0 old block, arg1 size */
 	EDLEAK_CALL_REALLOCARRAY = 7,   /* arg0 old block, arg1 * arg2 */
+	EDLEAK_CALL_REALLOC_OWNED = 8,  /* realloc of an allocator that frees the old block itself
+					 * (realloc(p, 0) included): arg0 old block, arg1 size */
+	EDLEAK_CALL_XALLOCX = 9,        /* jemalloc xallocx: arg0 block resized in place to
+					 * min(returned size, arg1 + extra); allocates nothing */
 };
 
 /* A process's history runs from its fork (or exec) to its next exec or its exit; the BPF side
@@ -119,6 +123,23 @@ struct edleak_site {
 enum edleak_stack_flags {
 	EDLEAK_STACK_COMPLETE = 1,  /* reached the outermost frame (_start, a thread's start) */
 	EDLEAK_STACK_TRUNCATED = 2, /* stopped at --max-frames */
+	EDLEAK_STACK_MMAP = 4,      /* a direct anonymous mmap's stack (frame 0: the caller of the
+				     * libc wrapper that made the system call), not an allocator's */
+};
+
+/* Direct anonymous mappings of one process (mmap_regions map, tgid -> this): the program's own
+ * mmap()s, not the allocator's (those are made inside an allocator call). Few: a linear scan. */
+#define EDLEAK_MAX_MMAP_REGIONS 512
+struct edleak_mmap_region {
+	__u64 start;
+	__u64 end;
+	__u64 stack_id; /* site (tgid, stack_id) whose outstanding bytes hold end - start */
+};
+
+struct edleak_mmap_regions {
+	__u32 count;
+	__u32 pad;
+	struct edleak_mmap_region regions[EDLEAK_MAX_MMAP_REGIONS];
 };
 
 /* stacks map: stack_id -> frames; frames[0] is the allocation site (the allocator's caller),

@@ -67,6 +67,7 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       proc.notes = info.notes;
       scan = info.scan.get();
       named = info.named;
+      proc.allocators = info.allocators;
     }
     if (scan) proc.scan = scan->summary;
     const bool scan_complete = scan && !scan->summary.aborted && scan->summary.error.empty();
@@ -117,6 +118,7 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       if (const auto* record = table.stack(c.site->stack_id)) {
         leaker.stack_complete = record->complete;
         leaker.stack_truncated = record->truncated;
+        if (record->mmap) leaker.kind = "mmap";
       }
       leaker.outstanding_bytes = c.bytes;
       leaker.outstanding_allocs = latest.outstanding_blocks > 0 ? latest.outstanding_blocks : 0;

@@ -37,6 +37,7 @@ struct ProcessInfo {
   std::string cgroup;        // its cgroup (v2 path), when not the root
   std::vector<std::string> notes;  // shown with the process (report::ProcessReport::notes)
   std::shared_ptr<const ScanOutcome> scan;  // the last scan, if any
+  std::vector<report::AllocatorInfo> allocators;  // probe/allocator.h, when discovered
 };
 using ProcessInfos = std::map<sample::ProcessKey, ProcessInfo>;
 

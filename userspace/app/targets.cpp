@@ -57,6 +57,18 @@ FileId file_id(const std::string& path) {
   return {st.st_dev, st.st_ino};
 }
 
+std::vector<ProbeTarget> allocator_targets(pid_t pid, const std::vector<probe::Allocator>& allocators) {
+  std::vector<ProbeTarget> out;
+  for (const auto& allocator : allocators) {
+    auto kind = probe::library_kind(allocator.kind);
+    // glibc is probed as libc already (libraries_of_process); unknown ones cannot be.
+    if (!kind || *kind == probe::LibraryKind::libc) continue;
+    ProbeTarget target{pid, allocator.host_path, false, kind, allocator.symbol_prefix};
+    out.push_back(std::move(target));
+  }
+  return out;
+}
+
 Result<std::vector<ProbeTarget>> libraries_of_process(pid_t pid, const std::string& libc_override) {
   if (!process_exists(pid)) return make_error("no process with pid {}", pid);
   std::vector<ProbeTarget> out;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "probe/allocator.h"
 #include "util/result.h"
 
 namespace edleak::app {
@@ -16,7 +17,14 @@ struct ProbeTarget {
   pid_t pid = -1;
   std::string host_path;  // e.g. /proc/123/root/usr/lib/x86_64-linux-gnu/libc.so.6
   bool is_libc = true;    // libc, or libstdc++
+  // Another allocator (probe/allocator.h): its own table instead of libc's or libstdc++'s.
+  std::optional<probe::LibraryKind> allocator;
+  std::string symbol_prefix;  // "je_" for a prefixed jemalloc
 };
+
+// The files to probe for the allocators of `pid` beside its libc and libstdc++ (jemalloc,
+// tcmalloc, mimalloc, in a library or linked into the executable).
+std::vector<ProbeTarget> allocator_targets(pid_t pid, const std::vector<probe::Allocator>& allocators);
 
 // A file's identity (device, inode), whatever path reaches it; {0, 0} when it cannot be read.
 using FileId = std::pair<dev_t, ino_t>;

@@ -162,6 +162,7 @@ class Tracer {
     if (scope_ == Scope::pids)
       for (const auto& [key, record] : processes_.records())
         if (!record.named) attach_process(static_cast<pid_t>(key.pid));
+    if (auto r = capture_->attach_mapping_calls(); !r) return fail(r.error());
     log::verbose("attached {} probes in {:.1f} ms", capture_->probe_count(),
                  std::chrono::duration<double, std::milli>(Clock::now() - attach_started).count());
     if (command_) {
@@ -223,7 +224,9 @@ class Tracer {
       command_.emplace(std::move(*tree));
       auto& record = processes_.add_named(ProcessKey(static_cast<std::uint32_t>(command_->pid())));
       record.comm = options_.command[0];
-      return libraries_for_command(command_->pid(), options_.libc_path);
+      auto libs = libraries_for_command(command_->pid(), options_.libc_path);
+      if (libs) add_allocators(command_->pid(), probe::discover_command_allocators(options_.command[0]), *libs);
+      return libs;
     }
     if (scope_ == Scope::everyone) return libraries_of_all_processes(options_.libc_path);
     // -p: a process gone before tracing started fails the run when it is the only one named;
@@ -243,6 +246,7 @@ class Tracer {
         continue;
       }
       all.insert(all.end(), libs->begin(), libs->end());  // attach() probes each file once
+      add_allocators(pid, probe::discover_process_allocators(pid), all);
       auto& record = processes_.add_named(ProcessKey(static_cast<std::uint32_t>(pid)));
       read_identity(record);
       ++named_pids_;
@@ -270,6 +274,23 @@ class Tracer {
     return ppid;
   }
 
+  // Which allocator the process uses (its report says so), and the probe targets for it.
+  void add_allocators(pid_t pid, const Result<std::vector<probe::Allocator>>& found, std::vector<ProbeTarget>& targets) {
+    if (!found) {
+      log::verbose("cannot tell which allocator pid {} uses: {}", pid, found.error().message);
+      return;
+    }
+    auto& info = allocators_[pid];
+    info.clear();
+    for (const auto& a : *found) {
+      info.push_back({std::string(probe::to_string(a.kind)), a.path, a.in_executable, a.symbol_prefix, a.traced(),
+                      a.describe()});
+      log::verbose("pid {}: {}{}", pid, a.describe(), a.replaces_malloc ? "" : " (called by its prefixed names)");
+      if (!a.traced()) log::warn("pid {}: its malloc is {}, which edleak-bpf cannot trace", pid, a.describe());
+    }
+    for (auto& target : allocator_targets(pid, *found)) targets.push_back(std::move(target));
+  }
+
   Result<void> attach(ProbeTarget target) {
     if (probes_everywhere()) target.pid = -1;
     const FileId id = file_id(target.host_path);
@@ -277,13 +298,15 @@ class Tracer {
     // where there is one would count every call twice.
     if (!probed_.insert({id, target.pid}).second) return {};
     log::verbose("probing {} for {}", target.host_path, target.pid == -1 ? "every process" : fmt::format("pid {}", target.pid));
-    auto kind = target.is_libc ? probe::LibraryKind::libc : probe::LibraryKind::libstdcxx;
+    auto kind = target.allocator ? *target.allocator
+                : target.is_libc ? probe::LibraryKind::libc
+                                 : probe::LibraryKind::libstdcxx;
     // One plan per file: with -p, each process reaches the same libc by its own /proc path.
     auto it = plans_.find(id);
     if (it == plans_.end()) {
-      auto plan = probe::plan_probes(target.host_path, kind);
+      auto plan = probe::plan_probes(target.host_path, kind, target.symbol_prefix);
       if (!plan) {
-        if (target.is_libc) return plan.error();
+        if (target.is_libc || target.allocator) return plan.error();
         log::warn("{}; C++ operator new is not traced", plan.error().message);
         return {};
       }
@@ -303,6 +326,7 @@ class Tracer {
       log::verbose("pid {}: {}", pid, libs.error().message);
       return;
     }
+    add_allocators(pid, probe::discover_process_allocators(pid), *libs);
     for (const auto& t : *libs)
       if (auto r = attach(t); !r) log::warn("{}", r.error().message);
   }
@@ -478,6 +502,7 @@ class Tracer {
       info.exit_status = r.exit_status;
       info.ns_pid = r.ns_pid;
       info.cgroup = r.cgroup;
+      if (auto a = allocators_.find(key.pid); a != allocators_.end()) info.allocators = a->second;
       info.notes.clear();
       if (r.named && !options_.follow && !r.ended && table_.sites_of(key).empty()) {
         // A server's master (nginx, postgres) allocates little; its workers do.
@@ -698,6 +723,8 @@ class Tracer {
   ProcessInfos infos_;
   std::map<ProcessKey, std::uint32_t> parents_;  // all-process mode: parents from fork events
   std::unordered_set<std::pair<ProcessKey, std::uint64_t>, SiteKeyHash> symbolized_;
+  // What each named process or command allocates with (by pid: its histories share it).
+  std::unordered_map<std::uint32_t, std::vector<report::AllocatorInfo>> allocators_;
   Scans scans_{options_};
 };
 

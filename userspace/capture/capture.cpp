@@ -118,6 +118,7 @@ struct Capture::Impl {
   std::vector<OwnedLink> links;
   std::size_t probes = 0;
   LinkReleaser releaser;
+  std::vector<Link> syscall_links;  // mmap/munmap/mremap tracepoints (not probes)
   std::unordered_set<std::uint64_t> known_stacks;  // frames already returned (or lost)
   std::vector<edleak_site_key> site_keys;
   std::vector<edleak_site> site_values;
@@ -142,6 +143,11 @@ struct Capture::Impl {
       case probe::Handler::realloc: return p->realloc_enter;
       case probe::Handler::reallocarray: return p->reallocarray_enter;
       case probe::Handler::free: return p->free_enter;
+      case probe::Handler::realloc_owned: return p->realloc_owned_enter;
+      case probe::Handler::free_outer: return p->free_outer_enter;
+      case probe::Handler::xallocx: return p->xallocx_enter;
+      case probe::Handler::heap_realloc_owned: return p->heap_realloc_owned_enter;
+      case probe::Handler::heap_calloc: return p->heap_calloc_enter;
     }
     return nullptr;
   }
@@ -254,11 +260,11 @@ Result<void> Capture::attach(const probe::ProbePlan& plan, const std::string& pa
     it->symbols += (it->symbols.empty() ? "" : ",") + site.symbol;
   };
   for (const auto& site : plan.sites)
-    if (site.handler == probe::Handler::free) add(impl_->skel->progs.free_enter, false, site);
+    if (probe::is_free_handler(site.handler)) add(impl_->entry_program(site.handler), false, site);
   for (const auto& site : plan.sites)
     if (probe::handler_needs_return(site.handler)) add(impl_->skel->progs.alloc_return, true, site);
   for (const auto& site : plan.sites)
-    if (site.handler != probe::Handler::free) add(impl_->entry_program(site.handler), false, site);
+    if (!probe::is_free_handler(site.handler)) add(impl_->entry_program(site.handler), false, site);
   for (const auto& g : groups)
     if (auto r = impl_->attach_multi(g.program, path, g.offsets, pid, g.retprobe, g.symbols); !r) return r;
   return {};
@@ -314,6 +320,21 @@ std::vector<ProcessEvent> Capture::take_process_events() {
   ring_buffer__consume(impl_->events.get());
   return std::exchange(impl_->process_events, {});
 }
+
+Result<void> Capture::attach_mapping_calls() {
+  if (!impl_->syscall_links.empty()) return {};
+  auto* skel = impl_->skel.get();
+  for (bpf_program* prog : {skel->progs.mmap_enter, skel->progs.mmap_exit, skel->progs.munmap_enter,
+                            skel->progs.munmap_exit, skel->progs.mremap_enter, skel->progs.mremap_exit}) {
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link)
+      return make_error("cannot attach {} to its system call tracepoint: {}", bpf_program__name(prog),
+                        errno_text(errno));
+    impl_->syscall_links.emplace_back(link);
+  }
+  return {};
+}
+
 
 namespace {
 
@@ -378,6 +399,7 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
     }
     record.complete = stack.flags & EDLEAK_STACK_COMPLETE;
     record.truncated = stack.flags & EDLEAK_STACK_TRUNCATED;
+    record.mmap = stack.flags & EDLEAK_STACK_MMAP;
     snap.new_stacks.emplace(k.stack_id, std::move(record));
   }
 
@@ -519,6 +541,8 @@ Result<std::vector<std::uint64_t>> Capture::forget_processes(const std::vector<s
   auto& maps = impl_->skel->maps;
   // Blocks first, so a racing free cannot credit a site that is about to go.
   if (auto r = delete_processes<edleak_block_key, edleak_block>(maps.blocks, gone); !r) return r.error();
+  // Direct mappings are kept per process (not per history).
+  for (const auto& key : processes) bpf_map_delete_elem(bpf_map__fd(maps.mmap_regions), &key.pid);
   auto sites = delete_processes<edleak_site_key, edleak_site>(maps.sites, gone);
   if (!sites) return sites.error();
   std::unordered_set<std::uint64_t> doomed_stacks;

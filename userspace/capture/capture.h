@@ -69,6 +69,10 @@ class Capture {
   bool took_hold_stop(std::uint32_t tgid);
   // Process events since the last call, in order.
   std::vector<ProcessEvent> take_process_events();
+  // The program's own anonymous mmap/munmap/mremap (syscall tracepoints; bpf/): attached once the
+  // allocator probes are, so that an allocator's mappings are never taken for the program's (a
+  // call in flight before its probe was attached is not known to be the allocator's).
+  Result<void> attach_mapping_calls();
 
   // Reads every (process, stack) aggregate and the counters, with frames for stacks not
   // returned before (`known_stacks` is updated).

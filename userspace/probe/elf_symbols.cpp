@@ -199,9 +199,23 @@ Result<void> ElfFile::read_sections() {
     }
   };
 
+  auto add_dynamic = [&](Elf_Scn* section, const GElf_Shdr& header) {
+    Elf_Data* entries = section_data(section);
+    const std::size_t count = entry_count(entries, sizeof(Elf64_Dyn));
+    for (std::size_t i = 0; i < count; ++i) {
+      GElf_Dyn entry;
+      if (gelf_getdyn(entries, static_cast<int>(i), &entry) == nullptr || entry.d_tag == DT_NULL) break;
+      if (entry.d_tag != DT_NEEDED && entry.d_tag != DT_RUNPATH && entry.d_tag != DT_RPATH) continue;
+      const char* text = elf_strptr(elf, header.sh_link, entry.d_un.d_val);
+      if (text == nullptr) continue;
+      if (entry.d_tag == DT_NEEDED) needed_.emplace_back(text);
+      else runpath_ = text;
+    }
+  };
+
   // .dynsym before .symtab, whatever their order in the file, so that functions() lists the
   // dynamic symbols first.
-  for (const unsigned wanted : {SHT_DYNSYM, SHT_SYMTAB, SHT_RELA}) {
+  for (const unsigned wanted : {SHT_DYNSYM, SHT_SYMTAB, SHT_RELA, SHT_DYNAMIC}) {
     for (Elf_Scn* section = elf_nextscn(elf, nullptr); section != nullptr; section = elf_nextscn(elf, section)) {
       GElf_Shdr header;
       if (gelf_getshdr(section, &header) == nullptr) {
@@ -211,6 +225,7 @@ Result<void> ElfFile::read_sections() {
       if (wanted == SHT_DYNSYM) add_symbols(section, header, SymbolTable::dynsym);
       if (wanted == SHT_SYMTAB) add_symbols(section, header, SymbolTable::symtab);
       if (wanted == SHT_RELA) add_got_slots(section, header);
+      if (wanted == SHT_DYNAMIC) add_dynamic(section, header);
     }
   }
   return {};

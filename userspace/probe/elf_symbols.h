@@ -61,6 +61,11 @@ class ElfFile {
   // (R_X86_64_JUMP_SLOT or R_X86_64_GLOB_DAT): what a PLT stub jumping through that slot calls.
   std::optional<std::string> got_slot_symbol(std::uint64_t slot_address) const;
 
+  // DT_NEEDED entries in order (what the dynamic loader loads next, breadth-first), and the
+  // DT_RUNPATH (or DT_RPATH) string, "" when none.
+  const std::vector<std::string>& needed() const { return needed_; }
+  const std::string& runpath() const { return runpath_; }
+
  private:
   struct LoadSegment {
     std::uint64_t vaddr;
@@ -101,6 +106,8 @@ class ElfFile {
   std::vector<LoadSegment> segments_;
   std::vector<ElfFunction> functions_;
   std::unordered_map<std::uint64_t, std::string> got_slots_;
+  std::vector<std::string> needed_;
+  std::string runpath_;
 };
 
 }  // namespace edleak::probe

@@ -18,6 +18,22 @@ std::string_view to_string(Handler h) {
     case Handler::realloc: return "realloc";
     case Handler::reallocarray: return "reallocarray";
     case Handler::free: return "free";
+    case Handler::realloc_owned: return "realloc_owned";
+    case Handler::free_outer: return "free_outer";
+    case Handler::xallocx: return "xallocx";
+    case Handler::heap_realloc_owned: return "heap_realloc_owned";
+    case Handler::heap_calloc: return "heap_calloc";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(LibraryKind kind) {
+  switch (kind) {
+    case LibraryKind::libc: return "glibc";
+    case LibraryKind::libstdcxx: return "libstdc++";
+    case LibraryKind::jemalloc: return "jemalloc";
+    case LibraryKind::tcmalloc: return "tcmalloc";
+    case LibraryKind::mimalloc: return "mimalloc";
   }
   return "unknown";
 }
@@ -26,17 +42,24 @@ unsigned handler_arg_count(Handler h) {
   switch (h) {
     case Handler::malloc:
     case Handler::pvalloc:
-    case Handler::free: return 1;
+    case Handler::free:
+    case Handler::free_outer: return 1;
     case Handler::calloc:
     case Handler::memalign:
-    case Handler::realloc: return 2;
+    case Handler::realloc:
+    case Handler::realloc_owned: return 2;
     case Handler::posix_memalign:
-    case Handler::reallocarray: return 3;
+    case Handler::reallocarray:
+    case Handler::xallocx:
+    case Handler::heap_realloc_owned:
+    case Handler::heap_calloc: return 3;
   }
   return 0;
 }
 
-bool handler_needs_return(Handler h) { return h != Handler::free; }
+bool handler_needs_return(Handler h) { return h != Handler::free && h != Handler::free_outer; }
+
+bool is_free_handler(Handler h) { return h == Handler::free || h == Handler::free_outer; }
 
 namespace {
 
@@ -75,17 +98,152 @@ constexpr AttachEntry kLibstdcxxTable[] = {
     {"_ZnamSt11align_val_tRKSt9nothrow_t", Handler::malloc, false},  // new[](size_t, align_val_t, nothrow_t)
 };
 
+// C++ operator new and delete as an allocator library defines them itself (jemalloc, tcmalloc
+// and mimalloc do): their new does not call malloc and their sized or aligned delete does not
+// call free, so each needs its own probe. A delete that only jumps to free is skipped (step 2).
+#define EDLEAK_CXX_NEW_DELETE                                                 \
+  {"_Znwm", Handler::malloc, false}, {"_Znam", Handler::malloc, false},       \
+  {"_ZnwmRKSt9nothrow_t", Handler::malloc, false},                            \
+  {"_ZnamRKSt9nothrow_t", Handler::malloc, false},                            \
+  {"_ZnwmSt11align_val_t", Handler::malloc, false},                           \
+  {"_ZnamSt11align_val_t", Handler::malloc, false},                           \
+  {"_ZnwmSt11align_val_tRKSt9nothrow_t", Handler::malloc, false},             \
+  {"_ZnamSt11align_val_tRKSt9nothrow_t", Handler::malloc, false},             \
+  {"_ZdlPv", Handler::free_outer, false}, {"_ZdaPv", Handler::free_outer, false}, \
+  {"_ZdlPvm", Handler::free_outer, false}, {"_ZdaPvm", Handler::free_outer, false}, \
+  {"_ZdlPvRKSt9nothrow_t", Handler::free_outer, false},                       \
+  {"_ZdaPvRKSt9nothrow_t", Handler::free_outer, false},                       \
+  {"_ZdlPvSt11align_val_t", Handler::free_outer, false},                      \
+  {"_ZdaPvSt11align_val_t", Handler::free_outer, false},                      \
+  {"_ZdlPvmSt11align_val_t", Handler::free_outer, false},                     \
+  {"_ZdaPvmSt11align_val_t", Handler::free_outer, false},                     \
+  {"_ZdlPvSt11align_val_tRKSt9nothrow_t", Handler::free_outer, false},        \
+  {"_ZdaPvSt11align_val_tRKSt9nothrow_t", Handler::free_outer, false}
+
+// The C API an allocator replacing glibc's defines, with the semantics those allocators share:
+// realloc frees the old block itself, free may be nested in their own calls (see Handler).
+#define EDLEAK_REPLACED_C_API                                                                  \
+  {"malloc", Handler::malloc, true}, {"free", Handler::free_outer, true},                      \
+  {"calloc", Handler::calloc, false}, {"realloc", Handler::realloc_owned, false},              \
+  {"posix_memalign", Handler::posix_memalign, false}, {"aligned_alloc", Handler::memalign, false}, \
+  {"memalign", Handler::memalign, false}, {"valloc", Handler::malloc, false},                  \
+  {"pvalloc", Handler::pvalloc, false}
+
+// jemalloc 5 (Debian's libjemalloc.so.2, redis): the standard API, its *allocx API and C++.
+// rallocx is realloc without the free-on-zero; sdallocx/dallocx are frees with a size/flags.
+constexpr AttachEntry kJemallocTable[] = {
+    EDLEAK_REPLACED_C_API,
+    {"mallocx", Handler::malloc, false},  // (size, flags): alignment and zeroing in flags
+    {"rallocx", Handler::realloc_owned, false},
+    {"xallocx", Handler::xallocx, false},
+    {"sdallocx", Handler::free_outer, false},
+    {"dallocx", Handler::free_outer, false},
+    EDLEAK_CXX_NEW_DELETE,
+};
+
+// gperftools tcmalloc (libtcmalloc*.so.4): the standard names are aliases of tc_* (one probe
+// each); tc_* names are listed too for builds where they are separate functions.
+constexpr AttachEntry kTcmallocTable[] = {
+    EDLEAK_REPLACED_C_API,
+    {"tc_malloc", Handler::malloc, false},
+    {"tc_malloc_skip_new_handler", Handler::malloc, false},
+    {"tc_free", Handler::free_outer, false},
+    {"tc_free_sized", Handler::free_outer, false},
+    {"tc_calloc", Handler::calloc, false},
+    {"tc_realloc", Handler::realloc_owned, false},
+    {"tc_memalign", Handler::memalign, false},
+    {"tc_posix_memalign", Handler::posix_memalign, false},
+    {"tc_valloc", Handler::malloc, false},
+    {"tc_pvalloc", Handler::pvalloc, false},
+    {"tc_new", Handler::malloc, false},
+    {"tc_newarray", Handler::malloc, false},
+    {"tc_new_nothrow", Handler::malloc, false},
+    {"tc_newarray_nothrow", Handler::malloc, false},
+    {"tc_new_aligned", Handler::malloc, false},
+    {"tc_newarray_aligned", Handler::malloc, false},
+    {"tc_new_aligned_nothrow", Handler::malloc, false},
+    {"tc_newarray_aligned_nothrow", Handler::malloc, false},
+    {"tc_delete", Handler::free_outer, false},
+    {"tc_deletearray", Handler::free_outer, false},
+    {"tc_delete_sized", Handler::free_outer, false},
+    {"tc_deletearray_sized", Handler::free_outer, false},
+    {"tc_delete_nothrow", Handler::free_outer, false},
+    {"tc_deletearray_nothrow", Handler::free_outer, false},
+    {"tc_delete_aligned", Handler::free_outer, false},
+    {"tc_deletearray_aligned", Handler::free_outer, false},
+    {"tc_delete_sized_aligned", Handler::free_outer, false},
+    {"tc_deletearray_sized_aligned", Handler::free_outer, false},
+    {"tc_delete_aligned_nothrow", Handler::free_outer, false},
+    {"tc_deletearray_aligned_nothrow", Handler::free_outer, false},
+    EDLEAK_CXX_NEW_DELETE,
+};
+
+// mimalloc 2 (libmimalloc.so.2, which overrides malloc): malloc is an alias of mi_malloc, and
+// valloc, reallocarray, ... only jump to their mi_* function, so the mi_* targets are listed.
+// Argument order: mi_malloc_aligned(size, alignment), mi_calloc_aligned(count, size, alignment),
+// mi_realloc_aligned(p, size, alignment); mi_memalign/mi_aligned_alloc(alignment, size).
+constexpr AttachEntry kMimallocTable[] = {
+    EDLEAK_REPLACED_C_API,
+    {"mi_malloc", Handler::malloc, false},
+    {"mi_zalloc", Handler::malloc, false},
+    {"mi_malloc_small", Handler::malloc, false},
+    {"mi_zalloc_small", Handler::malloc, false},
+    {"mi_calloc", Handler::calloc, false},
+    {"mi_mallocn", Handler::calloc, false},
+    {"mi_realloc", Handler::realloc_owned, false},
+    {"mi_free", Handler::free_outer, false},
+    {"mi_free_size", Handler::free_outer, false},
+    {"mi_free_aligned", Handler::free_outer, false},
+    {"mi_free_size_aligned", Handler::free_outer, false},
+    {"mi_malloc_aligned", Handler::malloc, false},
+    {"mi_zalloc_aligned", Handler::malloc, false},
+    {"mi_calloc_aligned", Handler::calloc, false},
+    {"mi_realloc_aligned", Handler::realloc_owned, false},
+    {"mi_posix_memalign", Handler::posix_memalign, false},
+    {"mi_memalign", Handler::memalign, false},
+    {"mi_aligned_alloc", Handler::memalign, false},
+    {"mi_valloc", Handler::malloc, false},
+    {"mi_pvalloc", Handler::pvalloc, false},
+    {"mi_new", Handler::malloc, false},
+    {"mi_new_nothrow", Handler::malloc, false},
+    {"mi_new_aligned", Handler::malloc, false},
+    {"mi_new_aligned_nothrow", Handler::malloc, false},
+    {"mi_new_n", Handler::calloc, false},
+    EDLEAK_CXX_NEW_DELETE,
+};
+#undef EDLEAK_CXX_NEW_DELETE
+#undef EDLEAK_REPLACED_C_API
+
 std::span<const AttachEntry> attach_table(LibraryKind kind) {
-  if (kind == LibraryKind::libc) return kLibcTable;
-  return kLibstdcxxTable;
+  switch (kind) {
+    case LibraryKind::libc: return kLibcTable;
+    case LibraryKind::libstdcxx: return kLibstdcxxTable;
+    case LibraryKind::jemalloc: return kJemallocTable;
+    case LibraryKind::tcmalloc: return kTcmallocTable;
+    case LibraryKind::mimalloc: return kMimallocTable;
+  }
+  return {};
 }
 
-// Enough for every prologue rule (the walk stops at 32 bytes) and for a PLT stub.
-constexpr std::size_t kPrologueBytes = 32;
+// Enough for every prologue rule and for a PLT stub. Other allocators get a longer walk:
+// jemalloc's free reaches its first branch at +48, its 10th instruction.
+constexpr std::size_t kPrologueBytes = 64;
+bool long_walk(LibraryKind kind) { return kind != LibraryKind::libc && kind != LibraryKind::libstdcxx; }
+
+// The handler reading the same arguments one register on, where there is one (see Handler).
+std::optional<Handler> shifted_handler(Handler h) {
+  switch (h) {
+    case Handler::malloc: return Handler::memalign;
+    case Handler::calloc: return Handler::heap_calloc;
+    case Handler::realloc_owned: return Handler::heap_realloc_owned;
+    default: return std::nullopt;
+  }
+}
 
 // One address to probe, with the table entries and symbols found there.
 struct Candidate {
   const AttachEntry* entry;  // the first table entry at this address
+  Handler handler;           // entry->handler, or its shifted variant (ProbePoint::arg_shift)
   const ElfFunction* function;
   std::vector<std::string> aliases;
   std::uint64_t function_offset = 0;
@@ -126,20 +284,22 @@ bool reaches_probed_site(const ElfFile& elf, std::uint64_t target, const std::ve
 }
 
 ProbeSite make_site(Candidate&& candidate) {
-  return {std::string(candidate.entry->symbol), std::move(candidate.aliases), candidate.entry->handler,
+  return {std::string(candidate.entry->symbol), std::move(candidate.aliases), candidate.handler,
           candidate.function_offset, candidate.function_offset + candidate.point.offset,
           candidate.point.emulated, std::move(candidate.point.placement)};
 }
 
 }  // namespace
 
-Result<ProbePlan> plan_probes(const std::string& path, LibraryKind kind) {
+Result<ProbePlan> plan_probes(const std::string& path, LibraryKind kind, std::string_view symbol_prefix) {
   auto elf = ElfFile::open(path);
   if (!elf) return elf.error();
 
   ProbePlan plan{path, kind, {}, {}};
   // A library without operator new is not a C++ runtime (or not one we know): nothing to probe.
   if (kind == LibraryKind::libstdcxx && elf->find_function("_Znwm") == nullptr) return plan;
+  // Probes stay within the code glibc's rule was measured on: 32 bytes for glibc, libstdc++.
+  const std::size_t prologue_bytes = long_walk(kind) ? kPrologueBytes : 32;
 
   auto fail_or_skip = [&](const AttachEntry& entry, std::string reason) -> Result<void> {
     if (entry.required) return make_error("{}: cannot probe {}: {}", path, entry.symbol, reason);
@@ -149,7 +309,19 @@ Result<ProbePlan> plan_probes(const std::string& path, LibraryKind kind) {
 
   // 1. Resolve the table to one candidate per address.
   std::vector<Candidate> candidates;
-  for (const AttachEntry& entry : attach_table(kind)) {
+  // With a prefix, the table's names are rewritten once and kept alive for the plan's entries.
+  std::vector<std::string> prefixed_names;
+  std::vector<AttachEntry> table(attach_table(kind).begin(), attach_table(kind).end());
+  if (!symbol_prefix.empty()) {
+    prefixed_names.reserve(table.size());
+    for (AttachEntry& entry : table) {
+      // C++ operators keep their mangled names (a prefixed build does not replace them).
+      if (entry.symbol.rfind("_Z", 0) == 0) continue;
+      prefixed_names.push_back(std::string(symbol_prefix) + std::string(entry.symbol));
+      entry.symbol = prefixed_names.back();
+    }
+  }
+  for (const AttachEntry& entry : table) {
     const ElfFunction* function = elf->find_function(entry.symbol);
     if (function == nullptr) {
       if (auto r = fail_or_skip(entry, "no such function in .dynsym or .symtab"); !r) return r.error();
@@ -168,7 +340,7 @@ Result<ProbePlan> plan_probes(const std::string& path, LibraryKind kind) {
       add_alias(*same_address, entry.symbol);
       continue;
     }
-    Candidate candidate{&entry, function, {}, 0, {}};
+    Candidate candidate{&entry, entry.handler, function, {}, 0, {}};
     // Other names at the address (__libc_malloc, cfree, ...): a second probe there would fire too.
     for (const ElfFunction* alias : elf->functions_at(function->address)) add_alias(candidate, alias->name);
     candidates.push_back(std::move(candidate));
@@ -190,18 +362,26 @@ Result<ProbePlan> plan_probes(const std::string& path, LibraryKind kind) {
     candidate.function_offset = *offset;
     // Never decode past the function's end: the next function's bytes say nothing about this one.
     const std::size_t size = candidate.function->size;
-    auto code = elf->code_at(candidate.function->address, size != 0 ? std::min(size, kPrologueBytes) : kPrologueBytes);
+    auto code = elf->code_at(candidate.function->address, size != 0 ? std::min(size, prologue_bytes) : prologue_bytes);
     if (!code) {
       if (auto r = fail_or_skip(entry, code.error().message); !r) return r.error();
       continue;
     }
-    auto point = choose_probe_point({*code, candidate.function->address, handler_arg_count(entry.handler),
-                                     entry.handler == Handler::free});
+    PrologueQuery query{*code, candidate.function->address, handler_arg_count(entry.handler),
+                        is_free_handler(entry.handler)};
+    if (long_walk(kind)) {
+      query.max_instructions = 16;
+      query.max_bytes = kPrologueBytes;
+      // Only mimalloc passes its arguments on to a heap-taking function this way.
+      query.allow_shift = kind == LibraryKind::mimalloc && shifted_handler(entry.handler).has_value();
+    }
+    auto point = choose_probe_point(query);
     if (!point) {
       if (auto r = fail_or_skip(entry, point.error().message); !r) return r.error();
       continue;
     }
     candidate.point = std::move(*point);
+    if (candidate.point.arg_shift == 1) candidate.handler = *shifted_handler(entry.handler);
     if (candidate.point.tail_jump && candidate.point.tail_jump->pure) {
       plan.skipped.push_back({std::string(entry.symbol),
                               fmt::format("tail jump to {} (its target's probe sees the caller)",

@@ -21,6 +21,16 @@ enum class Handler {
   realloc,         // arg0 old block, arg1 new size
   reallocarray,    // arg0 old block, arg1 * arg2
   free,            // arg0 (free, cfree, operator delete when it does not just jump to free)
+  // Allocators other than glibc (allocator.h) release blocks without their public free: their
+  // realloc(p, 0) frees p internally, and where a realloc does call its own free (mimalloc's
+  // mi_realloc -> mi_free), that free is nested in the realloc and the realloc accounts for it.
+  realloc_owned,   // arg0 old block, arg1 new size; the old block leaves at entry, whatever the size
+  free_outer,      // arg0, unless nested in an allocator call (sdallocx, dallocx, sized delete too)
+  xallocx,         // jemalloc's in-place resize: arg0 block, arg1 size, arg2 extra; returns the new size
+  // Probed where the arguments have moved one register on (mimalloc: mi_realloc(p, n) puts its
+  // heap in rdi and jumps to mi_heap_realloc(heap, p, n)); malloc's is memalign (size in arg1).
+  heap_realloc_owned,  // arg1 old block, arg2 new size (realloc_owned's semantics)
+  heap_calloc,         // arg1 * arg2
 };
 std::string_view to_string(Handler h);
 
@@ -28,8 +38,13 @@ std::string_view to_string(Handler h);
 unsigned handler_arg_count(Handler h);
 // Whether the handler needs the return value (a uretprobe) as well as the entry.
 bool handler_needs_return(Handler h);
+// Whether the handler releases a block at entry (free, free_outer): attached before the others.
+bool is_free_handler(Handler h);
 
-enum class LibraryKind { libc, libstdcxx };
+// What a file is to the probes: glibc, libstdc++ (operator new), or another allocator that
+// replaces malloc and free (in its own library, or linked into the executable).
+enum class LibraryKind { libc, libstdcxx, jemalloc, tcmalloc, mimalloc };
+std::string_view to_string(LibraryKind kind);
 
 struct ProbeSite {
   std::string symbol;                 // the name the probe is attached under (first in the table)
@@ -57,7 +72,8 @@ struct ProbePlan {
 
 // Reads the library at `path` (as this process can open it, e.g. /proc/PID/root/usr/lib/...).
 // Fails when a required symbol (malloc, free, ... for libc) is missing, or the file is not an
-// x86-64 ELF shared object.
-Result<ProbePlan> plan_probes(const std::string& path, LibraryKind kind);
+// x86-64 ELF executable or shared object. `symbol_prefix` ("je_" for a jemalloc built with
+// --with-jemalloc-prefix) is put before every name of the allocator's table.
+Result<ProbePlan> plan_probes(const std::string& path, LibraryKind kind, std::string_view symbol_prefix = {});
 
 }  // namespace edleak::probe

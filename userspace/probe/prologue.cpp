@@ -10,10 +10,8 @@ namespace edleak::probe {
 
 namespace {
 
-// Far enough for every allocator prologue seen (free's push is at +9, _Znwm's at +12), short
-// enough that the walk never leaves straight-line entry code.
-constexpr std::size_t kMaxInstructions = 8;
-constexpr std::uint64_t kMaxBytes = 32;
+// The walk never leaves straight-line entry code (it stops at the first branch), so its limits
+// (PrologueQuery) only bound the work; the bytes given bound it too.
 
 // System V argument registers, in order.
 constexpr std::array<ZydisRegister, 6> kArgumentRegisters = {
@@ -71,6 +69,16 @@ class Decoder {
 };
 
 bool is_endbr64(const Instruction& in) { return in.info.mnemonic == ZYDIS_MNEMONIC_ENDBR64; }
+
+constexpr int kNoArgument = -1;
+
+// The argument register (index into kArgumentRegisters) `reg` is, or -1.
+int argument_register_index(ZydisRegister reg) {
+  const ZydisRegister full = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, reg);
+  for (std::size_t i = 0; i < kArgumentRegisters.size(); ++i)
+    if (kArgumentRegisters[i] == full) return static_cast<int>(i);
+  return kNoArgument;
+}
 
 Emulated emulated_kind(const Instruction& in) {
   const auto& info = in.info;
@@ -153,7 +161,7 @@ std::optional<TailJump> find_tail_jump(const Decoder& decoder, const PrologueQue
   bool pure = true;
   Instruction in;
   std::uint64_t offset = 0;
-  for (std::size_t count = 0; count < kMaxInstructions && offset < query.code.size() && offset < kMaxBytes;
+  for (std::size_t count = 0; count < query.max_instructions && offset < query.code.size() && offset < query.max_bytes;
        ++count, offset += in.info.length) {
     if (ZYAN_FAILED(decoder.decode(query.code, query.address, offset, in))) return std::nullopt;
     const Emulated kind = emulated_kind(in);
@@ -181,10 +189,18 @@ Result<ProbePoint> choose_probe_point(const PrologueQuery& query) {
   std::optional<Instruction> null_test_branch;  // free's `je`, the fallback when nothing follows it
   bool previous_was_null_test = false;
   bool only_padding = true;             // nothing but endbr64 so far
+  // With allow_shift: which argument each argument register holds (a copy moved there), or -1.
+  std::array<int, kArgumentRegisters.size()> holds{};
+  for (std::size_t i = 0; i < holds.size(); ++i) holds[i] = static_cast<int>(i);
+  auto layout_is = [&](unsigned shift) {
+    for (std::size_t i = 0; i < argument_count; ++i)
+      if (i + shift >= holds.size() || holds[i + shift] != static_cast<int>(i)) return false;
+    return true;
+  };
   Instruction in;
   std::uint64_t offset = 0;
   std::size_t count = 0;
-  for (; count < kMaxInstructions && offset < query.code.size() && offset < kMaxBytes;
+  for (; count < query.max_instructions && offset < query.code.size() && offset < query.max_bytes;
        ++count, offset += in.info.length) {
     if (const ZyanStatus status = decoder.decode(query.code, query.address, offset, in); ZYAN_FAILED(status)) {
       if (offset == 0) {
@@ -214,6 +230,18 @@ Result<ProbePoint> choose_probe_point(const PrologueQuery& query) {
       point.placement = fmt::format("tail jump to {:#x}", branch_target(in, query.address));
       return point;
     }
+    if (kind != Emulated::no && query.allow_shift && !layout_is(0)) {
+      if (!layout_is(1)) {
+        stop = fmt::format("{} at +{} with the arguments moved elsewhere", in.text, offset);
+        break;
+      }
+      point.offset = offset;
+      point.emulated = true;
+      point.arg_shift = 1;
+      point.placement = fmt::format("{}{} at +{}, the arguments moved one register on (from %rsi)", after_null_test,
+                                    in.text, offset);
+      return point;
+    }
     if (kind != Emulated::no) {
       point.offset = offset;
       point.emulated = true;
@@ -226,9 +254,32 @@ Result<ProbePoint> choose_probe_point(const PrologueQuery& query) {
       stop = fmt::format("the first write to rsp: {} at +{}", in.text, offset);
       break;
     }
+    if (query.allow_shift) {
+      // mov %src,%dst between 64-bit registers copies what src holds; any other write loses it.
+      std::array<int, kArgumentRegisters.size()> next = holds;
+      const bool move = in.info.mnemonic == ZYDIS_MNEMONIC_MOV && in.info.operand_count_visible == 2 &&
+                        in.operands[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                        in.operands[1].type == ZYDIS_OPERAND_TYPE_REGISTER && in.operands[0].size == 64;
+      for (std::size_t r = 0; r < kArgumentRegisters.size(); ++r)
+        if (writes_register(in, kArgumentRegisters[r])) next[r] = kNoArgument;
+      if (move) {
+        const int dst = argument_register_index(in.operands[0].reg.value);
+        const int src = argument_register_index(in.operands[1].reg.value);
+        if (dst != kNoArgument) next[dst] = src == kNoArgument ? kNoArgument : holds[src];
+      }
+      holds = next;
+      for (std::size_t i = 0; i < argument_count; ++i) {
+        if (std::find(holds.begin(), holds.end(), static_cast<int>(i)) == holds.end()) {
+          stop = fmt::format("%{} is overwritten: {} at +{}", ZydisRegisterGetString(kArgumentRegisters[i]), in.text,
+                             offset);
+          break;
+        }
+      }
+      if (!stop.empty()) break;
+    }
     const auto clobbered = std::find_if(kArgumentRegisters.begin(), kArgumentRegisters.begin() + argument_count,
                                         [&](ZydisRegister reg) { return writes_register(in, reg); });
-    if (clobbered != kArgumentRegisters.begin() + argument_count) {
+    if (!query.allow_shift && clobbered != kArgumentRegisters.begin() + argument_count) {
       stop = fmt::format("%{} is overwritten: {} at +{}", ZydisRegisterGetString(*clobbered), in.text, offset);
       break;
     }

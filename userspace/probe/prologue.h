@@ -22,6 +22,16 @@ struct PrologueQuery {
   // The handler ignores NULL in rdi (free): the walk may go past `test %rdi,%rdi; je <forward>`
   // on the fall-through (non-NULL) path.
   bool skip_null_test = false;
+  // How far the walk may go. glibc's entries need no more than 8 instructions / 32 bytes;
+  // jemalloc's free computes its tcache slot for 10 instructions (48 bytes) before the first
+  // branch, so its tables ask for more (see probe_plan.cpp).
+  unsigned max_instructions = 8;
+  unsigned max_bytes = 32;
+  // The handler also has a variant that reads its arguments one register later (rsi, rdx, ...:
+  // mimalloc's mi_malloc(size) moves size to rsi and its heap to rdi before its first branch, as
+  // its mi_heap_malloc(heap, size) takes them). The walk then follows register-to-register moves
+  // and may stop where every argument sits one register later (ProbePoint::arg_shift = 1).
+  bool allow_shift = false;
 };
 
 // The function's entry path ends in an unconditional direct `jmp` before anything touches the
@@ -38,10 +48,11 @@ struct ProbePoint {
   std::uint64_t offset = 0;      // from the function's start
   bool emulated = false;         // the instruction there is one the kernel emulates
   std::string placement;         // why here: "push %r12 at +0", "after the NULL test: push %rbp at +9"
+  unsigned arg_shift = 0;        // 1: argument i is in argument register i + 1 here (allow_shift)
   std::optional<TailJump> tail_jump;
 };
 
-// Walks at most 8 instructions / 32 bytes from +0. Fails only when the instruction at +0 cannot
+// Walks at most query.max_instructions / max_bytes from +0. Fails only when the instruction at +0 cannot
 // be decoded (a uprobe cannot go there either); otherwise falls back to +0 and says why.
 Result<ProbePoint> choose_probe_point(const PrologueQuery& query);
 

@@ -76,12 +76,23 @@ json to_json(const Leaker& leaker) {
       {"stack", array_of(leaker.stack)},
       {"stack_complete", leaker.stack_complete},
       {"stack_truncated", leaker.stack_truncated},
+      {"kind", leaker.kind},
       {"outstanding_bytes", leaker.outstanding_bytes},
       {"outstanding_allocs", leaker.outstanding_allocs},
       {"total_allocs", leaker.total_allocs},
       {"total_frees", leaker.total_frees},
       {"leak_factor", classify::to_json(leaker.leak_factor)},
       {"reachability", leaker.reachability ? to_json(*leaker.reachability) : json(nullptr)},
+  };
+}
+
+json to_json(const AllocatorInfo& allocator) {
+  return {
+      {"name", allocator.name},
+      {"path", allocator.path},
+      {"linked", allocator.in_executable ? "executable" : "shared"},
+      {"prefix", allocator.symbol_prefix},
+      {"traced", allocator.traced},
   };
 }
 
@@ -97,6 +108,9 @@ json to_json(const ProcessReport& process) {
       {"ns_pid", process.ns_pid ? json(process.ns_pid) : json(nullptr)},
       {"cgroup", string_or_null(process.cgroup)},
       {"notes", process.notes},
+      // The first is the allocator of malloc; null when it was not determined.
+      {"allocator", process.allocators.empty() ? json(nullptr) : json(process.allocators.front().name)},
+      {"allocators", array_of(process.allocators)},
       {"outstanding_bytes", process.outstanding_bytes},
       {"stacks", process.stacks},
       {"leaking_stacks", process.leaking_stacks},

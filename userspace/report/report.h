@@ -45,12 +45,25 @@ struct Leaker {
   std::vector<symbolize::Frame> stack;  // stack[0] is the allocation site (caller of the allocator)
   bool stack_complete = false;          // the walk reached the outermost frame
   bool stack_truncated = false;         // the walk stopped at --max-frames
+  // What allocated: "malloc" (the allocator's entry points, C++ new), or "mmap" (the program's
+  // own anonymous mappings: outstanding bytes in whole pages, a block per mapping).
+  std::string kind = "malloc";
   std::uint64_t outstanding_bytes = 0;
   std::uint64_t outstanding_allocs = 0;
   std::uint64_t total_allocs = 0;
   std::uint64_t total_frees = 0;
   classify::LeakFactor leak_factor;
   std::optional<Reachability> reachability;  // from the process's last scan, when it completed
+};
+
+// The allocator a process's malloc (or a prefixed allocator it calls) belongs to.
+struct AllocatorInfo {
+  std::string name;            // "glibc", "jemalloc", "tcmalloc", "mimalloc", "unknown"
+  std::string path;            // the file that defines it, as the process names it
+  bool in_executable = false;  // linked into the executable
+  std::string symbol_prefix;   // "je_" for a prefixed jemalloc, else ""
+  bool traced = true;          // false: edleak-bpf has no probes for it
+  std::string description;     // for people: "jemalloc (/usr/lib/x86_64-linux-gnu/libjemalloc.so.2)"
 };
 
 struct ProcessReport {
@@ -64,6 +77,8 @@ struct ProcessReport {
   std::uint32_t ns_pid = 0;         // pid inside its own pid namespace, when it differs
   std::string cgroup;               // its cgroup v2 path (containers), "" for the root
   std::vector<std::string> notes;   // what the user should know (e.g. "its children allocate: -f")
+  // First the one that provides malloc, then prefixed ones; empty when not determined.
+  std::vector<AllocatorInfo> allocators;
   std::uint64_t outstanding_bytes = 0;  // over every stack of the process, leaking or not
   std::uint64_t stacks = 0;             // stacks with outstanding blocks
   std::uint64_t leaking_stacks = 0;     // stacks classified as leaking, before the --top cut

@@ -77,12 +77,13 @@ void write_scan(std::ostream& out, const ScanSummary& scan) {
 
 void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
   const classify::LeakFactor& factor = leaker.leak_factor;
-  out << fmt::format("  #{} {:<11} leak {} ({} B), {}, outstanding {} in {} ({}, {})\n", rank,
+  out << fmt::format("  #{} {:<11} leak {} ({} B), {}, outstanding {} in {} ({}, {}){}\n", rank,
                      classify::to_string(factor.cls), format_bytes(factor.leak), factor.leak,
                      format_rate(factor.growth_bytes_per_s), format_bytes(leaker.outstanding_bytes),
                      count_of(leaker.outstanding_allocs, "block", "blocks"),
                      count_of(leaker.total_allocs, "alloc", "allocs"),
-                     count_of(leaker.total_frees, "free", "frees"));
+                     count_of(leaker.total_frees, "free", "frees"),
+                     leaker.kind == "mmap" ? " [direct mmap]" : "");
   if (leaker.reachability) out << "      " << reachability_text(*leaker.reachability) << '\n';
   std::size_t shown = std::min(leaker.stack.size(), TextRenderer::kMaxFrames);
   for (std::size_t i = 0; i < shown; ++i) write_frame(out, leaker.stack[i]);
@@ -94,6 +95,7 @@ void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
 }
 
 void write_process_summary(std::ostream& out, const ProcessReport& process, std::uint64_t samples);
+void write_process_counts(std::ostream& out, const ProcessReport& process, std::uint64_t samples);
 
 void write_process(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
   write_process_summary(out, process, samples);
@@ -120,6 +122,18 @@ void write_process_summary(std::ostream& out, const ProcessReport& process, std:
   if (process.exec_ended) about += ", exec'd another program";
   if (process.exited) about += exit_text(process.exit_status);
   out << fmt::format("pid {} ({}): ", process.pid, about);
+  // An allocator without probes: its process's (empty) sites say nothing, so say that instead.
+  if (!process.allocators.empty() && !process.allocators.front().traced) {
+    out << fmt::format("not traced: its malloc is {}, which edleak-bpf cannot trace\n",
+                       printable(process.allocators.front().description));
+    return;
+  }
+  write_process_counts(out, process, samples);
+  for (const auto& allocator : process.allocators)
+    out << fmt::format("  allocator: {}{}\n", printable(allocator.description), allocator.traced ? "" : " (not traced)");
+}
+
+void write_process_counts(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
   if (process.leakers.empty() && samples < classify::kMinPoints) {
     // A trend needs a few samples; saying "no leaks" before that would be a guess.
     out << fmt::format("{}, {} outstanding; no verdict before {} samples ({} so far)\n",

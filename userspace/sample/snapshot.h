@@ -54,6 +54,7 @@ struct StackRecord {
   std::vector<std::uint64_t> frames;
   bool complete = false;   // reached the outermost frame (_start, a thread's start routine)
   bool truncated = false;  // cut at --max-frames
+  bool mmap = false;       // a direct anonymous mmap's site, not an allocator's
 };
 
 struct Snapshot {

@@ -271,3 +271,47 @@ TEST(PltStub, RejectsOtherCode) {
 
 }  // namespace
 }  // namespace edleak::probe
+
+namespace edleak::probe {
+namespace {
+
+// mimalloc 2.0's mi_malloc: the size moves to rsi, the heap to rdi, then the first branch.
+TEST(PrologueShift, ArgumentsFollowedOneRegisterOn) {
+  const std::vector<std::uint8_t> code = {
+      0x48, 0x8b, 0x05, 0x49, 0xb4, 0x00, 0x00,        // mov 0xb449(%rip),%rax
+      0x48, 0x89, 0xfe,                                // mov %rdi,%rsi
+      0x64, 0x48, 0x8b, 0x38,                          // mov %fs:(%rax),%rdi
+      0x48, 0x81, 0xfe, 0x00, 0x04, 0x00, 0x00,        // cmp $0x400,%rsi
+      0x77, 0x29,                                      // ja +0x29
+  };
+  PrologueQuery query{code, 0x10b70, 1, false};
+  auto fixed = choose_probe_point(query);
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ(fixed->offset, 0u);  // without the shift: rdi is overwritten, single-stepped at +0
+  EXPECT_FALSE(fixed->emulated);
+  query.allow_shift = true;
+  auto shifted = choose_probe_point(query);
+  ASSERT_TRUE(shifted.ok());
+  EXPECT_EQ(shifted->offset, 21u) << shifted->placement;
+  EXPECT_TRUE(shifted->emulated);
+  EXPECT_EQ(shifted->arg_shift, 1u);
+}
+
+// An argument copied somewhere the handler cannot read it (rax) and then overwritten: no shift.
+TEST(PrologueShift, LostArgumentStopsTheWalk) {
+  const std::vector<std::uint8_t> code = {
+      0x48, 0x89, 0xf8,  // mov %rdi,%rax
+      0x31, 0xff,        // xor %edi,%edi
+      0x77, 0x10,        // ja +0x10
+  };
+  PrologueQuery query{code, 0x1000, 1, false};
+  query.allow_shift = true;
+  auto point = choose_probe_point(query);
+  ASSERT_TRUE(point.ok());
+  EXPECT_EQ(point->offset, 0u) << point->placement;
+  EXPECT_EQ(point->arg_shift, 0u);
+  EXPECT_THAT(point->placement, ::testing::HasSubstr("%rdi is overwritten"));
+}
+
+}  // namespace
+}  // namespace edleak::probe
