@@ -75,6 +75,7 @@ report::Report build_report(const sample::SiteTable& table,
       if (factor.is_leak() || (context.all_stacks && bytes > 0) || lost(site.stack_id))
         candidates.push_back({&site, factor, bytes});
     });
+    proc.unlisted = candidates.size() > context.top ? candidates.size() - context.top : 0;
     report::keep_top(candidates, context.top, [](const Candidate& c) {
       return report::RankKey{c.factor.leak, c.bytes, c.site->stack_id};
     });
@@ -92,6 +93,7 @@ report::Report build_report(const sample::SiteTable& table,
       leaker.total_allocs = latest.total_allocs;
       leaker.total_frees = latest.total_frees;
       leaker.leak_factor = c.factor;
+      leaker.series = c.site->bytes.points();
       if (scan_complete) {
         auto it = scan->per_stack.find(c.site->stack_id);
         leaker.reachability = it != scan->per_stack.end() ? it->second : report::Reachability{};

@@ -98,11 +98,4 @@ void Scans::run(const std::vector<pid_t>& pids, capture::Capture& capture,
   if (options_.scan_every) next_periodic_ = Clock::now() + *options_.scan_every;
 }
 
-int Scans::exit_code(int command_code, const std::unordered_map<std::uint32_t, ProcessInfo>& processes) const {
-  if (command_code != 0 || !options_.fail_on.definitely_lost) return command_code;
-  for (const auto& [pid, info] : processes)
-    if (info.scan && info.scan->summary.total.definitely_lost.blocks > 0) return 3;
-  return 0;
-}
-
 }  // namespace edleak::app

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "app/outputs.h"
 #include "app/report_builder.h"
 #include "app/scans.h"
 #include "app/targets.h"
@@ -287,9 +288,10 @@ class Tracer {
                                  context);
       renderer_->render(report, out_);
       out_.flush();
+      outputs_.on_report(report, table_, processes_, [this](auto tgid, auto id) { return stack_of(tgid, id); });
       forget(exited);
     }
-    return scans_.exit_code(command_ ? exit_code : 0, processes_);
+    return outputs_.exit_status(command_ ? exit_code : 0);
   }
 
   // Handles what happened to the command: its exit (the status becomes our exit code), its
@@ -445,6 +447,7 @@ class Tracer {
   std::unordered_map<std::uint32_t, ProcessInfo> processes_;
   std::unordered_set<std::pair<std::uint32_t, std::uint64_t>, PairHash> symbolized_;
   Scans scans_{options_};
+  Outputs outputs_{options_};
 };
 
 }  // namespace

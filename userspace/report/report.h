@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "classify/leak_factor.h"
+#include "series/series.h"
 #include "symbolize/frame.h"
 
 namespace edleak::report {
@@ -51,6 +52,9 @@ struct Leaker {
   std::uint64_t total_frees = 0;
   classify::LeakFactor leak_factor;
   std::optional<Reachability> reachability;  // from the process's last scan, when it completed
+  // Outstanding bytes over time, the points the leak factor was fitted on (for plots and
+  // sparklines).
+  std::vector<series::Point> series;
 };
 
 struct ProcessReport {
@@ -63,6 +67,7 @@ struct ProcessReport {
   std::uint64_t total_allocs = 0;       // allocations traced in the process since attach
   std::uint64_t total_frees = 0;        // frees of traced blocks
   std::vector<Leaker> leakers;          // sorted by leak, most first; at most --top
+  std::uint64_t unlisted = 0;           // stacks that qualified for `leakers` but were cut by --top
   std::optional<ScanSummary> scan;      // the last reachability scan, if any
 };
 

@@ -1,0 +1,78 @@
+#include "app/recording.h"
+
+#include <algorithm>
+
+namespace edleak::app {
+
+record::Recording make_recording(const sample::SiteTable& table,
+                                 const std::unordered_map<std::uint32_t, ProcessInfo>& processes,
+                                 const StackResolver& resolve, const RecordingContext& context) {
+  record::Recording r;
+  r.time = context.time;
+  r.elapsed_s = context.elapsed_s;
+  r.interval_s = context.interval_s;
+  r.final = context.final;
+  r.samples = table.samples();
+  r.counters = table.counters();
+  r.command = context.command;
+  std::vector<std::uint32_t> pids = table.processes();
+  for (const auto& [pid, info] : processes)
+    if (table.sites_of(pid).empty()) pids.push_back(pid);  // named, no site yet
+  std::sort(pids.begin(), pids.end());
+  for (std::uint32_t pid : pids) {
+    record::RecordedProcess p;
+    p.pid = pid;
+    if (auto it = processes.find(pid); it != processes.end()) {
+      p.comm = it->second.comm;
+      p.exited = it->second.exited;
+    }
+    r.processes.push_back(std::move(p));
+    table.for_each_site(pid, [&](const sample::Site& site) {
+      record::RecordedSite s;
+      s.latest = site.latest;
+      s.points = site.bytes.points();
+      s.min_bytes = site.bytes.min_bytes();
+      s.max_bytes = site.bytes.max_bytes();
+      s.samples_seen = site.bytes.samples_seen();
+      if (const auto* stack = table.stack(site.stack_id)) {
+        s.stack_complete = stack->complete;
+        s.stack_truncated = stack->truncated;
+      }
+      s.frames = resolve(pid, site.stack_id);
+      if (context.build_id_of)
+        for (const auto& f : s.frames)
+          if (!f.module.empty() && !r.build_ids.count(f.module))
+            if (std::string id = context.build_id_of(f.module); !id.empty()) r.build_ids[f.module] = id;
+      r.sites.push_back(std::move(s));
+    });
+  }
+  return r;
+}
+
+Replay::Replay(const record::Recording& recording) {
+  for (const auto& p : recording.processes) processes_[p.pid] = ProcessInfo(p.comm, p.exited);
+  for (const auto& s : recording.sites) {
+    sample::Site site{s.latest.tgid, s.latest.stack_id, s.latest,
+                      series::Series::restored(sample::SiteTable::kSeriesCapacity, s.points, s.min_bytes,
+                                               s.max_bytes, s.samples_seen)};
+    // The table keeps raw frames for the capture's walk; a replay has only the symbolized ones.
+    sample::StackRecord stack;
+    stack.complete = s.stack_complete;
+    stack.truncated = s.stack_truncated;
+    for (const auto& f : s.frames) stack.frames.push_back(f.addr);
+    table_.restore(std::move(site), stack);
+    stacks_[{s.latest.tgid, s.latest.stack_id}] = s.frames;
+    // A site of a process the record does not list still gets an entry (as the tracer does).
+    processes_.try_emplace(s.latest.tgid);
+  }
+  table_.restore_totals(recording.samples, recording.counters);
+}
+
+StackResolver Replay::resolver() const {
+  return [this](std::uint32_t tgid, std::uint64_t id) {
+    auto it = stacks_.find({tgid, id});
+    return it == stacks_.end() ? std::vector<symbolize::Frame>{} : it->second;
+  };
+}
+
+}  // namespace edleak::app
