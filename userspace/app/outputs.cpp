@@ -42,7 +42,7 @@ void write_outputs(const OutputPaths& paths, const report::Report& report, const
 Outputs::Outputs(const cli::TraceOptions& options) : options_(options), verdict_(options.fail_on) {}
 
 void Outputs::on_report(const report::Report& report, const sample::SiteTable& table,
-                        const std::unordered_map<std::uint32_t, ProcessInfo>& processes, const StackResolver& resolve) {
+                        const ProcessInfos& processes, const StackResolver& resolve) {
   verdict_.observe(report, table);
   const OutputPaths paths = paths_of(options_);
   std::optional<record::Recording> recording;
@@ -53,6 +53,7 @@ void Outputs::on_report(const report::Report& report, const sample::SiteTable& t
     context.interval_s = report.interval_s;
     context.final = report.final;
     context.command = options_.command;
+    context.targets_named = !options_.pids.empty() || !options_.command.empty();
     context.build_id_of = [this](const std::string& path) { return build_ids_.of(path); };
     recording = make_recording(table, processes, resolve, context);
   }

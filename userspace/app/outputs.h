@@ -19,7 +19,7 @@ class Outputs {
   explicit Outputs(const cli::TraceOptions& options);
 
   void on_report(const report::Report& report, const sample::SiteTable& table,
-                 const std::unordered_map<std::uint32_t, ProcessInfo>& processes, const StackResolver& resolve);
+                 const ProcessInfos& processes, const StackResolver& resolve);
 
   // The run's exit status from the command's own (see FailVerdict).
   int exit_status(int command_status) const;

@@ -5,7 +5,7 @@
 namespace edleak::app {
 
 record::Recording make_recording(const sample::SiteTable& table,
-                                 const std::unordered_map<std::uint32_t, ProcessInfo>& processes,
+                                 const ProcessInfos& processes,
                                  const StackResolver& resolve, const RecordingContext& context) {
   record::Recording r;
   r.time = context.time;
@@ -15,6 +15,7 @@ record::Recording make_recording(const sample::SiteTable& table,
   r.samples = table.samples();
   r.counters = table.counters();
   r.command = context.command;
+  r.targets_named = context.targets_named;
   std::vector<std::uint32_t> pids = table.processes();
   for (const auto& [pid, info] : processes)
     if (table.sites_of(pid).empty()) pids.push_back(pid);  // named, no site yet
@@ -73,6 +74,21 @@ StackResolver Replay::resolver() const {
     auto it = stacks_.find({tgid, id});
     return it == stacks_.end() ? std::vector<symbolize::Frame>{} : it->second;
   };
+}
+
+report::Report replay_report(const record::Recording& recording, std::size_t top, bool all_stacks) {
+  const Replay replay(recording);
+  ReportContext context;
+  context.time = recording.time;
+  context.elapsed_s = recording.elapsed_s;
+  context.interval_s = recording.interval_s;
+  context.top = top;
+  context.all_stacks = all_stacks;
+  context.final = true;  // the run's last state
+  // As live: a command's or named processes are listed even without leakers; a record of every
+  // process lists only those with leakers.
+  context.list_quiet_processes = recording.targets_named;
+  return build_report(replay.table(), replay.processes(), replay.resolver(), context);
 }
 
 }  // namespace edleak::app

@@ -21,13 +21,14 @@ struct RecordingContext {
   double interval_s = 0;
   bool final = false;
   std::vector<std::string> command;
+  bool targets_named = false;  // -p or a command
   // The build ID of a module path ("" when unknown); null: none recorded.
   std::function<std::string(const std::string&)> build_id_of;
 };
 
 // Every site of the table, with its series and its symbolized stack (from `resolve`).
 record::Recording make_recording(const sample::SiteTable& table,
-                                 const std::unordered_map<std::uint32_t, ProcessInfo>& processes,
+                                 const ProcessInfos& processes,
                                  const StackResolver& resolve, const RecordingContext& context);
 
 // A record restored: the table, the processes and the stacks, as the tracer had them.
@@ -35,13 +36,16 @@ class Replay {
  public:
   explicit Replay(const record::Recording& recording);
   const sample::SiteTable& table() const { return table_; }
-  const std::unordered_map<std::uint32_t, ProcessInfo>& processes() const { return processes_; }
+  const ProcessInfos& processes() const { return processes_; }
   StackResolver resolver() const;
 
  private:
   sample::SiteTable table_;
-  std::unordered_map<std::uint32_t, ProcessInfo> processes_;
+  ProcessInfos processes_;
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::vector<symbolize::Frame>> stacks_;
 };
+
+// The final report of a record, built as the live run builds its reports.
+report::Report replay_report(const record::Recording& recording, std::size_t top, bool all_stacks);
 
 }  // namespace edleak::app

@@ -27,6 +27,9 @@ struct ProcessInfo {
   std::shared_ptr<const ScanOutcome> scan;  // the last scan, if any
 };
 
+// Keyed by pid (the lead's process-lifecycle work keys it by process history).
+using ProcessInfos = std::unordered_map<std::uint32_t, ProcessInfo>;
+
 struct ReportContext {
   std::chrono::system_clock::time_point time;
   double elapsed_s = 0;

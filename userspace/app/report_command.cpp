@@ -21,16 +21,7 @@ int run_report_command(const cli::ReplayOptions& options, std::ostream& out, std
     err << "edleak-bpf: " << recording.error().message << '\n';
     return 1;
   }
-  const Replay replay(*recording);
-  ReportContext context;
-  context.time = recording->time;
-  context.elapsed_s = recording->elapsed_s;
-  context.interval_s = recording->interval_s;
-  context.top = options.top;
-  context.all_stacks = options.all_stacks;
-  context.final = true;  // the run's last state
-  context.list_quiet_processes = !recording->command.empty();
-  const report::Report report = build_report(replay.table(), replay.processes(), replay.resolver(), context);
+  const report::Report report = replay_report(*recording, options.top, options.all_stacks);
 
   std::ostringstream text;
   using F = cli::ReplayOptions::Format;

@@ -43,6 +43,7 @@ class Encoder {
     put_double(out, r.interval_s);
     put_varint(out, r.samples);
     out.push_back(r.final ? 1 : 0);
+    out.push_back(r.targets_named ? 1 : 0);
     const sample::Counters& c = r.counters;
     for (std::uint64_t v : {c.lost_allocs, c.lost_sites, c.stack_errors, c.unknown_frees, c.failed_allocs,
                             c.state_errors})
@@ -56,6 +57,7 @@ class Encoder {
     put_varint(out, r.processes.size());
     for (const RecordedProcess& p : r.processes) {
       put_varint(out, p.pid);
+      put_varint(out, p.incarnation);
       put_string(out, p.comm);
       out.push_back(p.exited ? 1 : 0);
     }
@@ -82,6 +84,7 @@ class Encoder {
   void put_site(std::string& out, const RecordedSite& site) {
     const sample::SiteSample& l = site.latest;
     put_varint(out, l.tgid);
+    put_varint(out, site.incarnation);
     put_fixed(out, l.stack_id, 8);
     put_varint(out, zigzag(l.outstanding_bytes));
     put_varint(out, zigzag(l.outstanding_blocks));
@@ -149,6 +152,7 @@ class Decoder {
     r.interval_s = finite("interval_s");
     r.samples = varint("samples");
     r.final = boolean("final");
+    r.targets_named = boolean("targets_named");
     sample::Counters& c = r.counters;
     for (std::uint64_t* v : {&c.lost_allocs, &c.lost_sites, &c.stack_errors, &c.unknown_frees, &c.failed_allocs,
                              &c.state_errors})
@@ -160,13 +164,14 @@ class Decoder {
     for (std::string& s : strings_) s = string("a string of the table");
     if (strings_.empty() || !strings_[0].empty()) fail(pos_, "string table does not start with the empty string");
 
-    r.processes.resize(count(3, "processes"));
+    r.processes.resize(count(4, "processes"));
     for (RecordedProcess& p : r.processes) {
       p.pid = u32("a pid");
+      p.incarnation = u32("an incarnation");
       p.comm = string("a process name");
       p.exited = boolean("exited");
     }
-    r.sites.resize(count(33, "sites"));
+    r.sites.resize(count(34, "sites"));
     for (RecordedSite& site : r.sites) read_site(site);
     for (std::size_t n = count(2, "build IDs"); n > 0; --n) {
       std::string path = string("a module path");
@@ -263,6 +268,7 @@ class Decoder {
   void read_site(RecordedSite& site) {
     sample::SiteSample& l = site.latest;
     l.tgid = u32("a site's pid");
+    site.incarnation = u32("a site's incarnation");
     l.stack_id = fixed(8, "a stack id");
     l.outstanding_bytes = unzigzag(varint("outstanding bytes"));
     l.outstanding_blocks = unzigzag(varint("outstanding blocks"));

@@ -8,14 +8,14 @@
 //   magic      8 bytes "EDLKREC\n"
 //   version    4 bytes little-endian, 1
 //   run        time_ns s (since the Unix epoch), elapsed_s f64, interval_s f64, samples v,
-//              final bool, counters: lost_allocs v, lost_sites v, stack_errors v,
+//              final bool, targets_named bool, counters: lost_allocs v, lost_sites v, stack_errors v,
 //              unknown_frees v, failed_allocs v, state_errors v;
 //              command: count v, then count str
 //   strings    count v, then count str: every symbol, module and file name, once; frames refer
 //              to them by index (v)
-//   processes  count v, then per process: pid v, comm str, exited bool
+//   processes  count v, then per process: pid v, incarnation v, comm str, exited bool
 //   sites      count v, then per site:
-//              tgid v, stack_id 8 bytes little-endian, outstanding_bytes s, outstanding_blocks s,
+//              tgid v, incarnation v, stack_id 8 bytes little-endian, outstanding_bytes s, outstanding_blocks s,
 //              total_allocs v, total_frees v, stack_complete bool, stack_truncated bool,
 //              min_bytes f64, max_bytes f64, samples_seen v,
 //              points: count v, then per point t_s f64, bytes f64

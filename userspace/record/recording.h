@@ -17,6 +17,7 @@ namespace edleak::record {
 // One (process, stack) of the capture: its last aggregates, its series and its symbolized stack.
 struct RecordedSite {
   sample::SiteSample latest;             // tgid and stack_id included
+  std::uint32_t incarnation = 0;         // of the process history (see RecordedProcess)
   std::vector<series::Point> points;     // outstanding bytes over time (the series' points)
   double min_bytes = 0, max_bytes = 0;   // true extremes of the samples behind the points
   std::uint64_t samples_seen = 0;        // samples behind the points
@@ -27,6 +28,9 @@ struct RecordedSite {
 
 struct RecordedProcess {
   std::uint32_t pid = 0;
+  // Which history of the pid (its fork or exec to its exec or exit); 0 for one that started
+  // before tracing.
+  std::uint32_t incarnation = 0;
   std::string comm;
   bool exited = false;
 };
@@ -38,6 +42,7 @@ struct Recording {
   double interval_s = 0;
   std::uint64_t samples = 0;
   bool final = false;           // the record was written at the end of the run
+  bool targets_named = false;   // -p or a command (not every process): quiet processes are listed
   sample::Counters counters;
   std::vector<std::string> command;  // the traced command line ("" when -p or every process)
   std::vector<RecordedProcess> processes;

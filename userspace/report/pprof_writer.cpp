@@ -64,7 +64,11 @@ class ProfileBuilder {
     for (auto [type, unit] : {std::pair{"inuse_objects", "count"}, {"inuse_space", "bytes"}, {"leak_space", "bytes"}})
       put_bytes(out, field::sample_type, value_type(type, unit));
     out += samples;
-    for (const auto& [key, m] : mappings_) out += m.message;
+    // In id order: pprof takes the first mapping for the main binary, the first one a sample hit.
+    std::vector<const MappingInfo*> mappings;
+    for (const auto& [key, m] : mappings_) mappings.push_back(&m);
+    std::sort(mappings.begin(), mappings.end(), [](auto* a, auto* b) { return a->id < b->id; });
+    for (const MappingInfo* m : mappings) out += m->message;
     out += locations_;
     out += functions_;
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(recording_.time.time_since_epoch()).count();
@@ -149,17 +153,13 @@ class ProfileBuilder {
     put_uint(loc, field::loc_id, it->second);
     put_uint(loc, field::loc_mapping_id, mapping(pid, f));
     put_uint(loc, field::loc_address, f.addr);
-    // Lines innermost first, the last one the function they were inlined into (profile.proto).
-    // InlinedFrame i is called at its own file:line from the function enclosing it; the
-    // innermost function is at the frame's own file:line.
-    const std::string outer = frame_names(f).front();
-    if (f.inlined.empty()) {
-      put_bytes(loc, field::loc_line, line(outer, f.file, f.line));
-    } else {
-      put_bytes(loc, field::loc_line, line(f.inlined[0].symbol, f.file, f.line));
-      for (std::size_t i = 1; i < f.inlined.size(); ++i)
-        put_bytes(loc, field::loc_line, line(f.inlined[i].symbol, f.inlined[i - 1].file, f.inlined[i - 1].line));
-      put_bytes(loc, field::loc_line, line(outer, f.inlined.back().file, f.inlined.back().line));
+    // Lines innermost first, the last one the function they were inlined into (profile.proto);
+    // symbolize::function_locations gives them in that order, each with the line inside it.
+    const auto functions = symbolize::function_locations(f);
+    for (std::size_t i = 0; i < functions.size(); ++i) {
+      const bool outer = i + 1 == functions.size();
+      const std::string name = outer ? frame_names(f).front() : functions[i].symbol;
+      put_bytes(loc, field::loc_line, line(name.empty() ? "[inlined]" : name, functions[i].file, functions[i].line));
     }
     put_bytes(locations_, field::location, loc);
     return it->second;

@@ -75,12 +75,21 @@ void write_scan(std::ostream& out, const ScanSummary& scan) {
 
 void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
   const classify::LeakFactor& factor = leaker.leak_factor;
-  out << fmt::format("  #{} {:<11} leak {} ({} B), {}, outstanding {} in {} ({}, {})\n", rank,
-                     classify::to_string(factor.cls), format_bytes(factor.leak), factor.leak,
-                     format_rate(factor.growth_bytes_per_s), format_bytes(leaker.outstanding_bytes),
-                     count_of(leaker.outstanding_allocs, "block", "blocks"),
-                     count_of(leaker.total_allocs, "alloc", "allocs"),
-                     count_of(leaker.total_frees, "free", "frees"));
+  const std::string held = fmt::format("outstanding {} in {} ({}, {})", format_bytes(leaker.outstanding_bytes),
+                                       count_of(leaker.outstanding_allocs, "block", "blocks"),
+                                       count_of(leaker.total_allocs, "alloc", "allocs"),
+                                       count_of(leaker.total_frees, "free", "frees"));
+  // A stack listed without a leak (-a, or lost blocks) has no leak size or rate worth printing.
+  if (!factor.is_leak()) {
+    const std::string_view verdict =
+        factor.cls == classify::LeakClass::insufficient_data ? "no trend yet" : classify::to_string(factor.cls);
+    out << fmt::format("  #{} {:<11} {}\n", rank, verdict, held);
+  } else {
+    std::string spark = sparkline(leaker.series);
+    out << fmt::format("  #{} {:<11} leak {} ({} B), {}, {}{}\n", rank, classify::to_string(factor.cls),
+                       format_bytes(factor.leak), factor.leak, format_rate(factor.growth_bytes_per_s), held,
+                       spark.empty() ? "" : "  " + spark);
+  }
   if (leaker.reachability) out << "      " << reachability_text(*leaker.reachability) << '\n';
   std::size_t shown = std::min(leaker.stack.size(), TextRenderer::kMaxFrames);
   for (std::size_t i = 0; i < shown; ++i) write_frame(out, leaker.stack[i]);
@@ -97,6 +106,7 @@ void write_process(std::ostream& out, const ProcessReport& process, std::uint64_
   write_process_summary(out, process, samples);
   if (process.scan) write_scan(out, *process.scan);
   for (std::size_t i = 0; i < process.leakers.size(); ++i) write_leaker(out, i + 1, process.leakers[i]);
+  if (process.unlisted > 0) out << fmt::format("  ... {} not shown (--top)\n", count_of(process.unlisted, "more stack", "more stacks"));
 }
 
 void write_process_summary(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
