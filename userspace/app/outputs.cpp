@@ -5,6 +5,7 @@
 #include "record/format.h"
 #include "report/folded_writer.h"
 #include "report/html_renderer.h"
+#include "report/metrics_text.h"
 #include "report/pprof_writer.h"
 #include "util/atomic_file.h"
 #include "util/log.h"
@@ -40,10 +41,21 @@ void write_outputs(const OutputPaths& paths, const report::Report& report, const
 }
 
 Outputs::Outputs(const cli::TraceOptions& options) : options_(options), verdict_(options.fail_on) {}
+Outputs::~Outputs() = default;
+
+Result<void> Outputs::start() {
+  if (options_.metrics_address.empty()) return {};
+  auto server = MetricsServer::start(options_.metrics_address);
+  if (!server) return server.error();
+  metrics_ = std::move(*server);
+  log::info("serving metrics at http://{}/metrics", options_.metrics_address);
+  return {};
+}
 
 void Outputs::on_report(const report::Report& report, const sample::SiteTable& table,
                         const ProcessInfos& processes, const StackResolver& resolve) {
   verdict_.observe(report, table);
+  if (metrics_) metrics_->set_text(report::metrics_text(report));
   const OutputPaths paths = paths_of(options_);
   std::optional<record::Recording> recording;
   if (paths.needs_recording()) {

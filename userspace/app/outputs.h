@@ -3,10 +3,12 @@
 // --html, --folded/--folded-leaks, --pprof, and the --fail-on verdict. Each file is rewritten
 // (atomically) at every report, so it is current while the run goes on and complete after it.
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
 #include "app/fail_verdict.h"
+#include "app/metrics_server.h"
 #include "app/recording.h"
 #include "cli/options.h"
 #include "record/build_id.h"
@@ -17,6 +19,10 @@ namespace edleak::app {
 class Outputs {
  public:
   explicit Outputs(const cli::TraceOptions& options);
+  ~Outputs();
+
+  // Starts what must be up before tracing begins (the --metrics server): an error ends the run.
+  Result<void> start();
 
   void on_report(const report::Report& report, const sample::SiteTable& table,
                  const ProcessInfos& processes, const StackResolver& resolve);
@@ -31,6 +37,7 @@ class Outputs {
   FailVerdict verdict_;
   record::BuildIds build_ids_;
   std::unordered_map<std::string, bool> warned_;  // an output that failed is reported once
+  std::unique_ptr<MetricsServer> metrics_;
 };
 
 // Writes the files a recording gives (--record, --folded, --folded-leaks, --pprof) and the HTML

@@ -140,6 +140,7 @@ class Tracer {
   int run() {
     if (auto r = check_kernel(); !r) return fail(r.error());
     if (auto r = check_privileges(); !r) return fail(r.error());
+    if (auto r = outputs_.start(); !r) return fail(r.error());
     // Signals are taken over before the command is started: a command that exits at once must
     // not have its SIGCHLD lost (default: ignored) and wait, stopped at its exit, a whole interval.
     signals_.emplace();

@@ -1,5 +1,7 @@
 #include "cli/options.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <charconv>
 #include <string_view>
@@ -44,7 +46,7 @@ struct RawArgs {
   std::string max_scan_pause;
   std::vector<std::string> fail_on;
   std::string min_leak;
-  std::string record, html, folded, folded_leaks, pprof;
+  std::string record, html, folded, folded_leaks, pprof, metrics;
   std::string classify_format;
   std::string replay_format, replay_input, replay_output, replay_top;
   std::string classify_input;
@@ -218,6 +220,16 @@ Result<TraceOptions> validate_trace(const RawArgs& raw, int verbosity, std::vect
   trace.folded_path = raw.folded;
   trace.folded_leaks_path = raw.folded_leaks;
   trace.pprof_path = raw.pprof;
+  if (!raw.metrics.empty()) {
+    // IPV4:PORT, checked here so that a typo is a usage error rather than a failed run.
+    const auto colon = raw.metrics.rfind(':');
+    in_addr addr{};
+    const auto port = colon == std::string::npos ? std::nullopt : parse_unsigned(std::string_view(raw.metrics).substr(colon + 1));
+    if (colon == std::string::npos || inet_pton(AF_INET, raw.metrics.substr(0, colon).c_str(), &addr) != 1 || !port ||
+        *port > 65535)
+      return make_error("invalid address '{}' for --metrics: expected IPV4:PORT, e.g. 127.0.0.1:9464", raw.metrics);
+    trace.metrics_address = raw.metrics;
+  }
   trace.verbosity = verbosity;
   return trace;
 }
@@ -397,6 +409,9 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
             "OUTPUT");
   add_value("--folded-leaks", raw.folded_leaks, "Write leak bytes per stack, folded (flame graphs), to FILE", "FILE",
             "OUTPUT");
+  add_value("--metrics", raw.metrics,
+            "Serve Prometheus metrics of every report at http://IPV4:PORT/metrics (e.g. 127.0.0.1:9464)",
+            "IPV4:PORT", "OUTPUT");
   add_value("--pprof", raw.pprof, "Write a gzipped pprof profile (inuse_space, inuse_objects, leak_space) to FILE",
             "FILE", "OUTPUT");
 

@@ -61,6 +61,7 @@ struct TraceOptions {
   std::string folded_path;       // --folded FILE: outstanding bytes per stack
   std::string folded_leaks_path; // --folded-leaks FILE: leak bytes per stack
   std::string pprof_path;        // --pprof FILE
+  std::string metrics_address;   // --metrics IPV4:PORT: serve /metrics (Prometheus)
 };
 
 inline constexpr std::chrono::milliseconds kDefaultMaxScanPause{300};

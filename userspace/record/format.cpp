@@ -70,8 +70,11 @@ class Encoder {
   }
 
  private:
+  // The table points at the index's own keys (stable in a node-based map), never at the
+  // caller's strings: intern("") is a temporary.
   void intern(const std::string& s) {
-    if (index_.try_emplace(s, strings_.size()).second) strings_.push_back(&s);
+    auto [it, inserted] = index_.try_emplace(s, strings_.size());
+    if (inserted) strings_.push_back(&it->first);
   }
   std::uint64_t ref(const std::string& s) const { return index_.at(s); }
 
