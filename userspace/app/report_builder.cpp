@@ -18,6 +18,32 @@ report::Stats to_report_stats(const sample::Counters& c) {
   return s;
 }
 
+namespace {
+
+// The churning stacks of a process: counted, rated, the busiest --top symbolized.
+void add_churn(report::ProcessReport& proc, std::vector<const sample::Site*>& churn, std::uint32_t pid,
+               const StackResolver& resolve, const ReportContext& context) {
+  const double elapsed = context.elapsed_s > 0 ? context.elapsed_s : 1;
+  proc.churn_stacks = churn.size();
+  for (const sample::Site* site : churn) proc.churn_allocs_per_s += static_cast<double>(site->latest.total_allocs) / elapsed;
+  report::keep_top(churn, context.top, [](const sample::Site* s) {
+    return report::RankKey{s->latest.total_allocs, s->latest.total_frees, s->stack_id};
+  });
+  for (const sample::Site* site : churn) {
+    report::Churner c;
+    c.stack_id = site->stack_id;
+    c.stack = resolve(pid, site->stack_id);
+    c.total_allocs = site->latest.total_allocs;
+    c.total_frees = site->latest.total_frees;
+    c.outstanding_bytes = site->latest.outstanding_bytes > 0 ? site->latest.outstanding_bytes : 0;
+    c.allocs_per_s = static_cast<double>(c.total_allocs) / elapsed;
+    c.frees_per_s = static_cast<double>(c.total_frees) / elapsed;
+    proc.churners.push_back(std::move(c));
+  }
+}
+
+}  // namespace
+
 report::Report build_report(const sample::SiteTable& table,
                             const std::unordered_map<std::uint32_t, ProcessInfo>& processes,
                             const StackResolver& resolve, const ReportContext& context) {
@@ -27,6 +53,7 @@ report::Report build_report(const sample::SiteTable& table,
   out.interval_s = context.interval_s;
   out.samples = table.samples();
   out.final = context.final;
+  out.all_stacks = context.all_stacks;
   out.stats = to_report_stats(table.counters());
 
   // Every process with sites, and every process the caller knows of (a named process may have
@@ -63,6 +90,7 @@ report::Report build_report(const sample::SiteTable& table,
       std::uint64_t bytes;
     };
     std::vector<Candidate> candidates;
+    std::vector<const sample::Site*> churn;
     table.for_each_site(pid, [&](const sample::Site& site) {
       const auto& latest = site.latest;
       const std::uint64_t bytes = latest.outstanding_bytes > 0 ? latest.outstanding_bytes : 0;
@@ -72,6 +100,7 @@ report::Report build_report(const sample::SiteTable& table,
       proc.total_frees += latest.total_frees;
       classify::LeakFactor factor = classify::compute_leak_factor(site.bytes);
       if (factor.is_leak()) ++proc.leaking_stacks;
+      else if (latest.total_frees > 0) churn.push_back(&site);
       if (factor.is_leak() || (context.all_stacks && bytes > 0) || lost(site.stack_id))
         candidates.push_back({&site, factor, bytes});
     });
@@ -100,6 +129,7 @@ report::Report build_report(const sample::SiteTable& table,
       }
       proc.leakers.push_back(std::move(leaker));
     }
+    add_churn(proc, churn, pid, resolve, context);
     bool named = processes.count(pid) != 0;
     if (proc.leakers.empty() && !(named && context.list_quiet_processes)) continue;
     out.processes.push_back(std::move(proc));

@@ -49,8 +49,10 @@ void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
                      leaker.total_frees);
   Chart chart;
   chart.css_class = "leaker-chart";
+  chart.legend = true;  // which line is measured, which is the fit
   chart.lines.push_back({leaker.series, "outstanding bytes", "#0072B2", true, false});
-  if (f.cls != classify::LeakClass::insufficient_data) chart.lines.push_back({fitted_curve(leaker), "fit", "#D55E00", false, true});
+  if (f.cls != classify::LeakClass::insufficient_data)
+    chart.lines.push_back({fitted_curve(leaker), "fitted curve (" + cls + ")", "#D55E00", false, true});
   out << render_svg(chart) << '\n';
   out << "<ol class=\"stack\">\n";
   for (const symbolize::Frame& frame : leaker.stack) {

@@ -112,6 +112,19 @@ json leakers_of(const ProcessReport& process, bool leaking) {
   return array;
 }
 
+json churn_json(const ProcessReport& process) {
+  json top = json::array();
+  for (const Churner& c : process.churners)
+    top.push_back({{"stack_id", fmt::format("{:#018x}", c.stack_id)},
+                   {"stack", array_of(c.stack)},
+                   {"total_allocs", c.total_allocs},
+                   {"total_frees", c.total_frees},
+                   {"outstanding_bytes", c.outstanding_bytes},
+                   {"allocs_per_s", c.allocs_per_s},
+                   {"frees_per_s", c.frees_per_s}});
+  return {{"stacks", process.churn_stacks}, {"allocs_per_s", process.churn_allocs_per_s}, {"top", top}};
+}
+
 }  // namespace
 
 json to_json(const ProcessReport& process) {
@@ -127,6 +140,7 @@ json to_json(const ProcessReport& process) {
       {"leakers", leakers_of(process, true)},
       {"other_stacks", leakers_of(process, false)},
       {"unlisted_stacks", process.unlisted},
+      {"churn", churn_json(process)},
       {"scan", process.scan ? to_json(*process.scan) : json(nullptr)},
   };
 }

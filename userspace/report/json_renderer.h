@@ -8,6 +8,9 @@
 //                 "total_allocs": 31, "total_frees": 1, "leak_factor": {...classify::to_json...},
 //                 "reachability": REACHABILITY}],
 //    "other_stacks": [...], "unlisted_stacks": 0,
+//    "churn": {"stacks": 1, "allocs_per_s": 512.0, "top": [{"stack_id": "0x...", "stack": [FRAME...],
+//              "total_allocs": 6144, "total_frees": 6143, "outstanding_bytes": 2048,
+//              "allocs_per_s": 512.0, "frees_per_s": 511.9}]},
 //    "scan": {"time": "2026-11-24T10:00:00Z", "at_exit": true, "frozen_ms": 12.5, "blocks_scanned": 31,
 //             "bytes_scanned": 1048576, "aborted": false, "error": null, "reachability": REACHABILITY}}]}
 //

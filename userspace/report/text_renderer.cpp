@@ -109,6 +109,21 @@ void write_process(std::ostream& out, const ProcessReport& process, std::uint64_
   if (process.unlisted > 0) out << fmt::format("  ... {} not shown (--top)\n", count_of(process.unlisted, "more stack", "more stacks"));
 }
 
+// -a: the stacks that allocate and free between samples, busiest first.
+void write_churn(std::ostream& out, const ProcessReport& process) {
+  if (process.churn_stacks == 0) return;
+  out << fmt::format("  churn: {} allocating and freeing, {:.1f} allocs/s together\n",
+                     count_of(process.churn_stacks, "stack", "stacks"), process.churn_allocs_per_s);
+  for (std::size_t i = 0; i < process.churners.size(); ++i) {
+    const Churner& c = process.churners[i];
+    out << fmt::format("  churn #{} {:.1f} allocs/s, {:.1f} frees/s, outstanding {} ({}, {})\n", i + 1, c.allocs_per_s,
+                       c.frees_per_s, format_bytes(c.outstanding_bytes), count_of(c.total_allocs, "alloc", "allocs"),
+                       count_of(c.total_frees, "free", "frees"));
+    const std::size_t shown = std::min(c.stack.size(), TextRenderer::kMaxFrames);
+    for (std::size_t f = 0; f < shown; ++f) write_frame(out, c.stack[f]);
+  }
+}
+
 void write_process_summary(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
   out << fmt::format("pid {} ({}{}): ", process.pid, printable(process.comm), process.exited ? ", exited" : "");
   if (process.leakers.empty() && samples < classify::kMinPoints) {
@@ -145,7 +160,10 @@ void TextRenderer::render(const Report& report, std::ostream& out) {
                      report.elapsed_s, interval_text(report.interval_s));
   write_stats(out, report.stats);
   if (report.processes.empty()) out << "no process with outstanding allocations\n";
-  for (const ProcessReport& process : report.processes) write_process(out, process, report.samples);
+  for (const ProcessReport& process : report.processes) {
+    write_process(out, process, report.samples);
+    if (report.all_stacks) write_churn(out, process);
+  }
   out << '\n';
   out.flush();  // reports are read live, often through a pipe
 }
