@@ -56,6 +56,7 @@ void Outputs::on_report(const report::Report& report, const sample::SiteTable& t
                         const ProcessInfos& processes, const StackResolver& resolve) {
   verdict_.observe(report, table);
   if (metrics_) metrics_->set_text(report::metrics_text(report));
+  for (const std::string& hint : debug_hints_.take(report)) log::info("{}", hint);
   const OutputPaths paths = paths_of(options_);
   std::optional<record::Recording> recording;
   if (paths.needs_recording()) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "app/debug_hints.h"
 #include "app/fail_verdict.h"
 #include "app/metrics_server.h"
 #include "app/recording.h"
@@ -38,6 +39,7 @@ class Outputs {
   record::BuildIds build_ids_;
   std::unordered_map<std::string, bool> warned_;  // an output that failed is reported once
   std::unique_ptr<MetricsServer> metrics_;
+  DebugHints debug_hints_{dpkg_package_of};
 };
 
 // Writes the files a recording gives (--record, --folded, --folded-leaks, --pprof) and the HTML
