@@ -65,5 +65,15 @@ TEST(LiveOutputs, GateKeepsTheCommandsFailureAndHonoursMinLeak) {
   EXPECT_EQ(small.exit_code, 0) << small.err;
 }
 
+// The metrics server's thread must not take the tracer's signals: with SIGCHLD lost to it, a
+// command's exit stop was never handled and the command stayed stopped for ever.
+TEST(LiveOutputs, MetricsServerLeavesTheCommandsExitToTheTracer) {
+  EDLEAK_REQUIRE_LIVE();
+  RunResult r = run({tracer_path(), "-i", "100ms", "--metrics", "127.0.0.1:0", "--", testprog("alloc_sites"), "10", "20"},
+                    std::chrono::seconds(30));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("final report")) << r.out;
+}
+
 }  // namespace
 }  // namespace edleak::live

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -66,7 +68,15 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& a
     close(fd);
     return make_error("--metrics: eventfd: {}", std::strerror(errno));
   }
-  return std::unique_ptr<MetricsServer>(new MetricsServer(fd, stop, ntohs(bound.sin_port)));
+  // The thread starts with every signal blocked: the tracer takes SIGCHLD, SIGINT... through its
+  // signalfd, and a signal the kernel handed to this thread instead would be lost to it (a
+  // traced command's exit stop never handled: the command held forever).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  std::unique_ptr<MetricsServer> server(new MetricsServer(fd, stop, ntohs(bound.sin_port)));
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return server;
 }
 
 MetricsServer::MetricsServer(int listen_fd, int stop_fd, std::uint16_t port)

@@ -140,10 +140,11 @@ class Tracer {
   int run() {
     if (auto r = check_kernel(); !r) return fail(r.error());
     if (auto r = check_privileges(); !r) return fail(r.error());
-    if (auto r = outputs_.start(); !r) return fail(r.error());
     // Signals are taken over before the command is started: a command that exits at once must
     // not have its SIGCHLD lost (default: ignored) and wait, stopped at its exit, a whole interval.
     signals_.emplace();
+    // After the signal mask is set (its threads inherit it), before anything is started.
+    if (auto r = outputs_.start(); !r) return fail(r.error());
     auto targets = prepare_targets();
     if (!targets) return fail(targets.error());
     capture::CaptureConfig config;
