@@ -20,13 +20,19 @@ report::Stats to_report_stats(const sample::Counters& c) {
 
 namespace {
 
-// The churning stacks of a process: counted, rated, the busiest --top symbolized.
+// Churning stacks listed per process, at most: they are context for the leaks, and a program
+// churns from thousands of stacks (python: every report listing --top 100000 of them, each
+// symbolized and serialized, made the tracer too slow to keep its interval).
+constexpr std::size_t kMaxChurners = 10;
+
+// The churning stacks of a process: counted, rated, the busiest (--top, at most kMaxChurners)
+// symbolized.
 void add_churn(report::ProcessReport& proc, std::vector<const sample::Site*>& churn, std::uint32_t pid,
                const StackResolver& resolve, const ReportContext& context) {
   const double elapsed = context.elapsed_s > 0 ? context.elapsed_s : 1;
   proc.churn_stacks = churn.size();
   for (const sample::Site* site : churn) proc.churn_allocs_per_s += static_cast<double>(site->latest.total_allocs) / elapsed;
-  report::keep_top(churn, context.top, [](const sample::Site* s) {
+  report::keep_top(churn, std::min(context.top, kMaxChurners), [](const sample::Site* s) {
     return report::RankKey{s->latest.total_allocs, s->latest.total_frees, s->stack_id};
   });
   for (const sample::Site* site : churn) {

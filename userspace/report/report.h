@@ -82,7 +82,7 @@ struct ProcessReport {
   std::uint64_t unlisted = 0;           // stacks that qualified for `leakers` but were cut by --top
   std::uint64_t churn_stacks = 0;       // stacks that free what they allocate and do not leak
   double churn_allocs_per_s = 0;        // their allocations per second, together
-  std::vector<Churner> churners;        // the busiest first; at most --top
+  std::vector<Churner> churners;        // the busiest first; at most --top and 10
   std::optional<ScanSummary> scan;      // the last reachability scan, if any
 };
 
