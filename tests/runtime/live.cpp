@@ -172,8 +172,16 @@ std::string site_symbol(const nlohmann::json& leaker) {
 }
 }  // namespace
 
+std::vector<std::reference_wrapper<const nlohmann::json>> listed_stacks(const nlohmann::json& process) {
+  std::vector<std::reference_wrapper<const nlohmann::json>> out;
+  for (const char* key : {"leakers", "other_stacks"})
+    if (process.contains(key))
+      for (const auto& stack : process[key]) out.push_back(std::cref(stack));
+  return out;
+}
+
 const nlohmann::json* find_leaker(const nlohmann::json& process, const std::string& symbol) {
-  for (const auto& leaker : process["leakers"]) {
+  for (const nlohmann::json& leaker : listed_stacks(process)) {
     std::string s = site_symbol(leaker);
     if (s == symbol || s.rfind(symbol + "(", 0) == 0) return &leaker;
   }
@@ -182,7 +190,7 @@ const nlohmann::json* find_leaker(const nlohmann::json& process, const std::stri
 
 std::vector<std::string> site_symbols(const nlohmann::json& process) {
   std::vector<std::string> out;
-  for (const auto& leaker : process["leakers"]) out.push_back(site_symbol(leaker));
+  for (const nlohmann::json& leaker : listed_stacks(process)) out.push_back(site_symbol(leaker));
   return out;
 }
 

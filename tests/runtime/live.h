@@ -1,6 +1,7 @@
 #pragma once
 // Running edleak-bpf and test programs from live tests, and reading its JSON reports.
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -56,6 +57,9 @@ class Background {
   std::string buffered_;
   bool reaped_ = false;
 };
+
+// Every stack a process lists: "leakers" then (with -a) "other_stacks".
+std::vector<std::reference_wrapper<const nlohmann::json>> listed_stacks(const nlohmann::json& process);
 
 // The last report (the final one), and the named process in it.
 const nlohmann::json& final_report(const RunResult& r);

@@ -102,7 +102,7 @@ Verdicts parse_valgrind_xml(const std::string& xml) {
 // edleak-bpf's JSON: every listed stack with its reachability, summed per allocation site.
 Verdicts edleak_verdicts(const nlohmann::json& process) {
   Verdicts out;
-  for (const auto& leaker : process["leakers"]) {
+  for (const nlohmann::json& leaker : listed_stacks(process)) {
     if (leaker["reachability"].is_null() || leaker["stack"].empty()) continue;
     const auto& symbol = leaker["stack"][0]["symbol"];
     std::string site = symbol.is_string() ? symbol.get<std::string>() : "?";

@@ -41,7 +41,7 @@ bool names(const std::string& symbol, const std::string& function) {
 std::vector<const nlohmann::json*> stacks_through(const nlohmann::json& process, const std::string& function,
                                                   std::size_t within = 64) {
   std::vector<const nlohmann::json*> out;
-  for (const auto& leaker : process["leakers"]) {
+  for (const nlohmann::json& leaker : listed_stacks(process)) {
     auto symbols = stack_symbols(leaker);
     for (std::size_t i = 0; i < symbols.size() && i < within; ++i)
       if (names(symbols[i], function)) {
@@ -54,7 +54,7 @@ std::vector<const nlohmann::json*> stacks_through(const nlohmann::json& process,
 
 std::string describe(const nlohmann::json& process) {
   std::string s;
-  for (const auto& leaker : process["leakers"]) {
+  for (const nlohmann::json& leaker : listed_stacks(process)) {
     s += fmt::format("\n  {} B {} allocs:", leaker["outstanding_bytes"].get<std::uint64_t>(),
                      leaker["total_allocs"].get<std::uint64_t>());
     for (const auto& symbol : stack_symbols(leaker)) s += " " + (symbol.empty() ? "?" : symbol);
@@ -201,7 +201,7 @@ TEST(Unwind, StackLocalInRbpStaysOneSiteWithFramePointersOnly) {
 // the outermost frame (_start or a thread's start), over every stack listed.
 double complete_share(const nlohmann::json& process) {
   double all = 0, complete = 0;
-  for (const auto& leaker : process["leakers"]) {
+  for (const nlohmann::json& leaker : listed_stacks(process)) {
     const double bytes = leaker["outstanding_bytes"].get<double>();
     all += bytes;
     if (leaker["stack_complete"].get<bool>()) complete += bytes;

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "app/classify_command.h"
+#include "app/report_command.h"
 #include "app/tracer.h"
 #include "cli/options.h"
 #include "util/log.h"
@@ -22,6 +23,8 @@ int main_entry(int argc, char** argv) {
 
   if (options.mode == cli::Options::Mode::classify)
     return run_classify(options.classify.input, options.classify.format, std::cin, std::cout, std::cerr);
+
+  if (options.mode == cli::Options::Mode::replay) return run_report_command(options.replay, std::cout, std::cerr);
 
   const auto& trace = options.trace;
   log::set_level(trace.verbosity >= 2   ? log::Level::debug

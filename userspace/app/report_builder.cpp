@@ -32,6 +32,38 @@ void apply_noise_floor(classify::LeakFactor& factor, std::uint64_t process_bytes
   factor.leak_blocks = 0;
 }
 
+namespace {
+
+// Churning stacks listed per process, at most: they are context for the leaks, and a program
+// churns from thousands of stacks (python: every report listing --top 100000 of them, each
+// symbolized and serialized, made the tracer too slow to keep its interval).
+constexpr std::size_t kMaxChurners = 10;
+
+// The churning stacks of a process: counted, rated, the busiest (--top, at most kMaxChurners)
+// symbolized.
+void add_churn(report::ProcessReport& proc, std::vector<const sample::Site*>& churn, const sample::ProcessKey& key,
+               const StackResolver& resolve, const ReportContext& context) {
+  const double elapsed = context.elapsed_s > 0 ? context.elapsed_s : 1;
+  proc.churn_stacks = churn.size();
+  for (const sample::Site* site : churn) proc.churn_allocs_per_s += static_cast<double>(site->latest.total_allocs) / elapsed;
+  report::keep_top(churn, std::min(context.top, kMaxChurners), [](const sample::Site* s) {
+    return report::RankKey{s->latest.total_allocs, s->latest.total_frees, s->stack_id};
+  });
+  for (const sample::Site* site : churn) {
+    report::Churner c;
+    c.stack_id = site->stack_id;
+    c.stack = resolve(key, site->stack_id);
+    c.total_allocs = site->latest.total_allocs;
+    c.total_frees = site->latest.total_frees;
+    c.outstanding_bytes = site->latest.outstanding_bytes > 0 ? site->latest.outstanding_bytes : 0;
+    c.allocs_per_s = static_cast<double>(c.total_allocs) / elapsed;
+    c.frees_per_s = static_cast<double>(c.total_frees) / elapsed;
+    proc.churners.push_back(std::move(c));
+  }
+}
+
+}  // namespace
+
 report::Report build_report(const sample::SiteTable& table, const ProcessInfos& processes,
                             const StackResolver& resolve, const ReportContext& context) {
   report::Report out;
@@ -40,6 +72,7 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
   out.interval_s = context.interval_s;
   out.samples = table.samples();
   out.final = context.final;
+  out.all_stacks = context.all_stacks;
   out.stats = to_report_stats(table.counters());
 
   // Every process with sites, and every process the caller knows of (a named process may have
@@ -87,6 +120,7 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       std::uint64_t bytes;
     };
     std::vector<Candidate> candidates;
+    std::vector<const sample::Site*> churn;
     table.for_each_site(key, [&](const sample::Site& site) {
       const auto& latest = site.latest;
       const std::uint64_t bytes = latest.outstanding_bytes > 0 ? latest.outstanding_bytes : 0;
@@ -97,6 +131,7 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       classify::LeakFactor factor = classify::classify_stack(site.bytes, &site.blocks, &site.frees, context.attached);
       // A stack of zero-byte blocks (malloc(0)) holds blocks, not bytes: it is listed too.
       const bool holds = bytes > 0 || latest.outstanding_blocks > 0;
+      if (!factor.is_leak() && latest.total_frees > 0) churn.push_back(&site);
       if (factor.is_leak() || (context.all_stacks && holds) || lost(site.stack_id))
         candidates.push_back({&site, factor, bytes});
     });
@@ -107,6 +142,7 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       const bool holds = c.bytes > 0 || c.site->latest.outstanding_blocks > 0;
       return !(c.factor.is_leak() || (context.all_stacks && holds) || lost(c.site->stack_id));
     });
+    proc.unlisted = candidates.size() > context.top ? candidates.size() - context.top : 0;
     report::keep_top(candidates, context.top, [](const Candidate& c) {
       return report::RankKey{c.factor.leak, c.bytes, c.site->stack_id};
     });
@@ -125,12 +161,14 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       leaker.total_allocs = latest.total_allocs;
       leaker.total_frees = latest.total_frees;
       leaker.leak_factor = c.factor;
+      leaker.series = c.site->bytes.points();
       if (scan_complete) {
         auto it = scan->per_stack.find(c.site->stack_id);
         leaker.reachability = it != scan->per_stack.end() ? it->second : report::Reachability{};
       }
       proc.leakers.push_back(std::move(leaker));
     }
+    add_churn(proc, churn, key, resolve, context);
     if (proc.leakers.empty() && !(named && context.list_quiet_processes)) continue;
     out.processes.push_back(std::move(proc));
   }

@@ -41,6 +41,8 @@ struct ProcessInfo {
 };
 using ProcessInfos = std::map<sample::ProcessKey, ProcessInfo>;
 
+// Keyed by pid (the lead's process-lifecycle work keys it by process history).
+
 struct ReportContext {
   std::chrono::system_clock::time_point time;
   double elapsed_s = 0;

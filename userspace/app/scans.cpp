@@ -98,11 +98,4 @@ void Scans::run(capture::Capture& capture, ProcessInfos& processes) {
   if (options_.scan_every) next_periodic_ = Clock::now() + *options_.scan_every;
 }
 
-int Scans::exit_code(int command_code, const ProcessInfos& processes) const {
-  if (command_code != 0 || !options_.fail_on.definitely_lost) return command_code;
-  for (const auto& [pid, info] : processes)
-    if (info.scan && info.scan->summary.total.definitely_lost.blocks > 0) return 3;
-  return 0;
-}
-
 }  // namespace edleak::app

@@ -1,7 +1,7 @@
 #pragma once
 // The tracer's reachability scans (userspace/scan): when to scan which process, the capture's live
-// blocks fed in, the results turned into what the report shows (ScanOutcome), and the
-// --fail-on definitely-lost verdict.
+// blocks fed in, the results turned into what the report shows (ScanOutcome); the
+// --fail-on definitely-lost verdict is app/fail_verdict.h's.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -32,10 +32,6 @@ class Scans {
   // Scans each named process not exited (one at a time: one frozen at once), then schedules the
   // next.
   void run(capture::Capture& capture, ProcessInfos& processes);
-
-  // The exit status with the --fail-on verdict: 3 when a process's last scan found definitely
-  // lost bytes and the command's own status (passed in) is 0.
-  int exit_code(int command_code, const ProcessInfos& processes) const;
 
   // Turns a scan (or its failure) into the report's form; pure, for tests.
   static std::shared_ptr<const ScanOutcome> outcome(const Result<scan::ProcessScan>& scan, bool at_exit);

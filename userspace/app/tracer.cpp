@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "app/outputs.h"
 #include "app/report_builder.h"
 #include "app/scans.h"
 #include "app/targets.h"
@@ -131,6 +132,8 @@ class Tracer {
     // Signals are taken over before the command is started: a command that exits at once must
     // not have its SIGCHLD lost (default: ignored) and wait, stopped at its exit, a whole interval.
     signals_.emplace();
+    // After the signal mask is set (its threads inherit it), before anything is started.
+    if (auto r = outputs_.start(); !r) return fail(r.error());
     auto targets = prepare_targets();
     if (!targets) return fail(targets.error());
     auto capture = capture::Capture::load(capture_config());
@@ -405,7 +408,7 @@ class Tracer {
       if (scope_ == Scope::pids && processes_.all_ended()) stop = true;
       report(interval_s, stop);
     }
-    return scans_.exit_code(command_ && command_->exit_code() ? *command_->exit_code() : 0, infos_);
+    return outputs_.exit_status(command_ && command_->exit_code() ? *command_->exit_code() : 0);
   }
 
   // The one sampling step, at every tick and at each exit stop: the capture's maps read, fed to
@@ -482,6 +485,8 @@ class Tracer {
                                context);
     renderer_->render(report, out_);
     out_.flush();
+    outputs_.on_report(report, table_, infos_,
+                       [this](const ProcessKey& key, std::uint64_t id) { return stack_of(key, id); });
     forget(processes_.finish_reported(ending));
   }
 
@@ -726,6 +731,7 @@ class Tracer {
   // What each named process or command allocates with (by pid: its histories share it).
   std::unordered_map<std::uint32_t, std::vector<report::AllocatorInfo>> allocators_;
   Scans scans_{options_};
+  Outputs outputs_{options_};
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "cli/options.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -46,7 +48,10 @@ struct RawArgs {
   std::string scan_every;
   std::string max_scan_pause;
   std::vector<std::string> fail_on;
+  std::string min_leak;
+  std::string record, html, folded, folded_leaks, pprof, metrics;
   std::string classify_format;
+  std::string replay_format, replay_input, replay_output, replay_top;
   std::string classify_input;
 };
 
@@ -56,7 +61,8 @@ class Formatter : public CLI::Formatter {
  public:
   std::string make_usage(const CLI::App* app, std::string name) const override {
     if (app->get_parent() != nullptr) return CLI::Formatter::make_usage(app, std::move(name));
-    return fmt::format("Usage: {0} [OPTIONS] [-- CMD [ARGS...]]\n       {0} classify [OPTIONS] [FILE|-]\n", name);
+    return fmt::format("Usage: {0} [OPTIONS] [-- CMD [ARGS...]]\n       {0} classify [OPTIONS] [FILE|-]\n"
+                       "       {0} report [OPTIONS] FILE\n", name);
   }
 
   std::string make_help(const CLI::App* app, std::string name, CLI::AppFormatMode mode) const override {
@@ -144,7 +150,7 @@ Result<report::Format> parse_format(std::string_view text) {
   return make_error("invalid format '{}' for --format: expected text or json", text);
 }
 
-// "--fail-on definitely-lost" (repeatable, or comma-separated).
+// "--fail-on definitely-lost,linear" (repeatable, or comma-separated).
 Result<FailOn> parse_fail_on(const std::vector<std::string>& args) {
   FailOn fail_on;
   for (const std::string& arg : args) {
@@ -152,10 +158,13 @@ Result<FailOn> parse_fail_on(const std::vector<std::string>& args) {
     while (true) {
       std::size_t comma = rest.find(',');
       std::string_view item = rest.substr(0, comma);
-      if (item == "definitely-lost")
-        fail_on.definitely_lost = true;
+      if (item == "definitely-lost") fail_on.definitely_lost = true;
+      else if (item == "linear") fail_on.linear = true;
+      else if (item == "logarithmic") fail_on.logarithmic = true;
+      else if (item == "exponential") fail_on.exponential = true;
       else
-        return make_error("invalid value '{}' for --fail-on: expected definitely-lost", item);
+        return make_error("invalid value '{}' for --fail-on: expected definitely-lost, linear, logarithmic or "
+                          "exponential", item);
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
     }
@@ -226,6 +235,24 @@ Result<TraceOptions> validate_trace(const RawArgs& raw, int verbosity, std::vect
   auto fail_on = parse_fail_on(raw.fail_on);
   if (!fail_on) return fail_on.error();
   trace.fail_on = *fail_on;
+  if (!raw.min_leak.empty() && !trace.fail_on.any_leak_class())
+    return make_error("--min-leak applies to --fail-on linear, logarithmic or exponential");
+  if (auto r = set_bounded(raw.min_leak, "--min-leak", 1, UINT64_MAX, trace.fail_on.min_leak); !r) return r.error();
+  trace.record_path = raw.record;
+  trace.html_path = raw.html;
+  trace.folded_path = raw.folded;
+  trace.folded_leaks_path = raw.folded_leaks;
+  trace.pprof_path = raw.pprof;
+  if (!raw.metrics.empty()) {
+    // IPV4:PORT, checked here so that a typo is a usage error rather than a failed run.
+    const auto colon = raw.metrics.rfind(':');
+    in_addr addr{};
+    const auto port = colon == std::string::npos ? std::nullopt : parse_unsigned(std::string_view(raw.metrics).substr(colon + 1));
+    if (colon == std::string::npos || inet_pton(AF_INET, raw.metrics.substr(0, colon).c_str(), &addr) != 1 || !port ||
+        *port > 65535)
+      return make_error("invalid address '{}' for --metrics: expected IPV4:PORT, e.g. 127.0.0.1:9464", raw.metrics);
+    trace.metrics_address = raw.metrics;
+  }
   trace.verbosity = verbosity;
   return trace;
 }
@@ -247,6 +274,28 @@ Result<ClassifyOptions> validate_classify(const RawArgs& raw, const std::vector<
     classify.input = after_separator.front();
   }
   return classify;
+}
+
+Result<ReplayOptions> validate_replay(const RawArgs& raw, bool all_stacks) {
+  ReplayOptions replay;
+  using F = ReplayOptions::Format;
+  static const std::pair<std::string_view, F> kFormats[] = {{"text", F::text},     {"json", F::json},
+                                                            {"html", F::html},     {"folded", F::folded},
+                                                            {"folded-leaks", F::folded_leaks}, {"pprof", F::pprof}};
+  if (!raw.replay_format.empty()) {
+    auto it = std::find_if(std::begin(kFormats), std::end(kFormats),
+                           [&](const auto& f) { return f.first == raw.replay_format; });
+    if (it == std::end(kFormats))
+      return make_error("invalid format '{}' for report --format: expected text, json, html, folded, folded-leaks "
+                        "or pprof", raw.replay_format);
+    replay.format = it->second;
+  }
+  if (raw.replay_input.empty()) return make_error("report needs a record FILE (written by --record FILE)");
+  replay.input = raw.replay_input;
+  if (raw.replay_output != "-") replay.output_path = raw.replay_output;
+  if (auto r = set_bounded(raw.replay_top, "--top", 1, UINT64_MAX, replay.top); !r) return r.error();
+  replay.all_stacks = all_stacks;
+  return replay;
 }
 
 // Exit code 2, as usual for usage errors, after one line naming what is wrong.
@@ -287,6 +336,9 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
       "  edleak-bpf --format json -- ./server   start ./server and trace it, JSON lines on stdout\n"
       "  edleak-bpf --fail-on definitely-lost -- ./tests   fail when the tests leave unreachable blocks\n"
       "  edleak-bpf -p 1234 --scan-every 1m     also tell reachable from lost blocks every minute\n"
+      "  edleak-bpf --fail-on linear -- ./run_tests   exit 3 when the tests leak steadily\n"
+      "  edleak-bpf --record run.edlk --html run.html -- ./server   keep the capture, and a page with plots\n"
+      "  edleak-bpf report run.edlk --format pprof -o run.pb.gz   the recorded capture as a pprof profile\n"
       "  edleak-bpf classify samples.txt        classify a series of \"t bytes\" lines");
 
   // The trace options, kept in a list to reject them after "classify". Defaults shown in the
@@ -379,11 +431,36 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
   CLI::Option* no_exit_scan =
       add(app.add_flag("--no-exit-scan")->description("Do not scan the command at its exit")->disable_flag_override(),
           "SCAN");
-  add(app.add_option("--fail-on", raw.fail_on, "Exit with status 3 when found: definitely-lost")
+  add(app.add_option("--fail-on", raw.fail_on,
+                     "Exit with status 3 when found: definitely-lost (a scan), linear, logarithmic, exponential "
+                     "(a stack of that class)")
           ->type_name("LIST")
           ->allow_extra_args(false)
           ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll),
       "SCAN");
+
+  add_value("--min-leak", raw.min_leak,
+            "With --fail-on CLASS: only stacks leaking at least this many bytes fail the run (default 1)", "BYTES",
+            "SCAN");
+  add_value("--record", raw.record, "Save the capture to FILE at every report, for 'edleak-bpf report FILE'", "FILE",
+            "OUTPUT");
+  add_value("--html", raw.html, "Write an HTML report with plots to FILE at every report", "FILE", "OUTPUT");
+  add_value("--folded", raw.folded, "Write outstanding bytes per stack, folded (flame graphs), to FILE", "FILE",
+            "OUTPUT");
+  add_value("--folded-leaks", raw.folded_leaks, "Write leak bytes per stack, folded (flame graphs), to FILE", "FILE",
+            "OUTPUT");
+  add_value("--metrics", raw.metrics,
+            "Serve Prometheus metrics of every report at http://IPV4:PORT/metrics (e.g. 127.0.0.1:9464)",
+            "IPV4:PORT", "OUTPUT");
+  add_value("--pprof", raw.pprof, "Write a gzipped pprof profile (inuse_space, inuse_objects, leak_space) to FILE",
+            "FILE", "OUTPUT");
+
+  CLI::App* replay = app.add_subcommand("report", "Replay a capture saved by --record FILE");
+  replay->add_option("--format", raw.replay_format, "text, json, html, folded, folded-leaks or pprof")->type_name("FMT");
+  replay->add_option("--top", raw.replay_top, "Leaking stacks shown per process (default 10)")->type_name("N");
+  CLI::Option* replay_all = replay->add_flag("-a,--all-stacks")->description("List every stack with outstanding bytes");
+  replay->add_option("-o,--output", raw.replay_output, "Write to FILE instead of stdout")->type_name("FILE");
+  replay->add_option("FILE", raw.replay_input, "A record written by --record")->type_name("");
 
   CLI::App* classify = app.add_subcommand("classify", "Classify one memory series read from FILE or stdin ('-')");
   classify->add_option("--format", raw.classify_format, "Output format: text or json")->type_name("FMT");
@@ -413,6 +490,19 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
     if (!parsed) return usage_error(err, parsed.error().message);
     options.mode = Options::Mode::classify;
     options.classify = std::move(*parsed);
+    return {std::move(options), 0};
+  }
+
+  if (replay->parsed()) {
+    for (CLI::Option* option : trace_options) {
+      if (option->count() > 0)
+        return usage_error(err, fmt::format("{} does not apply to report (give it after 'report')", option->get_name()));
+    }
+    if (has_separator) return usage_error(err, "report takes no command after '--'");
+    auto parsed = validate_replay(raw, replay_all->count() > 0);
+    if (!parsed) return usage_error(err, parsed.error().message);
+    options.mode = Options::Mode::replay;
+    options.replay = std::move(*parsed);
     return {std::move(options), 0};
   }
 

@@ -12,10 +12,15 @@
 
 namespace edleak::cli {
 
-// What makes the run fail (exit status 3) when found: --fail-on LIST, comma-separated.
+// What makes the run fail (exit status 3) when found: --fail-on LIST, comma-separated
+// (app/fail_verdict.h decides).
 struct FailOn {
   bool definitely_lost = false;  // "definitely-lost": a scan found definitely lost bytes
-  bool any() const { return definitely_lost; }
+  // "linear", "logarithmic", "exponential": a stack of that class leaking at least min_leak bytes.
+  bool linear = false, logarithmic = false, exponential = false;
+  std::uint64_t min_leak = 1;    // --min-leak BYTES
+  bool any_leak_class() const { return linear || logarithmic || exponential; }
+  bool any() const { return definitely_lost || any_leak_class(); }
 };
 
 // How callers are found: CFI where a file has it, else checked frame pointers (auto); CFI only;
@@ -57,6 +62,13 @@ struct TraceOptions {
   // Longest freeze of a scan; unset: kDefaultMaxScanPause for -p, unbounded at a command's exit.
   std::optional<std::chrono::nanoseconds> max_scan_pause;
   FailOn fail_on;
+  // Outputs besides the report stream (app/outputs.h), each rewritten at every report.
+  std::string record_path;       // --record FILE: the capture, for `edleak-bpf report FILE`
+  std::string html_path;         // --html FILE
+  std::string folded_path;       // --folded FILE: outstanding bytes per stack
+  std::string folded_leaks_path; // --folded-leaks FILE: leak bytes per stack
+  std::string pprof_path;        // --pprof FILE
+  std::string metrics_address;   // --metrics IPV4:PORT: serve /metrics (Prometheus)
 };
 
 inline constexpr std::chrono::milliseconds kDefaultMaxScanPause{300};
@@ -67,10 +79,20 @@ struct ClassifyOptions {
   std::string input = "-";                     // "-" is stdin
 };
 
+// `edleak-bpf report FILE [--format text|json|html|folded|folded-leaks|pprof] [--top N] [-a] [-o FILE]`
+struct ReplayOptions {
+  enum class Format { text, json, html, folded, folded_leaks, pprof } format = Format::text;
+  std::string input;
+  std::string output_path;  // empty: stdout
+  std::size_t top = 10;
+  bool all_stacks = false;
+};
+
 struct Options {
-  enum class Mode { trace, classify } mode = Mode::trace;
+  enum class Mode { trace, classify, replay } mode = Mode::trace;
   TraceOptions trace;
   ClassifyOptions classify;
+  ReplayOptions replay;
 };
 
 // Either options to run with, or an exit code (0 after --help/--version, 2 after a usage

@@ -1,6 +1,8 @@
 #include "report/format.h"
 
+#include <algorithm>
 #include <array>
+#include <vector>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -39,6 +41,26 @@ std::string format_rate(double bytes_per_s) {
   // A rate that rounds to zero has no meaningful sign.
   char sign = bytes_per_s < 0 && std::round(s.value * 10) != 0 ? '-' : '+';
   return fmt::format("{}{:.1f} {}/s", sign, s.value, s.unit);
+}
+
+std::string sparkline(std::span<const series::Point> points, std::size_t width) {
+  static constexpr std::string_view kBlocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+  if (points.size() < 2 || width == 0) return "";
+  const std::size_t n = std::min(width, points.size());
+  std::vector<double> means(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t from = i * points.size() / n, to = (i + 1) * points.size() / n;
+    for (std::size_t j = from; j < to; ++j) means[i] += points[j].bytes;
+    means[i] /= static_cast<double>(to - from);
+  }
+  const auto [low, high] = std::minmax_element(means.begin(), means.end());
+  const double range = *high - *low;
+  std::string out;
+  for (double m : means) {
+    const int level = range > 0 ? static_cast<int>(std::lround((m - *low) / range * 7)) : 0;
+    out += kBlocks[std::clamp(level, 0, 7)];
+  }
+  return out;
 }
 
 std::string printable(std::string_view text) {

@@ -28,20 +28,31 @@ json to_json(const symbolize::InlinedFrame& inl) {
   return {{"symbol", string_or_null(inl.symbol)}, {"file", string_or_null(inl.file)}, {"line", line_or_null(inl.line)}};
 }
 
+json to_json(const symbolize::FunctionLocation& f) {
+  return {{"symbol", string_or_null(f.symbol)}, {"file", string_or_null(f.file)}, {"line", line_or_null(f.line)}};
+}
+
 json to_json(const symbolize::Frame& frame) {
   bool has_symbol = !frame.symbol.empty();
+  // Each function with its own location (symbolize::function_locations): the frame's symbol
+  // with the line in it (the call site of the outermost inlined function, if any), and each
+  // inlined function with the line in it.
+  const std::vector<symbolize::FunctionLocation> functions = symbolize::function_locations(frame);
   json j = {
       {"addr", fmt::format("{:#x}", frame.addr)},
       {"symbol", string_or_null(frame.symbol)},
       {"offset", has_symbol ? json(frame.offset) : json(nullptr)},
       {"module", string_or_null(frame.module)},
       {"module_offset", frame.module_offset ? json(fmt::format("{:#x}", *frame.module_offset)) : json(nullptr)},
-      {"file", string_or_null(frame.file)},
-      {"line", line_or_null(frame.line)},
+      {"file", string_or_null(functions.back().file)},
+      {"line", line_or_null(functions.back().line)},
   };
   if (!frame.nearest_symbol.empty())
     j["nearest_symbol"] = {{"symbol", frame.nearest_symbol}, {"offset", frame.nearest_offset}};
-  if (!frame.inlined.empty()) j["inlined"] = array_of(frame.inlined);
+  if (!frame.inlined.empty()) {
+    json& inlined = j["inlined"] = json::array();
+    for (std::size_t i = 0; i + 1 < functions.size(); ++i) inlined.push_back(to_json(functions[i]));
+  }
   return j;
 }
 
@@ -96,6 +107,37 @@ json to_json(const AllocatorInfo& allocator) {
   };
 }
 
+namespace {
+
+// A listed stack is a leaker when it leaks by its trend or a scan found it lost; the others
+// (listed by -a) go to "other_stacks".
+bool is_leaker(const Leaker& l) {
+  return l.leak_factor.is_leak() ||
+         (l.reachability && (l.reachability->definitely_lost.blocks > 0 || l.reachability->indirectly_lost.blocks > 0));
+}
+
+json leakers_of(const ProcessReport& process, bool leaking) {
+  json array = json::array();
+  for (const Leaker& l : process.leakers)
+    if (is_leaker(l) == leaking) array.push_back(to_json(l));
+  return array;
+}
+
+json churn_json(const ProcessReport& process) {
+  json top = json::array();
+  for (const Churner& c : process.churners)
+    top.push_back({{"stack_id", fmt::format("{:#018x}", c.stack_id)},
+                   {"stack", array_of(c.stack)},
+                   {"total_allocs", c.total_allocs},
+                   {"total_frees", c.total_frees},
+                   {"outstanding_bytes", c.outstanding_bytes},
+                   {"allocs_per_s", c.allocs_per_s},
+                   {"frees_per_s", c.frees_per_s}});
+  return {{"stacks", process.churn_stacks}, {"allocs_per_s", process.churn_allocs_per_s}, {"top", top}};
+}
+
+}  // namespace
+
 json to_json(const ProcessReport& process) {
   return {
       {"pid", process.pid},
@@ -116,7 +158,10 @@ json to_json(const ProcessReport& process) {
       {"leaking_stacks", process.leaking_stacks},
       {"total_allocs", process.total_allocs},
       {"total_frees", process.total_frees},
-      {"leakers", array_of(process.leakers)},
+      {"leakers", leakers_of(process, true)},
+      {"other_stacks", leakers_of(process, false)},
+      {"unlisted_stacks", process.unlisted},
+      {"churn", churn_json(process)},
       {"scan", process.scan ? to_json(*process.scan) : json(nullptr)},
   };
 }

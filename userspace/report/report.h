@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "classify/leak_factor.h"
+#include "series/series.h"
 #include "symbolize/frame.h"
 
 namespace edleak::report {
@@ -54,6 +55,21 @@ struct Leaker {
   std::uint64_t total_frees = 0;
   classify::LeakFactor leak_factor;
   std::optional<Reachability> reachability;  // from the process's last scan, when it completed
+  // Outstanding bytes over time, the points the leak factor was fitted on (for plots and
+  // sparklines).
+  std::vector<series::Point> series;
+};
+
+// A stack that allocates and frees between samples (churn): invisible in outstanding bytes, but
+// its allocation rate is what users look at for allocator pressure.
+struct Churner {
+  std::uint64_t stack_id = 0;
+  std::vector<symbolize::Frame> stack;
+  std::uint64_t total_allocs = 0;
+  std::uint64_t total_frees = 0;
+  std::uint64_t outstanding_bytes = 0;
+  double allocs_per_s = 0;  // averages since tracing began
+  double frees_per_s = 0;
 };
 
 // The allocator a process's malloc (or a prefixed allocator it calls) belongs to.
@@ -85,6 +101,10 @@ struct ProcessReport {
   std::uint64_t total_allocs = 0;       // allocations traced in the process since attach
   std::uint64_t total_frees = 0;        // frees of traced blocks
   std::vector<Leaker> leakers;          // sorted by leak, most first; at most --top
+  std::uint64_t unlisted = 0;           // stacks that qualified for `leakers` but were cut by --top
+  std::uint64_t churn_stacks = 0;       // stacks that free what they allocate and do not leak
+  double churn_allocs_per_s = 0;        // their allocations per second, together
+  std::vector<Churner> churners;        // the busiest first; at most --top and 10
   std::optional<ScanSummary> scan;      // the last reachability scan, if any
 };
 
@@ -107,6 +127,7 @@ struct Report {
   double interval_s = 0;
   std::uint64_t samples = 0;
   bool final = false;  // the last report of the run
+  bool all_stacks = false;  // -a: the text report lists churning stacks too (JSON always does)
   Stats stats;
   std::vector<ProcessReport> processes;
 };

@@ -77,13 +77,21 @@ void write_scan(std::ostream& out, const ScanSummary& scan) {
 
 void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
   const classify::LeakFactor& factor = leaker.leak_factor;
-  out << fmt::format("  #{} {:<11} leak {} ({} B), {}, outstanding {} in {} ({}, {}){}\n", rank,
-                     classify::to_string(factor.cls), format_bytes(factor.leak), factor.leak,
-                     format_rate(factor.growth_bytes_per_s), format_bytes(leaker.outstanding_bytes),
-                     count_of(leaker.outstanding_allocs, "block", "blocks"),
-                     count_of(leaker.total_allocs, "alloc", "allocs"),
-                     count_of(leaker.total_frees, "free", "frees"),
-                     leaker.kind == "mmap" ? " [direct mmap]" : "");
+  const std::string held = fmt::format("outstanding {} in {} ({}, {})", format_bytes(leaker.outstanding_bytes),
+                                       count_of(leaker.outstanding_allocs, "block", "blocks"),
+                                       count_of(leaker.total_allocs, "alloc", "allocs"),
+                                       count_of(leaker.total_frees, "free", "frees"));
+  // A stack listed without a leak (-a, or lost blocks) has no leak size or rate worth printing.
+  if (!factor.is_leak()) {
+    const std::string_view verdict =
+        factor.cls == classify::LeakClass::insufficient_data ? "no trend yet" : classify::to_string(factor.cls);
+    out << fmt::format("  #{} {:<11} {}{}\n", rank, verdict, held, leaker.kind == "mmap" ? " [direct mmap]" : "");
+  } else {
+    std::string spark = sparkline(leaker.series);
+    out << fmt::format("  #{} {:<11} leak {} ({} B), {}, {}{}{}\n", rank, classify::to_string(factor.cls),
+                       format_bytes(factor.leak), factor.leak, format_rate(factor.growth_bytes_per_s), held,
+                       leaker.kind == "mmap" ? " [direct mmap]" : "", spark.empty() ? "" : "  " + spark);
+  }
   if (leaker.reachability) out << "      " << reachability_text(*leaker.reachability) << '\n';
   std::size_t shown = std::min(leaker.stack.size(), TextRenderer::kMaxFrames);
   for (std::size_t i = 0; i < shown; ++i) write_frame(out, leaker.stack[i]);
@@ -105,6 +113,22 @@ void write_process(std::ostream& out, const ProcessReport& process, std::uint64_
   for (const std::string& note : process.notes) out << "  note: " << printable(note) << '\n';
   if (process.scan) write_scan(out, *process.scan);
   for (std::size_t i = 0; i < process.leakers.size(); ++i) write_leaker(out, i + 1, process.leakers[i]);
+  if (process.unlisted > 0) out << fmt::format("  ... {} not shown (--top)\n", count_of(process.unlisted, "more stack", "more stacks"));
+}
+
+// -a: the stacks that allocate and free between samples, busiest first.
+void write_churn(std::ostream& out, const ProcessReport& process) {
+  if (process.churn_stacks == 0) return;
+  out << fmt::format("  churn: {} allocating and freeing, {:.1f} allocs/s together\n",
+                     count_of(process.churn_stacks, "stack", "stacks"), process.churn_allocs_per_s);
+  for (std::size_t i = 0; i < process.churners.size(); ++i) {
+    const Churner& c = process.churners[i];
+    out << fmt::format("  churn #{} {:.1f} allocs/s, {:.1f} frees/s, outstanding {} ({}, {})\n", i + 1, c.allocs_per_s,
+                       c.frees_per_s, format_bytes(c.outstanding_bytes), count_of(c.total_allocs, "alloc", "allocs"),
+                       count_of(c.total_frees, "free", "frees"));
+    const std::size_t shown = std::min(c.stack.size(), TextRenderer::kMaxFrames);
+    for (std::size_t f = 0; f < shown; ++f) write_frame(out, c.stack[f]);
+  }
 }
 
 // ", exited", with how when it is known (a wait status).
@@ -170,7 +194,10 @@ void TextRenderer::render(const Report& report, std::ostream& out) {
                      report.elapsed_s, interval_text(report.interval_s));
   write_stats(out, report.stats);
   if (report.processes.empty()) out << "no process with outstanding allocations\n";
-  for (const ProcessReport& process : report.processes) write_process(out, process, report.samples);
+  for (const ProcessReport& process : report.processes) {
+    write_process(out, process, report.samples);
+    if (report.all_stacks) write_churn(out, process);
+  }
   out << '\n';
   out.flush();  // reports are read live, often through a pipe
 }

@@ -45,6 +45,15 @@ void SiteTable::ingest(const Snapshot& snapshot) {
   ++samples_;
 }
 
+void SiteTable::restore(Site site, const StackRecord& stack) {
+  stacks_.insert_or_assign(site.stack_id, stack);
+  ProcessSites& process = processes_[site.process];
+  previous_order_.clear();  // positions may move
+  auto [it, inserted] = process.index.try_emplace(site.stack_id, static_cast<std::uint32_t>(process.sites.size()));
+  if (inserted) process.sites.push_back(std::move(site));
+  else process.sites[it->second] = std::move(site);
+}
+
 void SiteTable::forget_process(const ProcessKey& key) {
   processes_.erase(key);
   previous_order_.clear();

@@ -32,6 +32,15 @@ class SiteTable {
   // and keeps the frames of new stacks.
   void ingest(const Snapshot& snapshot);
 
+  // Adds a site as a record holds it (record/ replay): its series and its stack, as they were.
+  // A site already present is replaced.
+  void restore(Site site, const StackRecord& stack);
+  // The number of snapshots and the counters, as a record holds them.
+  void restore_totals(std::uint64_t samples, const Counters& counters) {
+    samples_ = samples;
+    counters_ = counters;
+  }
+
   // Drops the sites of a process history (after its final report).
   void forget_process(const ProcessKey& process);
   // Drops the frames of stacks the capture no longer holds (no history has them).

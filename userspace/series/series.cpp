@@ -68,6 +68,22 @@ void Series::halve() {
   bucket_samples_ *= 2;
 }
 
+Series Series::restored(std::size_t capacity, std::vector<Point> points, double min_bytes, double max_bytes,
+                        std::uint64_t samples_seen) {
+  Series s(std::max(capacity, points.size()));
+  if (points.empty()) return s;
+  s.points_ = std::move(points);
+  s.points_.reserve(s.capacity_);
+  s.weights_.assign(s.points_.size(), 1);
+  s.first_ = s.points_.front();
+  s.last_ = s.points_.back();
+  s.min_bytes_ = min_bytes;
+  s.max_bytes_ = max_bytes;
+  s.samples_seen_ = std::max<std::uint64_t>(samples_seen, s.points_.size());
+  s.bucket_samples_ = std::max<std::uint64_t>(1, s.samples_seen_ / s.points_.size());
+  return s;
+}
+
 const std::vector<Point>& Series::points() const { return points_; }
 const std::vector<double>& Series::lows() const { return lows_; }
 std::uint64_t Series::samples_in_points() const { return in_points_; }

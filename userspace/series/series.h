@@ -32,6 +32,12 @@ class Series {
   // A capacity below kMinCapacity is raised to it.
   explicit Series(std::size_t capacity = kDefaultCapacity);
 
+  // A series as recorded (record/): its points (at most `capacity`, time order), the true
+  // extremes and the number of samples behind them. The points are taken as they are, each of
+  // weight one: a replay classifies them again, it does not append to them.
+  static Series restored(std::size_t capacity, std::vector<Point> points, double min_bytes, double max_bytes,
+                         std::uint64_t samples_seen);
+
   // Appends a sample; t_s must not go backwards (a sample at an earlier time is ignored, as is a
   // sample whose time or bytes is not a finite number).
   void append(double t_s, double bytes);

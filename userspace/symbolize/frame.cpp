@@ -37,6 +37,19 @@ std::string format_frame(const Frame& frame) {
   return format_function(frame, frame.file, frame.line);
 }
 
+std::vector<FunctionLocation> function_locations(const Frame& frame) {
+  std::vector<FunctionLocation> out;
+  const std::string* file = &frame.file;
+  int line = frame.line;
+  for (const InlinedFrame& inlined : frame.inlined) {
+    out.push_back({inlined.symbol, *file, line});
+    file = &inlined.file;
+    line = inlined.line;
+  }
+  out.push_back({frame.symbol, *file, line});
+  return out;
+}
+
 std::vector<std::string> format_frame_with_inlined(const Frame& frame) {
   std::vector<std::string> lines;
   // Each function is shown where it is at addr: the innermost at the frame's line, every other

@@ -33,6 +33,16 @@ struct Frame {
   std::vector<InlinedFrame> inlined;  // functions inlined at addr, innermost first
 };
 
+// Each function at a frame's address with the location inside that very function, innermost
+// first; the last one is the frame's own symbol. (Frame and InlinedFrame store call sites, which
+// pair a function with its caller's line: this pairs each with its own.)
+struct FunctionLocation {
+  std::string symbol;  // empty when unknown
+  std::string file;    // may be empty
+  int line = 0;        // 0 when unknown
+};
+std::vector<FunctionLocation> function_locations(const Frame& frame);
+
 // "symbol+0xoff (file:line) [module]", leaving out what is unknown. Without a symbol, as perf
 // and heaptrack print it: "libfoo.so.1+0x1f504 (after foo_init+0x1a0) [module]" in a file
 // (the nearest exported symbol when there is one), "0x7f12ab34" outside any.

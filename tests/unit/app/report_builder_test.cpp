@@ -190,3 +190,39 @@ TEST(BuildReport, AllStacksListsNonLeakersAfterTheLeaks) {
 
 }  // namespace
 }  // namespace edleak::app
+
+namespace edleak::app {
+namespace {
+
+// Stacks that allocate and free between samples are counted with their rates, whatever -a.
+TEST(BuildReport, ChurnIsCountedAndRated) {
+  auto table = leaking_table(42, 30);  // 0xb: 291 allocs, 290 frees over the run
+  ProcessInfos processes{{42, {"server", false}}};
+  ReportContext context;
+  context.elapsed_s = 30;
+  report::Report r = build_report(table, processes, frames_for, context);
+  const auto& p = r.processes[0];
+  EXPECT_EQ(p.churn_stacks, 1u);
+  EXPECT_NEAR(p.churn_allocs_per_s, 291.0 / 30, 1e-9);
+  ASSERT_EQ(p.churners.size(), 1u);
+  EXPECT_EQ(p.churners[0].stack.front().symbol, "churn_here");
+  EXPECT_EQ(p.churners[0].total_frees, 290u);
+  EXPECT_NEAR(p.churners[0].frees_per_s, 290.0 / 30, 1e-9);
+  EXPECT_EQ(p.churners[0].outstanding_bytes, 4096u);
+}
+
+// "N more": what --top cut is counted.
+TEST(BuildReport, UnlistedCountsWhatTopCut) {
+  auto table = leaking_table(42, 30);
+  ProcessInfos processes{{42, {"server", false}}};
+  ReportContext context;
+  context.top = 1;
+  context.all_stacks = true;  // both stacks qualify: the leak and the churn's 4 KiB
+  report::Report r = build_report(table, processes, frames_for, context);
+  EXPECT_EQ(r.processes[0].leakers.size(), 1u);
+  EXPECT_EQ(r.processes[0].unlisted, 1u);
+  EXPECT_GE(r.processes[0].leakers[0].series.size(), 8u);  // the points behind the verdict
+}
+
+}  // namespace
+}  // namespace edleak::app

@@ -1,3 +1,4 @@
+#include "app/fail_verdict.h"
 #include "app/scans.h"
 
 #include <gtest/gtest.h>
@@ -85,17 +86,23 @@ TEST(BuildReportWithScan, WithoutAScanNothingChanges) {
   EXPECT_FALSE(r.processes[0].leakers[0].reachability);
 }
 
+// The --fail-on definitely-lost verdict from a scan, through FailVerdict (app/fail_verdict.h).
 TEST(ScansExitCode, FailOnDefinitelyLost) {
-  cli::TraceOptions options;
-  options.fail_on.definitely_lost = true;
-  Scans scans(options);
+  cli::FailOn fail_on;
+  fail_on.definitely_lost = true;
+  auto table = table_of(7);
   ProcessInfos processes{{7, {"prog", true}}};
-  EXPECT_EQ(scans.exit_code(0, processes), 0);  // no scan, nothing found
+  FailVerdict verdict(fail_on);
+  verdict.observe(build_report(table, processes, no_frames, ReportContext{}), table);
+  EXPECT_EQ(verdict.exit_status(0), 0);  // no scan, nothing found
   processes[7].scan = Scans::outcome(sample_scan(), true);
-  EXPECT_EQ(scans.exit_code(0, processes), 3);
-  EXPECT_EQ(scans.exit_code(5, processes), 5);  // the command's own failure first
-  cli::TraceOptions lenient;
-  EXPECT_EQ(Scans(lenient).exit_code(0, processes), 0);
+  const report::Report scanned = build_report(table, processes, no_frames, ReportContext{});
+  verdict.observe(scanned, table);
+  EXPECT_EQ(verdict.exit_status(0), 3);
+  EXPECT_EQ(verdict.exit_status(5), 5);  // the command's own failure first
+  FailVerdict lenient{cli::FailOn{}};
+  lenient.observe(scanned, table);
+  EXPECT_EQ(lenient.exit_status(0), 0);
 }
 
 TEST(ScansSchedule, EveryAndOnRequest) {

@@ -378,7 +378,56 @@ TEST(ParseScanOptions, FailOnIsACommaList) {
 
 TEST(ParseScanOptions, FailOnRejectsUnknownKinds) {
   expect_usage_error(parse({"--fail-on", "definitely-lost,leaks", "--", "/bin/true"}),
-                     "invalid value 'leaks' for --fail-on: expected definitely-lost");
+                     "invalid value 'leaks' for --fail-on: expected definitely-lost, linear, logarithmic or "
+                     "exponential");
+}
+
+TEST(ParseOutputOptions, FailOnLeakClassesWithMinLeak) {
+  Parsed p = parse({"--fail-on", "linear,exponential", "--min-leak", "4096", "--", "./run_tests"});
+  ASSERT_TRUE(p.result.options) << p.err;
+  EXPECT_TRUE(p.trace().fail_on.linear);
+  EXPECT_TRUE(p.trace().fail_on.exponential);
+  EXPECT_FALSE(p.trace().fail_on.logarithmic);
+  EXPECT_FALSE(p.trace().fail_on.definitely_lost);
+  EXPECT_EQ(p.trace().fail_on.min_leak, 4096u);
+  // A leak class needs no scan: every process mode works.
+  EXPECT_TRUE(parse({"--fail-on", "logarithmic"}).result.options);
+  expect_usage_error(parse({"--min-leak", "10", "--", "/bin/true"}),
+                     "--min-leak applies to --fail-on linear, logarithmic or exponential");
+  expect_usage_error(parse({"--fail-on", "linear", "--min-leak", "0", "--", "/bin/true"}),
+                     "invalid value '0' for --min-leak: expected an integer of at least 1");
+}
+
+TEST(ParseOutputOptions, FilesAndMetrics) {
+  Parsed p = parse({"--record", "r.edlk", "--html", "r.html", "--folded", "r.folded", "--folded-leaks", "l.folded",
+                    "--pprof", "r.pb.gz", "--metrics", "127.0.0.1:9464", "--", "/bin/true"});
+  ASSERT_TRUE(p.result.options) << p.err;
+  EXPECT_EQ(p.trace().record_path, "r.edlk");
+  EXPECT_EQ(p.trace().html_path, "r.html");
+  EXPECT_EQ(p.trace().folded_path, "r.folded");
+  EXPECT_EQ(p.trace().folded_leaks_path, "l.folded");
+  EXPECT_EQ(p.trace().pprof_path, "r.pb.gz");
+  EXPECT_EQ(p.trace().metrics_address, "127.0.0.1:9464");
+  for (const char* bad : {"9464", "localhost:9464", "127.0.0.1:70000", "127.0.0.1:"})
+    expect_usage_error(parse({"--metrics", bad}),
+                       std::string("invalid address '") + bad + "' for --metrics: expected IPV4:PORT, e.g. 127.0.0.1:9464");
+}
+
+TEST(ParseReportCommand, FileFormatTopAndOutput) {
+  Parsed p = parse({"report", "run.edlk", "--format", "pprof", "--top", "3", "-a", "-o", "run.pb.gz"});
+  ASSERT_TRUE(p.result.options) << p.err;
+  ASSERT_EQ(p.result.options->mode, Options::Mode::replay);
+  const ReplayOptions& r = p.result.options->replay;
+  EXPECT_EQ(r.input, "run.edlk");
+  EXPECT_EQ(r.format, ReplayOptions::Format::pprof);
+  EXPECT_EQ(r.top, 3u);
+  EXPECT_TRUE(r.all_stacks);
+  EXPECT_EQ(r.output_path, "run.pb.gz");
+  EXPECT_EQ(parse({"report", "x"}).result.options->replay.format, ReplayOptions::Format::text);
+  expect_usage_error(parse({"report"}), "report needs a record FILE (written by --record FILE)");
+  expect_usage_error(parse({"report", "x", "--format", "svg"}),
+                     "invalid format 'svg' for report --format: expected text, json, html, folded, folded-leaks or pprof");
+  expect_usage_error(parse({"--html", "x.html", "report", "x"}), "--html does not apply to report (give it after 'report')");
 }
 
 TEST(ParseScanOptions, FailOnNeedsAScan) {

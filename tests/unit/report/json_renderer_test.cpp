@@ -85,8 +85,8 @@ TEST(JsonRenderer, FramesWithEveryKeyAndNullWhenUnknown) {
   json stack = render_and_parse(sample_report())["processes"][0]["leakers"][0]["stack"];
   ASSERT_EQ(stack.size(), 4u);
   EXPECT_EQ(stack[0], json::parse(R"({"addr": "0x55d0c2a1b191", "symbol": "leak_here", "offset": 24,
-      "module": "/usr/bin/server", "module_offset": null, "file": "list.h", "line": 12,
-      "inlined": [{"symbol": "push_item", "file": "server.c", "line": 42}]})"));
+      "module": "/usr/bin/server", "module_offset": null, "file": "server.c", "line": 42,
+      "inlined": [{"symbol": "push_item", "file": "list.h", "line": 12}]})"));
   EXPECT_EQ(stack[1], json::parse(R"({"addr": "0x55d0c2a1b2ca", "symbol": "main", "offset": 74,
       "module": "/usr/bin/server", "module_offset": null, "file": "server.c", "line": 90})"));
   EXPECT_EQ(stack[2], json::parse(R"({"addr": "0x7f12a0c3b191", "symbol": null, "offset": null,
@@ -100,7 +100,7 @@ TEST(JsonRenderer, FileWithoutLine) {
   f.inlined.push_back({"", "", 0});
   // Compared as an unordered object: key order is pinned by EmptyReport.
   EXPECT_EQ(json::parse(to_json(f).dump()), json::parse(R"({"addr": "0x10", "symbol": "f", "offset": 0, "module": "/bin/x", "module_offset": null,
-      "file": "x.c", "line": null, "inlined": [{"symbol": null, "file": null, "line": null}]})"));
+      "file": null, "line": null, "inlined": [{"symbol": null, "file": "x.c", "line": null}]})"));
 }
 
 TEST(JsonRenderer, FinalFlag) {

@@ -164,3 +164,25 @@ TEST(Series, LowsKeepTheLowestSampleBehindEachPoint) {
 
 }  // namespace
 }  // namespace edleak::series
+
+namespace edleak::series {
+namespace {
+
+// A replayed series (record/) classifies as the live one: same points, same true extremes.
+TEST(SeriesRestored, KeepsPointsAndExtremes) {
+  Series live(64);
+  for (int i = 0; i < 200; ++i) live.append(i, 10.0 * i + (i % 7));
+  Series back = Series::restored(64, live.points(), live.min_bytes(), live.max_bytes(), live.samples_seen());
+  ASSERT_EQ(back.size(), live.size());
+  for (std::size_t i = 0; i < back.size(); ++i) {
+    EXPECT_EQ(back.points()[i].t_s, live.points()[i].t_s);
+    EXPECT_EQ(back.points()[i].bytes, live.points()[i].bytes);
+  }
+  EXPECT_EQ(back.min_bytes(), live.min_bytes());
+  EXPECT_EQ(back.max_bytes(), live.max_bytes());
+  EXPECT_EQ(back.samples_seen(), 200u);
+  EXPECT_TRUE(Series::restored(64, {}, 0, 0, 0).empty());
+}
+
+}  // namespace
+}  // namespace edleak::series

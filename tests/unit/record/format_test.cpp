@@ -1,0 +1,156 @@
+#include "record/format.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <gtest/gtest.h>
+
+#include "record/varint.h"
+#include "sample_recording.h"
+
+namespace edleak::record {
+namespace {
+
+void expect_same_frame(const symbolize::Frame& a, const symbolize::Frame& b) {
+  EXPECT_EQ(a.addr, b.addr);
+  EXPECT_EQ(a.symbol, b.symbol);
+  EXPECT_EQ(a.offset, b.offset);
+  EXPECT_EQ(a.module, b.module);
+  EXPECT_EQ(a.module_offset, b.module_offset);
+  EXPECT_EQ(a.nearest_symbol, b.nearest_symbol);
+  EXPECT_EQ(a.nearest_offset, b.nearest_offset);
+  EXPECT_EQ(a.file, b.file);
+  EXPECT_EQ(a.line, b.line);
+  ASSERT_EQ(a.inlined.size(), b.inlined.size());
+  for (std::size_t i = 0; i < a.inlined.size(); ++i) {
+    EXPECT_EQ(a.inlined[i].symbol, b.inlined[i].symbol);
+    EXPECT_EQ(a.inlined[i].file, b.inlined[i].file);
+    EXPECT_EQ(a.inlined[i].line, b.inlined[i].line);
+  }
+}
+
+TEST(RecordFormat, RoundTripsEveryField) {
+  const Recording in = test_data::sample_recording();
+  const std::string bytes = encode(in);
+  EXPECT_EQ(bytes.substr(0, 8), "EDLKREC\n");
+  auto out = decode(bytes);
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(out->time, in.time);
+  EXPECT_EQ(out->elapsed_s, in.elapsed_s);
+  EXPECT_EQ(out->interval_s, in.interval_s);
+  EXPECT_EQ(out->samples, in.samples);
+  EXPECT_EQ(out->final, in.final);
+  EXPECT_EQ(out->counters.unknown_frees, 3u);
+  EXPECT_EQ(out->command, in.command);
+  EXPECT_EQ(out->build_ids, in.build_ids);
+  ASSERT_EQ(out->processes.size(), 1u);
+  EXPECT_EQ(out->processes[0].pid, 1234u);
+  EXPECT_EQ(out->processes[0].comm, "server");
+  EXPECT_TRUE(out->processes[0].exited);
+  ASSERT_EQ(out->sites.size(), in.sites.size());
+  for (std::size_t i = 0; i < in.sites.size(); ++i) {
+    const RecordedSite &a = out->sites[i], &b = in.sites[i];
+    EXPECT_EQ(a.latest.tgid, b.latest.tgid);
+    EXPECT_EQ(a.latest.stack_id, b.latest.stack_id);
+    EXPECT_EQ(a.latest.outstanding_bytes, b.latest.outstanding_bytes);
+    EXPECT_EQ(a.latest.outstanding_blocks, b.latest.outstanding_blocks);
+    EXPECT_EQ(a.latest.total_allocs, b.latest.total_allocs);
+    EXPECT_EQ(a.latest.total_frees, b.latest.total_frees);
+    EXPECT_EQ(a.stack_complete, b.stack_complete);
+    EXPECT_EQ(a.min_bytes, b.min_bytes);
+    EXPECT_EQ(a.max_bytes, b.max_bytes);
+    EXPECT_EQ(a.samples_seen, b.samples_seen);
+    ASSERT_EQ(a.points.size(), b.points.size());
+    for (std::size_t p = 0; p < a.points.size(); ++p) EXPECT_EQ(a.points[p].bytes, b.points[p].bytes);
+    ASSERT_EQ(a.frames.size(), b.frames.size());
+    for (std::size_t f = 0; f < a.frames.size(); ++f) expect_same_frame(a.frames[f], b.frames[f]);
+  }
+}
+
+TEST(RecordFormat, NegativeValuesSurviveZigzag) {
+  for (std::int64_t v : {std::int64_t{0}, std::int64_t{-1}, std::int64_t{1}, INT64_MIN, INT64_MAX})
+    EXPECT_EQ(unzigzag(zigzag(v)), v);
+}
+
+// Every prefix of a valid record is truncated somewhere: one error naming an offset within the
+// prefix, never a crash or a success.
+TEST(RecordFormat, EveryTruncationIsAnErrorWithItsOffset) {
+  const std::string bytes = encode(test_data::sample_recording());
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    auto r = decode(std::string_view(bytes).substr(0, n));
+    ASSERT_FALSE(r) << "prefix of " << n << " bytes decoded";
+    const std::string& m = r.error().message;
+    ASSERT_EQ(m.rfind("corrupt record at byte ", 0), 0u) << m;
+    const std::size_t offset = std::stoul(m.substr(23));
+    EXPECT_LE(offset, n) << m;
+  }
+}
+
+TEST(RecordFormat, CorruptionsNameWhatAndWhere) {
+  const std::string good = encode(test_data::sample_recording());
+  auto error_of = [](std::string bytes) {
+    auto r = decode(bytes);
+    return r ? std::string("decoded") : r.error().message;
+  };
+  std::string bad_magic = good;
+  bad_magic[0] = 'X';
+  EXPECT_EQ(error_of(bad_magic), "corrupt record at byte 0: not an edleak-bpf record (bad magic)");
+  std::string future = good;
+  future[8] = 2;
+  EXPECT_EQ(error_of(future), "corrupt record at byte 8: format version 2 (this edleak-bpf reads versions 1 to 1)");
+  EXPECT_EQ(error_of(good + "x"), fmt::format("corrupt record at byte {}: 1 bytes after the end marker", good.size()));
+  // A huge count is checked against the bytes left before anything is allocated.
+  std::string huge = good.substr(0, 12);
+  put_varint(huge, 0);  // time
+  huge += std::string(16, '\0');  // elapsed_s, interval_s
+  huge += std::string(9, '\0');  // samples, final, targets_named, counters
+  put_varint(huge, UINT64_MAX >> 1);  // command arguments
+  EXPECT_NE(error_of(huge).find("command arguments cannot fit"), std::string::npos) << error_of(huge);
+}
+
+TEST(RecordFormat, FlippedBytesNeverCrash) {
+  const std::string good = encode(test_data::sample_recording());
+  for (std::size_t i = 0; i < good.size(); ++i)
+    for (unsigned char v : {0x00, 0x01, 0x7f, 0x80, 0xff}) {
+      std::string bytes = good;
+      bytes[i] = static_cast<char>(v);
+      auto r = decode(bytes);
+      if (!r) {
+        EXPECT_EQ(r.error().message.rfind("corrupt record at byte ", 0), 0u);
+      }
+    }
+}
+
+TEST(RecordFile, WritesAtomicallyAndReadsBack) {
+  const std::string path = testing::TempDir() + "/edleak_record_test.edlk";
+  ASSERT_TRUE(write_file(path, test_data::sample_recording()));
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  auto r = read_file(path);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->sites.size(), 2u);
+  auto missing = read_file(path + ".missing");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("cannot read record"), std::string::npos);
+  std::filesystem::remove(path);
+}
+
+// Inputs the fuzzer found (tests/fuzz/corpus/record) decode or fail cleanly, and the seeds decode.
+TEST(RecordFormat, FuzzCorpus) {
+  const auto dir = std::filesystem::path(EDLEAK_TEST_DATA_DIR) / ".." / "fuzz" / "corpus" / "record";
+  ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir;
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto r = decode(bytes);
+    if (entry.path().filename().string().rfind("seed-", 0) == 0) {
+      EXPECT_TRUE(r) << entry.path();
+    }
+    ++files;
+  }
+  EXPECT_GT(files, 0u);
+}
+
+}  // namespace
+}  // namespace edleak::record

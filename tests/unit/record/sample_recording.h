@@ -1,0 +1,50 @@
+#pragma once
+// A hand-built recording shared by the record and output tests: one process with a leaking
+// stack (an inlined frame, a stripped one) and a churning one.
+#include "record/recording.h"
+
+namespace edleak::record::test_data {
+
+inline Recording sample_recording() {
+  Recording r;
+  r.time = std::chrono::system_clock::time_point(std::chrono::seconds(1795514412));
+  r.elapsed_s = 20;
+  r.interval_s = 1;
+  r.samples = 20;
+  r.final = true;
+  r.targets_named = true;
+  r.counters.unknown_frees = 3;
+  r.command = {"./server", "--port", "80"};
+  r.processes = {{1234, 0, "server", true}};
+  r.build_ids["/usr/bin/server"] = "0123456789abcdef";
+
+  RecordedSite leak;
+  leak.latest = {1234, 0xa, 2000, 20, 20, 0};
+  for (int t = 1; t <= 20; ++t) leak.points.push_back({double(t), 100.0 * t});
+  leak.min_bytes = 100, leak.max_bytes = 2000, leak.samples_seen = 20;
+  leak.stack_complete = true;
+  symbolize::Frame site;
+  site.addr = 0x55d0c2a1b191, site.symbol = "leak_here", site.offset = 24, site.module = "/usr/bin/server";
+  site.module_offset = 0x1191, site.file = "list.h", site.line = 12;
+  site.inlined = {{"push_item", "server.c", 42}};
+  symbolize::Frame main_frame;
+  main_frame.addr = 0x55d0c2a1b2ca, main_frame.symbol = "main", main_frame.offset = 0x4a;
+  main_frame.module = "/usr/bin/server", main_frame.file = "server.c", main_frame.line = 90;
+  symbolize::Frame stripped;
+  stripped.addr = 0x7f12a0c3b191, stripped.module = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+  stripped.module_offset = 0x27191, stripped.nearest_symbol = "__libc_start_main", stripped.nearest_offset = 0x85;
+  leak.frames = {site, main_frame, stripped};
+  r.sites.push_back(leak);
+
+  RecordedSite churn;
+  churn.latest = {1234, 0xb, 4096, 1, 200, 199};
+  for (int t = 1; t <= 20; ++t) churn.points.push_back({double(t), 4096});
+  churn.min_bytes = churn.max_bytes = 4096, churn.samples_seen = 20;
+  symbolize::Frame churn_site = main_frame;
+  churn_site.addr = 0x55d0c2a1b300, churn_site.symbol = "handle_request", churn_site.line = 70;
+  churn.frames = {churn_site, main_frame};
+  r.sites.push_back(churn);
+  return r;
+}
+
+}  // namespace edleak::record::test_data

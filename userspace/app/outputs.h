@@ -1,0 +1,54 @@
+#pragma once
+// The outputs besides the report stream, fed by the tracer after every report: --record,
+// --html, --folded/--folded-leaks, --pprof, and the --fail-on verdict. Each file is rewritten
+// (atomically) at every report, so it is current while the run goes on and complete after it.
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "app/debug_hints.h"
+#include "app/fail_verdict.h"
+#include "app/metrics_server.h"
+#include "app/recording.h"
+#include "cli/options.h"
+#include "record/build_id.h"
+#include "util/result.h"
+
+namespace edleak::app {
+
+class Outputs {
+ public:
+  explicit Outputs(const cli::TraceOptions& options);
+  ~Outputs();
+
+  // Starts what must be up before tracing begins (the --metrics server): an error ends the run.
+  Result<void> start();
+
+  void on_report(const report::Report& report, const sample::SiteTable& table,
+                 const ProcessInfos& processes, const StackResolver& resolve);
+
+  // The run's exit status from the command's own (see FailVerdict).
+  int exit_status(int command_status) const;
+
+ private:
+  void warn_once(const std::string& path, const Result<void>& result);
+
+  const cli::TraceOptions& options_;
+  FailVerdict verdict_;
+  record::BuildIds build_ids_;
+  std::unordered_map<std::string, bool> warned_;  // an output that failed is reported once
+  std::unique_ptr<MetricsServer> metrics_;
+  DebugHints debug_hints_{dpkg_package_of};
+};
+
+// Writes the files a recording gives (--record, --folded, --folded-leaks, --pprof) and the HTML
+// page of `report`; shared by the tracer and `edleak-bpf report`. Calls `on_error` per failure.
+struct OutputPaths {
+  std::string record, html, folded, folded_leaks, pprof;
+  bool needs_recording() const { return !record.empty() || !folded.empty() || !folded_leaks.empty() || !pprof.empty(); }
+};
+void write_outputs(const OutputPaths& paths, const report::Report& report, const record::Recording* recording,
+                   const std::function<void(const std::string& path, const Result<void>&)>& on_result);
+
+}  // namespace edleak::app
