@@ -19,17 +19,19 @@ bool class_selected(const cli::FailOn& f, classify::LeakClass c) {
 
 }  // namespace
 
-void FailVerdict::observe(const report::Report& report, const sample::SiteTable& table) {
+void FailVerdict::observe(const report::Report& report) {
   for (const report::ProcessReport& p : report.processes) {
     if (fail_on_.definitely_lost && p.scan) lost_[p.pid] = p.scan->total.definitely_lost.blocks > 0;
     if (!fail_on_.any_leak_class() || !reason_.empty() || !(report.final || p.exited)) continue;
-    table.for_each_site(p.pid, [&](const sample::Site& site) {
-      if (!reason_.empty()) return;
-      const classify::LeakFactor f = classify::compute_leak_factor(site.bytes);
-      if (class_selected(fail_on_, f.cls) && f.leak >= fail_on_.min_leak)
-        reason_ = fmt::format("pid {} ({}): a {} leak of {} (stack {:#x})", p.pid, p.comm, classify::to_string(f.cls),
-                              report::format_bytes(f.leak), site.stack_id);
-    });
+    // The report's verdicts (noise floor included: the gate and the report never disagree), over
+    // every leaking stack, not only the --top listed.
+    for (auto cls : {classify::LeakClass::linear, classify::LeakClass::logarithmic, classify::LeakClass::exponential}) {
+      const std::uint64_t leak = p.largest_leak_by_class[static_cast<std::size_t>(cls)];
+      if (leak == 0 || !class_selected(fail_on_, cls) || leak < fail_on_.min_leak) continue;
+      reason_ = fmt::format("pid {} ({}): a {} leak of {}", p.pid, p.comm, classify::to_string(cls),
+                            report::format_bytes(leak));
+      break;
+    }
   }
 }
 

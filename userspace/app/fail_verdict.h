@@ -8,7 +8,6 @@
 
 #include "cli/options.h"
 #include "report/report.h"
-#include "sample/site_table.h"
 
 namespace edleak::app {
 
@@ -16,10 +15,10 @@ class FailVerdict {
  public:
   explicit FailVerdict(const cli::FailOn& fail_on) : fail_on_(fail_on) {}
 
-  // Looks at one report and the table it was built from: every stack of the processes in their
-  // last report (exited ones, or all in the final report) is classified, not only the --top
-  // shown, so that a cut list cannot hide a leak from the gate.
-  void observe(const report::Report& report, const sample::SiteTable& table);
+  // Looks at one report: the leaks of the processes in their last report (exited ones, or all in
+  // the final report), as the report classified them (noise floor included) and over every stack,
+  // not only the --top listed (ProcessReport::largest_leak_by_class).
+  void observe(const report::Report& report);
 
   bool failed() const;
   // The command's own failure first (its status is kept), then 3 when failed(), else 0.

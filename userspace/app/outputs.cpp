@@ -54,7 +54,7 @@ Result<void> Outputs::start() {
 
 void Outputs::on_report(const report::Report& report, const sample::SiteTable& table,
                         const ProcessInfos& processes, const StackResolver& resolve) {
-  verdict_.observe(report, table);
+  verdict_.observe(report);
   if (metrics_) metrics_->set_text(report::metrics_text(report));
   for (const std::string& hint : debug_hints_.take(report)) log::info("{}", hint);
   const OutputPaths paths = paths_of(options_);

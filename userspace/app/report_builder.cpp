@@ -138,7 +138,11 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
     // The noise floor needs the process's total, known once every site was seen.
     std::erase_if(candidates, [&](Candidate& c) {
       apply_noise_floor(c.factor, proc.outstanding_bytes, context);
-      if (c.factor.is_leak()) ++proc.leaking_stacks;
+      if (c.factor.is_leak()) {
+        ++proc.leaking_stacks;
+        auto& largest = proc.largest_leak_by_class[static_cast<std::size_t>(c.factor.cls)];
+        largest = std::max(largest, c.factor.leak);
+      }
       const bool holds = c.bytes > 0 || c.site->latest.outstanding_blocks > 0;
       return !(c.factor.is_leak() || (context.all_stacks && holds) || lost(c.site->stack_id));
     });

@@ -1,6 +1,7 @@
 #pragma once
 // What one report says: per process, the allocation sites that leak, with their stacks.
 // Built by the tracer (app/) and rendered as text or JSON (renderer.h); also built by tests.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -98,6 +99,9 @@ struct ProcessReport {
   std::uint64_t outstanding_bytes = 0;  // over every stack of the process, leaking or not
   std::uint64_t stacks = 0;             // stacks with outstanding blocks
   std::uint64_t leaking_stacks = 0;     // stacks classified as leaking, before the --top cut
+  // The largest leak of each class among every leaking stack, before the --top cut (the CI gate
+  // reads it, so that a cut list cannot hide a leak from it); indexed by classify::LeakClass.
+  std::array<std::uint64_t, 5> largest_leak_by_class{};
   std::uint64_t total_allocs = 0;       // allocations traced in the process since attach
   std::uint64_t total_frees = 0;        // frees of traced blocks
   std::vector<Leaker> leakers;          // sorted by leak, most first; at most --top

@@ -93,15 +93,15 @@ TEST(ScansExitCode, FailOnDefinitelyLost) {
   auto table = table_of(7);
   ProcessInfos processes{{7, {"prog", true}}};
   FailVerdict verdict(fail_on);
-  verdict.observe(build_report(table, processes, no_frames, ReportContext{}), table);
+  verdict.observe(build_report(table, processes, no_frames, ReportContext{}));
   EXPECT_EQ(verdict.exit_status(0), 0);  // no scan, nothing found
   processes[7].scan = Scans::outcome(sample_scan(), true);
   const report::Report scanned = build_report(table, processes, no_frames, ReportContext{});
-  verdict.observe(scanned, table);
+  verdict.observe(scanned);
   EXPECT_EQ(verdict.exit_status(0), 3);
   EXPECT_EQ(verdict.exit_status(5), 5);  // the command's own failure first
   FailVerdict lenient{cli::FailOn{}};
-  lenient.observe(scanned, table);
+  lenient.observe(scanned);
   EXPECT_EQ(lenient.exit_status(0), 0);
 }
 
