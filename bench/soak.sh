@@ -53,7 +53,8 @@ for line in open(f"{work}/reports.json"):
     for p in r["processes"]:
         if p["pid"] in leaky and p["comm"] == "leaky_child" and p["exited"]:
             # Its first allocation may have a stack of its own (before its tables were read).
-            sites = [l for l in p["leakers"] if l["stack"] and l["stack"][0]["symbol"] == "leak_in_child"]
+            listed = p["leakers"] + p.get("other_stacks", [])  # -a lists the others apart
+            sites = [l for l in listed if l["stack"] and l["stack"][0]["symbol"] == "leak_in_child"]
             if sites: reported[p["pid"]] = sum(l["total_allocs"] for l in sites)
 missing = sorted(leaky - reported.keys())
 exact = sum(1 for v in reported.values() if v == 60)
