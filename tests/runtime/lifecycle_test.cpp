@@ -161,10 +161,11 @@ TEST(Lifecycle, FollowForksOfARunningServer) {
 
 TEST(Lifecycle, AServerWhoseChildrenAllocateGetsAHint) {
   EDLEAK_REQUIRE_LIVE();
-  Background server({testprog("fork_server"), "0", "1", "100"});
+  // Its worker allocates for 8 s: longer than the tracer takes to start on a loaded machine.
+  Background server({testprog("fork_server"), "0", "1", "400"});
   ASSERT_TRUE(server.wait_for_line("ready"));
   auto argv = base_argv();
-  argv.insert(argv.end(), {"-p", std::to_string(server.pid()), "-d", "1500ms"});
+  argv.insert(argv.end(), {"-p", std::to_string(server.pid()), "-d", "2500ms"});
   RunResult r = run(argv, std::chrono::seconds(30));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   bool hinted = false;
@@ -243,9 +244,9 @@ TEST(Lifecycle, AContainerStartedLaterIsTracedInAllProcessMode) {
     }
   std::uint64_t allocs = 0;
   for (const auto& s : sections_of(r, "leaky_child")) allocs = std::max(allocs, allocs_at(s, "leak_in_child"));
-  // Probed once its exec is seen: within milliseconds on a quiet machine; the loop may see it
-  // later when it is busy symbolizing every new process (other tests, builds): at most half.
-  EXPECT_GE(allocs, 125u) << out;
+  // Probed once its exec is seen: within milliseconds on a quiet machine, seconds later when the
+  // all-process loop is busy with every other new process (the other tests): traced, then.
+  EXPECT_GE(allocs, 50u) << out;
   EXPECT_LE(allocs, 250u);
 }
 

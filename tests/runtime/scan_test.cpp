@@ -337,7 +337,7 @@ TEST(Scan, OnDemandSeesStacksRegistersAndThreadTls) {
 
 TEST(Scan, FreezeIsBoundedByMaxScanPause) {
   EDLEAK_REQUIRE_LIVE();
-  Background program({testprog("scan_victim"), "30"});
+  Background program({testprog("scan_victim"), "60"});
   ASSERT_TRUE(program.wait_for_line("ready"));
   RunResult r = run({tracer_path(), "-p", std::to_string(program.pid()), "-i", "200ms", "-d", "1500ms", "--format",
                      "json", "--scan-every", "300ms", "--max-scan-pause", "100ms"},
@@ -355,7 +355,7 @@ TEST(Scan, FreezeIsBoundedByMaxScanPause) {
 
 TEST(Scan, TracerKilledDuringAScanLeavesTheProcessRunning) {
   EDLEAK_REQUIRE_LIVE();
-  Background program({testprog("scan_victim"), "20"});
+  Background program({testprog("scan_victim"), "60"});
   ASSERT_TRUE(program.wait_for_line("ready"));
   Background tracer({tracer_path(), "-p", std::to_string(program.pid()), "-i", "200ms", "-o", "/dev/null",
                      "--scan-every", "100ms", "--max-scan-pause", "60s"},
@@ -366,7 +366,7 @@ TEST(Scan, TracerKilledDuringAScanLeavesTheProcessRunning) {
   EXPECT_EQ(tracer.wait(), 128 + SIGKILL);
   EXPECT_TRUE(wait_until([&] { return process_state(program.pid()) != 't'; }, std::chrono::seconds(2)))
       << "state " << process_state(program.pid());
-  // It finishes its work (2 s of it) and exits 0.
+  // It finishes its work (6 s of it) and exits 0.
   EXPECT_TRUE(program.wait_for_line("done", std::chrono::seconds(10)));
   EXPECT_EQ(program.wait(), 0);
 }
