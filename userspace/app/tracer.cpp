@@ -345,6 +345,11 @@ class Tracer {
   // after us, a chroot, an LD_LIBRARY_PATH copy. Its libraries are mapped by its dynamic loader
   // after exec, so it is looked at once its exec is seen, then again an interval later.
   void check_new_libraries() {
+    // All-process mode with --libc probes that one file, in every process: nothing to add.
+    if (scope_ == Scope::everyone && !options_.libc_path.empty()) {
+      exec_checks_.clear();
+      return;
+    }
     const auto now = Clock::now();
     for (auto it = exec_checks_.begin(); it != exec_checks_.end();) {
       auto& [pid, check] = *it;
