@@ -256,25 +256,11 @@ class Tracer {
       if (options_.follow)
         for (pid_t child : lifecycle::descendants(pid)) {
           auto& r = processes_.on_fork(ProcessKey(static_cast<std::uint32_t>(child)), 0);
-          read_identity(r);
-          r.parent_pid = parent_of(child);
+          r.parent_pid = read_identity(r).parent_pid;
         }
     }
     if (named_pids_ == 0) return make_error("none of the processes named with -p exists any more");
     return all;
-  }
-
-  static std::uint32_t parent_of(pid_t pid) {
-    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-    std::string line;
-    std::getline(stat, line);
-    auto close_paren = line.rfind(')');
-    if (close_paren == std::string::npos) return 0;
-    std::istringstream rest(line.substr(close_paren + 2));
-    char state;
-    std::uint32_t ppid = 0;
-    rest >> state >> ppid;
-    return ppid;
   }
 
   // Which allocator the process uses (its report says so), and the probe targets for it.
@@ -525,12 +511,14 @@ class Tracer {
     }
   }
 
-  void read_identity(lifecycle::ProcessRecord& record) {
+  // Fills what /proc says of the record's process; returns it all (its parent, for one).
+  lifecycle::ProcessIdentity read_identity(lifecycle::ProcessRecord& record) {
     auto id = lifecycle::read_identity(static_cast<pid_t>(record.key.pid));
     if (!id.comm.empty()) record.comm = id.comm;
     if (!id.command.empty()) record.command = id.command;
     if (id.ns_pid) record.ns_pid = id.ns_pid;
     if (!id.cgroup.empty()) record.cgroup = id.cgroup;
+    return id;
   }
 
   // Mapping requests and process events from the BPF side.

@@ -19,16 +19,22 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+// The fields of /proc/PID/stat after the comm ("S 1 ..."; comm may hold spaces and
+// parentheses), "" when the process is gone.
+std::string stat_after_comm(pid_t pid) {
+  std::string line = read_file(fmt::format("/proc/{}/stat", pid));
+  auto close_paren = line.rfind(')');
+  if (close_paren == std::string::npos || close_paren + 2 >= line.size()) return {};
+  return line.substr(close_paren + 2);
+}
+
 }  // namespace
 
 bool process_exists(pid_t pid) {
   if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return false;
   // A zombie has exited: its parent just has not reaped it yet.
-  std::string line = read_file(fmt::format("/proc/{}/stat", pid));
-  auto close_paren = line.rfind(')');  // comm may hold spaces and parentheses
-  if (close_paren == std::string::npos || close_paren + 2 >= line.size()) return false;
-  char state = line[close_paren + 2];
-  return state != 'Z' && state != 'X';
+  const std::string fields = stat_after_comm(pid);
+  return !fields.empty() && fields[0] != 'Z' && fields[0] != 'X';
 }
 
 std::string process_comm(pid_t pid) {
@@ -82,6 +88,9 @@ ProcessIdentity read_identity(pid_t pid) {
   ProcessIdentity id;
   id.comm = process_comm(pid);
   id.command = parse_cmdline(read_file(fmt::format("/proc/{}/cmdline", pid)));
+  std::istringstream fields(stat_after_comm(pid));
+  char state = 0;
+  fields >> state >> id.parent_pid;
   id.ns_pid = parse_ns_pid("\n" + read_file(fmt::format("/proc/{}/status", pid)));
   id.cgroup = parse_cgroup(read_file(fmt::format("/proc/{}/cgroup", pid)));
   return id;

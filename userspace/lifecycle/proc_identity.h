@@ -15,6 +15,7 @@ std::string process_comm(pid_t pid);
 struct ProcessIdentity {
   std::string comm;
   std::string command;      // argv joined by spaces
+  std::uint32_t parent_pid = 0;
   std::uint32_t ns_pid = 0; // its pid in its own pid namespace, 0 when the same as ours
   std::string cgroup;       // cgroup v2 path, "" for the root cgroup
 };

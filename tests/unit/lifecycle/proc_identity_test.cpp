@@ -30,6 +30,7 @@ TEST(ProcIdentity, ReadsThisProcess) {
   ProcessIdentity id = read_identity(getpid());
   EXPECT_FALSE(id.comm.empty());
   EXPECT_NE(id.command.find("lifecycle"), std::string::npos) << id.command;
+  EXPECT_EQ(id.parent_pid, static_cast<std::uint32_t>(getppid()));
   EXPECT_TRUE(process_exists(getpid()));
   EXPECT_FALSE(process_exists(0));
 }
