@@ -22,7 +22,7 @@ fi
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-"$tracer" -v -i 500ms -d "${seconds}s" --format json -a --top 5 -o "$work/reports.json" 2>"$work/tracer.log" &
+"$tracer" --probe-all -v -i 500ms -d "${seconds}s" --format json -a --top 5 -o "$work/reports.json" 2>"$work/tracer.log" &
 tracer_pid=$!
 sleep 3  # loaded and attached
 

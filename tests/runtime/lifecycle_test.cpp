@@ -225,7 +225,7 @@ TEST(Lifecycle, AContainerStartedLaterIsTracedInAllProcessMode) {
   PrivateLibc libc;
   const std::string output = libc.dir() + "/reports.json";
   // -a: the container's section is listed whether or not its few samples make a verdict.
-  Background tracer({tracer_path(), "-i", "200ms", "-d", "14s", "--format", "json", "-a", "--top", "3", "-o", output});
+  Background tracer({tracer_path(), "--probe-all", "-i", "200ms", "-d", "14s", "--format", "json", "-a", "--top", "3", "-o", output});
   // Loading and attaching take a second or two; the container starts well after.
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const std::string script = fmt::format(

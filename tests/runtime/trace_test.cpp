@@ -151,7 +151,7 @@ TEST(Live, AllProcessModeSeesEveryProcess) {
   Background second({testprog("alloc_sites_nofp"), "200", "50"}, {libc.env()});
   ASSERT_TRUE(first.wait_for_line("ready"));
   ASSERT_TRUE(second.wait_for_line("ready"));
-  RunResult r = run({tracer_path(), "--libc", libc.libc_path(), "-i", "100ms", "-d", "2s", "--format", "json"});
+  RunResult r = run({tracer_path(), "--probe-all", "--libc", libc.libc_path(), "-i", "100ms", "-d", "2s", "--format", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto& report = final_report(r);
   for (pid_t pid : {first.pid(), second.pid()}) {

@@ -365,6 +365,11 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
               ->description("With -p: trace the processes' future children too (forks, and what they exec)")
               ->disable_flag_override(),
           "TARGETING");
+  CLI::Option* probe_all =
+      add(app.add_flag("--probe-all")
+              ->description("Trace every process's allocator calls (a trap per call in every process)")
+              ->disable_flag_override(),
+          "TARGETING");
   CLI::Option* no_follow =
       add(app.add_flag("--no-follow")
               ->description("With a command: trace only it, not its children (traced by default)")
@@ -518,6 +523,9 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
                                 : "-f/--follow-forks is for -p; a command's children are followed by default");
   if (no_follow->count() && options.trace.command.empty())
     return usage_error(err, "--no-follow applies to a command (-- CMD); -p processes' children are followed only with -f");
+  if (probe_all->count() && (!options.trace.pids.empty() || !options.trace.command.empty()))
+    return usage_error(err, "--probe-all traces every process: it cannot be combined with -p or a command");
+  options.trace.probe_all = probe_all->count() > 0;
   options.trace.follow = options.trace.command.empty() ? follow_forks->count() > 0 : no_follow->count() == 0;
   const TraceOptions& t = options.trace;
   if (t.fail_on.definitely_lost && t.pids.empty() && (t.command.empty() || !t.exit_scan))

@@ -34,6 +34,8 @@ enum class UnwindMode { automatic, dwarf, frame_pointers };
 //             [--no-exit-scan] [--fail-on LIST] [-v] [-- CMD [ARGS...]]`
 struct TraceOptions {
   std::vector<pid_t> pids;                     // empty and no command: every process
+  // Every process with probes on every allocator call (--probe-all), not the cheap watch.
+  bool probe_all = false;
   std::vector<std::string> command;            // after "--": start and trace it
   // Children: a command's whole tree is traced unless --no-follow; -p processes' future
   // children with -f/--follow-forks.
