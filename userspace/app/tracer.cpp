@@ -18,12 +18,14 @@
 #include "app/report_builder.h"
 #include "app/scans.h"
 #include "app/targets.h"
+#include "app/watch_report.h"
 #include "capture/capture.h"
 #include "capture/preflight.h"
 #include "lifecycle/command_tree.h"
 #include "lifecycle/proc_identity.h"
 #include "lifecycle/process_table.h"
 #include "probe/probe_plan.h"
+#include "report/format.h"
 #include "report/renderer.h"
 #include "sample/site_table.h"
 #include "symbolize/proc_maps.h"
@@ -31,6 +33,8 @@
 #include "unwind/unwind_registry.h"
 #include "util/duration.h"
 #include "util/log.h"
+#include "watch/heap_reader.h"
+#include "watch/heap_watch.h"
 
 namespace edleak::app {
 namespace {
@@ -115,8 +119,17 @@ struct SiteKeyHash {
 enum class Scope {
   command,   // -- CMD (and its tree unless --no-follow)
   pids,      // -p PID... (and their children with -f)
-  everyone,  // neither
+  everyone,  // --probe-all: every process, every allocator call
+  watch,     // none of these: every process's heap; the growing ones zoomed (userspace/watch)
 };
+
+watch::WatchConfig watch_config(const cli::TraceOptions& options) {
+  watch::WatchConfig config;
+  config.zoom_s = std::chrono::duration<double>(options.zoom).count();
+  config.max_zoom = options.max_zoom;
+  config.min_growth_bytes = options.min_heap_growth;
+  return config;
+}
 
 class Tracer {
  public:
@@ -124,7 +137,11 @@ class Tracer {
       : options_(options),
         out_(out),
         renderer_(report::make_renderer(options.format)),
-        scope_(!options.command.empty() ? Scope::command : options.pids.empty() ? Scope::everyone : Scope::pids) {}
+        scope_(!options.command.empty() ? Scope::command
+               : !options.pids.empty()  ? Scope::pids
+               : options.probe_all      ? Scope::everyone
+                                        : Scope::watch),
+        watch_(watch_config(options)) {}
 
   int run() {
     if (auto r = capture::check_privileges(); !r) return fail(r.error());
@@ -164,7 +181,7 @@ class Tracer {
     // -p -f: the children running now.
     if (scope_ == Scope::pids)
       for (const auto& [key, record] : processes_.records())
-        if (!record.named) attach_process(static_cast<pid_t>(key.pid));
+        if (!record.named) (void)attach_process(static_cast<pid_t>(key.pid));
     if (auto r = capture_->attach_mapping_calls(); !r) return fail(r.error());
     log::verbose("attached {} probes in {:.1f} ms", capture_->probe_count(),
                  std::chrono::duration<double, std::milli>(Clock::now() - attach_started).count());
@@ -173,8 +190,11 @@ class Tracer {
       if (command_->seized()) capture_->hold(static_cast<std::uint32_t>(command_->pid()));
       if (auto r = command_->release(); !r) return fail(r.error());
     }
-    log::info("tracing {} with {} probes, reporting every {}; Ctrl-C to stop", describe_targets(),
-              capture_->probe_count(), format_duration(options_.interval));
+    if (scope_ == Scope::watch)
+      log::info("watching {}, reporting every {}; Ctrl-C to stop", describe_targets(), format_duration(options_.interval));
+    else
+      log::info("tracing {} with {} probes, reporting every {}; Ctrl-C to stop", describe_targets(),
+                capture_->probe_count(), format_duration(options_.interval));
     const int code = loop();
     const auto detach_started = Clock::now();
     capture_->detach();
@@ -203,7 +223,7 @@ class Tracer {
     config.unwind = unwind_mode(options_.unwind);
     config.empty_programs = options_.empty_programs;
     config.follow_children = scope_ != Scope::everyone && options_.follow;
-    config.events_for_all = scope_ == Scope::everyone;
+    config.events_for_all = scope_ == Scope::everyone || scope_ == Scope::watch;
     // Holds need a tracer to end them: only the command's tree has one.
     config.hold_followed = command_ && command_->seized();
     return config;
@@ -213,6 +233,9 @@ class Tracer {
     std::string tree = options_.follow ? " and its children" : "";
     if (command_) return fmt::format("'{}' (pid {}){}", options_.command[0], command_->pid(), tree);
     if (scope_ == Scope::everyone) return "every process";
+    if (scope_ == Scope::watch)
+      return fmt::format("every process's heap (a process whose heap grows by {} or more has its allocator traced for {})",
+                         report::format_bytes(options_.min_heap_growth), format_duration(options_.zoom));
     std::string s;
     for (const auto& [key, record] : processes_.records())
       if (record.root) s += (s.empty() ? "" : ",") + std::to_string(key.pid);
@@ -232,6 +255,7 @@ class Tracer {
       return libs;
     }
     if (scope_ == Scope::everyone) return libraries_of_all_processes(options_.libc_path);
+    if (scope_ == Scope::watch) return std::vector<ProbeTarget>{};  // probes go in per suspect
     // -p: a process gone before tracing started fails the run when it is the only one named;
     // among several, it gets a line and the others are traced.
     std::vector<ProbeTarget> all;
@@ -308,16 +332,17 @@ class Tracer {
     return capture_->attach(it->second, target.host_path, target.pid);
   }
 
-  // Probes for one more process (a child of the tree, or of a -p process with -f).
-  void attach_process(pid_t pid) {
+  // Probes for one more process (a child of the tree, of a -p process with -f, a zoomed one).
+  Result<void> attach_process(pid_t pid) {
     auto libs = libraries_of_process(pid, options_.libc_path);
     if (!libs) {
       log::verbose("pid {}: {}", pid, libs.error().message);
-      return;
+      return libs.error();
     }
     add_allocators(pid, probe::discover_process_allocators(pid), *libs);
     for (const auto& t : *libs)
       if (auto r = attach(t); !r) log::warn("{}", r.error().message);
+    return {};
   }
 
   void detach_process(pid_t pid) {
@@ -394,6 +419,7 @@ class Tracer {
       }
       if (options_.duration && Clock::now() - start_ >= *options_.duration) stop = true;
       if (auto r = sample_now(); !r) return fail(r.error());
+      if (scope_ == Scope::watch) watch_tick();
       notice_vanished_named();
       if (command_ && command_->alive() == 0) stop = true;
       if (scope_ == Scope::pids && processes_.all_ended()) stop = true;
@@ -474,6 +500,7 @@ class Tracer {
     context.min_leak_share = options_.min_leak_share;
     auto report = build_report(table_, infos_, [this](const ProcessKey& key, std::uint64_t id) { return stack_of(key, id); },
                                context);
+    if (scope_ == Scope::watch) add_watch(report);
     renderer_->render(report, out_);
     out_.flush();
     outputs_.on_report(report, table_, infos_,
@@ -488,7 +515,7 @@ class Tracer {
     for (const auto& [key, r] : processes_.records()) {
       ProcessInfo& info = infos_[key];
       info.comm = r.comm;
-      info.exited = r.ended;
+      info.exited = r.ended && !r.released;  // released: it runs on, untraced
       info.exec_ended = r.exec_ended;
       // Named processes are listed even without stacks (not the program a named pid ran before
       // an exec, unless it allocated); in -p and command runs, any process once it allocated.
@@ -500,7 +527,7 @@ class Tracer {
       info.cgroup = r.cgroup;
       if (auto a = allocators_.find(key.pid); a != allocators_.end()) info.allocators = a->second;
       info.notes.clear();
-      if (r.named && !options_.follow && !r.ended && table_.sites_of(key).empty()) {
+      if (r.named && !options_.follow && !r.ended && scope_ != Scope::watch && table_.sites_of(key).empty()) {
         // A server's master (nginx, postgres) allocates little; its workers do.
         const std::size_t children = lifecycle::descendants(static_cast<pid_t>(key.pid)).size();
         if (children > 0 && table_.samples() >= 2)
@@ -532,6 +559,7 @@ class Tracer {
     using Kind = capture::ProcessEvent::Kind;
     log::debug("process event {} pid {} history {} (was {}, parent {}, {})", static_cast<int>(e.kind), e.process.pid,
                e.process.incarnation, e.old_incarnation, e.parent_pid, e.comm);
+    if (scope_ == Scope::watch && !on_watch_event(e)) return;
     switch (e.kind) {
       case Kind::fork: {
         // In all-process mode every fork on the machine: learnt lazily, when it allocates.
@@ -543,7 +571,7 @@ class Tracer {
         r.comm = e.comm;
         // A -p process's child (-f): probed as soon as its fork is seen (a command's children are
         // probed at their first stop, before they run).
-        if (scope_ == Scope::pids) attach_process(static_cast<pid_t>(e.process.pid));
+        if (scope_ == Scope::pids) (void)attach_process(static_cast<pid_t>(e.process.pid));
         break;
       }
       case Kind::exec: {
@@ -570,6 +598,108 @@ class Tracer {
     }
   }
 
+  // ---- watch mode (Scope::watch): every process's heap; suspects zoomed ----
+
+  // A process event in watch mode: the heap series follow every process; the process table
+  // (and the rest of on_process_event) only the zoomed ones. Returns whether to go on with it.
+  bool on_watch_event(const capture::ProcessEvent& e) {
+    using Kind = capture::ProcessEvent::Kind;
+    const auto pid = e.process.pid;
+    const lifecycle::ProcessRecord* zoomed = processes_.current(pid);
+    if (zoomed && zoomed->ended) zoomed = nullptr;
+    switch (e.kind) {
+      case Kind::fork:
+        watch_.on_fork(e.process);
+        return false;  // children of a zoomed process are not followed
+      case Kind::exec:
+        watch_.on_exec(pid, e.process.incarnation);
+        // The zoomed program is gone: its window ends with its final section (the new program
+        // is watched afresh).
+        if (zoomed && zoomed->key.incarnation == e.old_incarnation) {
+          symbolizer_.seal(static_cast<pid_t>(pid), e.old_incarnation);
+          zoom_out(zoomed->key, "it exec'd another program");
+        }
+        return false;
+      case Kind::exit:
+        watch_.on_exit(pid);
+        return processes_.find(e.process) != nullptr;
+    }
+    return false;
+  }
+
+  // Every interval: every process's heap read (one small read of /proc each, no probe), the
+  // series classified, windows ended or extended, and new suspects zoomed.
+  void watch_tick() {
+    const double now = std::chrono::duration<double>(Clock::now() - start_).count();
+    const auto started = Clock::now();
+    const pid_t self = getpid();
+    std::vector<watch::HeapSample> samples;
+    for (pid_t pid : watch::list_processes())
+      if (pid != self)
+        if (auto heap = watch::read_heap(pid)) samples.push_back({static_cast<std::uint32_t>(pid), heap->anon_bytes});
+    watch_.observe(now, samples);
+    watch_.classify();
+    for (const ProcessKey& key : watch_.zooms_due(now)) {
+      const watch::WatchedProcess* p = watch_.find(key.pid);
+      auto outcome = zoom_outcomes_.find(key);
+      const bool leaking = outcome != zoom_outcomes_.end() && outcome->second.leaking_stacks > 0;
+      const std::uint64_t traced = outcome == zoom_outcomes_.end() ? 0 : outcome->second.outstanding_bytes;
+      const std::uint64_t growth = p && p->bytes > p->bytes_at_zoom ? p->bytes - p->bytes_at_zoom : 0;
+      std::string note = leaking ? "" : fmt::format("its allocator was traced for {}: no leaking stack", format_duration(options_.zoom));
+      if (std::string more = unexplained_growth(growth, traced, options_.min_heap_growth); !more.empty())
+        note += (note.empty() ? "" : "; ") + more;
+      if (watch_.end_zoom(key, now, leaking, note)) zoom_out(key, "window ended");
+    }
+    for (const ProcessKey& key : watch_.pick_suspects()) zoom_in(key, now);
+    log::debug("watch: {} processes read and classified in {:.1f} ms", samples.size(),
+               std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+  }
+
+  // A suspect's allocator probed, for its process only (no other process traps), as with -p.
+  void zoom_in(const ProcessKey& key, double now) {
+    const pid_t pid = static_cast<pid_t>(key.pid);
+    const watch::WatchedProcess* p = watch_.find(key.pid);
+    const std::string comm = lifecycle::process_comm(pid);
+    watch_.start_zoom(key, now);
+    if (auto r = attach_process(pid); !r) {
+      watch_.end_zoom(key, now, false, fmt::format("cannot trace it: {}", r.error().message));
+      return;
+    }
+    auto& record = processes_.add_named(key, /*root=*/false);
+    read_identity(record);
+    capture_->follow(key.pid);
+    update_unwind(key.pid);
+    log::info("pid {} ({}): heap {} and growing ({} {}): tracing its allocator for {}", pid, comm,
+              report::format_bytes(p ? p->bytes : 0), p ? classify::to_string(p->verdict.cls) : "",
+              report::format_rate(p ? p->verdict.growth_bytes_per_s : 0), format_duration(options_.zoom));
+  }
+
+  // The probes come off; the history gets its final section in the next report, then is
+  // forgotten (kernel maps included) as an exited one would be.
+  void zoom_out(const ProcessKey& key, std::string_view why) {
+    log::verbose("pid {}: allocator no longer traced: {}", key.pid, why);
+    detach_process(static_cast<pid_t>(key.pid));
+    processes_.on_released(key);
+    zoom_outcomes_.erase(key);
+  }
+
+  // The report's watch part; what each zoomed process's stacks say, for the end of its window.
+  void add_watch(report::Report& report) {
+    const double now = std::chrono::duration<double>(Clock::now() - start_).count();
+    add_heap_watch(report, watch_, now, options_.top, options_.all_stacks,
+                   [](std::uint32_t pid) { return lifecycle::process_comm(static_cast<pid_t>(pid)); });
+    for (report::ProcessReport& process : report.processes) {
+      const lifecycle::ProcessRecord* record = processes_.current(process.pid);
+      const watch::WatchedProcess* p = watch_.find(process.pid);
+      if (!record || !p || !p->zoomed || record->ended) continue;
+      zoom_outcomes_[record->key] = {process.leaking_stacks, process.outstanding_bytes};
+      const std::uint64_t growth = p->bytes > p->bytes_at_zoom ? p->bytes - p->bytes_at_zoom : 0;
+      if (std::string note = unexplained_growth(growth, process.outstanding_bytes, options_.min_heap_growth);
+          !note.empty())
+        process.notes.push_back(note);
+    }
+  }
+
   // What happened to the command's tree (after SIGCHLD): exit stops (the last stacks read and
   // symbolized while the memory map exists, the exit scan, then it is let go), holds (its
   // mappings read, then resumed without the signal), signals for it (passed on), exits.
@@ -581,7 +711,7 @@ class Tracer {
       switch (e.kind) {
         case Kind::new_child:
           // Stopped before its first instruction: its probes go in first (its parent's files).
-          attach_process(e.pid);
+          (void)attach_process(e.pid);
           command_->resume(e.pid);
           break;
         case Kind::exit_stop: {
@@ -681,6 +811,7 @@ class Tracer {
     for (const ProcessKey& key : gone) {
       table_.forget_process(key);
       symbolizer_.forget_process(static_cast<pid_t>(key.pid), key.incarnation);
+      zoom_outcomes_.erase(key);
       // The pid's other state goes with its last history (an exec'd pid runs on).
       if (!processes_.current(key.pid)) pids_gone.insert(key.pid);
     }
@@ -724,6 +855,12 @@ class Tracer {
   // What each named process or command allocates with (by pid: its histories share it).
   std::unordered_map<std::uint32_t, std::vector<report::AllocatorInfo>> allocators_;
   Scans scans_{options_};
+  watch::HeapWatch watch_;
+  struct ZoomOutcome {
+    std::uint64_t leaking_stacks = 0;
+    std::uint64_t outstanding_bytes = 0;
+  };
+  std::map<ProcessKey, ZoomOutcome> zoom_outcomes_;  // of each zoomed process, at the last report
   Outputs outputs_{options_};
 };
 

@@ -47,6 +47,7 @@ struct RawArgs {
   std::string max_unwind_rows;
   std::string scan_every;
   std::string max_scan_pause;
+  std::string zoom, max_zoom, min_heap_growth;
   std::vector<std::string> fail_on;
   std::string min_leak;
   std::string record, html, folded, folded_leaks, pprof, metrics;
@@ -232,6 +233,14 @@ Result<TraceOptions> validate_trace(const RawArgs& raw, int verbosity, std::vect
     if (!pause) return pause.error();
     trace.max_scan_pause = *pause;
   }
+  if (!raw.zoom.empty()) {
+    auto zoom = parse_duration_of(raw.zoom, "--zoom");
+    if (!zoom) return zoom.error();
+    trace.zoom = *zoom;
+  }
+  if (auto r = set_bounded(raw.max_zoom, "--max-zoom", 1, 1024, trace.max_zoom); !r) return r.error();
+  if (auto r = set_bounded(raw.min_heap_growth, "--min-heap-growth", 1, UINT64_MAX, trace.min_heap_growth); !r)
+    return r.error();
   auto fail_on = parse_fail_on(raw.fail_on);
   if (!fail_on) return fail_on.error();
   trace.fail_on = *fail_on;
@@ -328,10 +337,13 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
   app.formatter(std::make_shared<Formatter>());
   app.set_version_flag("--version", fmt::format("{} {}", kProgram, kVersion));
   app.footer(
-      "With neither -p nor a command, every process is traced.\n"
+      "With neither -p nor a command, every process's heap is watched (no probes) and a process whose\n"
+      "heap grows like a leak has its allocator traced for --zoom; --probe-all traces every call of\n"
+      "every process instead.\n"
       "Durations: 500ms, 1s, 2m, 1h or plain seconds.\n"
       "Examples:\n"
       "  edleak-bpf -p 1234 -i 2s -d 10m        trace pid 1234 for 10 minutes\n"
+      "  edleak-bpf -i 5s                       watch every process; the stacks of those that leak\n"
       "  edleak-bpf -f -p $(pgrep -o nginx)     trace nginx's master and the workers it starts\n"
       "  edleak-bpf --format json -- ./server   start ./server and trace it, JSON lines on stdout\n"
       "  edleak-bpf --fail-on definitely-lost -- ./tests   fail when the tests leave unreachable blocks\n"
@@ -370,6 +382,16 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
               ->description("Trace every process's allocator calls (a trap per call in every process)")
               ->disable_flag_override(),
           "TARGETING");
+  CLI::Option* zoom = add_value("--zoom", raw.zoom,
+            fmt::format("Watch mode: how long a process whose heap grows has its allocator traced (default {})",
+                        format_duration(defaults.zoom)),
+            "DUR", "TARGETING");
+  CLI::Option* max_zoom = add_value("--max-zoom", raw.max_zoom,
+            fmt::format("Watch mode: processes traced at once (default {})", defaults.max_zoom), "N", "TARGETING");
+  CLI::Option* min_heap_growth = add_value("--min-heap-growth", raw.min_heap_growth,
+            fmt::format("Watch mode: least heap growth, in bytes, that gets a process traced (default {})",
+                        defaults.min_heap_growth),
+            "N", "TARGETING");
   CLI::Option* no_follow =
       add(app.add_flag("--no-follow")
               ->description("With a command: trace only it, not its children (traced by default)")
@@ -526,6 +548,10 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
   if (probe_all->count() && (!options.trace.pids.empty() || !options.trace.command.empty()))
     return usage_error(err, "--probe-all traces every process: it cannot be combined with -p or a command");
   options.trace.probe_all = probe_all->count() > 0;
+  for (const CLI::Option* watch_only : {zoom, max_zoom, min_heap_growth})
+    if (watch_only->count() && !options.trace.watch())
+      return usage_error(err, fmt::format("{} applies to the watch mode (no -p, command or --probe-all)",
+                                          watch_only->get_name(false, true)));
   options.trace.follow = options.trace.command.empty() ? follow_forks->count() > 0 : no_follow->count() == 0;
   const TraceOptions& t = options.trace;
   if (t.fail_on.definitely_lost && t.pids.empty() && (t.command.empty() || !t.exit_scan))

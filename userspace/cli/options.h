@@ -36,6 +36,13 @@ struct TraceOptions {
   std::vector<pid_t> pids;                     // empty and no command: every process
   // Every process with probes on every allocator call (--probe-all), not the cheap watch.
   bool probe_all = false;
+  // The watch mode (neither -p, a command nor --probe-all; userspace/watch): every process's
+  // heap every interval; a process whose heap grows like a leak (by at least min_heap_growth)
+  // is zoomed: its allocator traced per process for `zoom`, at most max_zoom at once.
+  std::chrono::nanoseconds zoom = std::chrono::minutes(2);
+  std::size_t max_zoom = 4;
+  std::uint64_t min_heap_growth = 1 << 20;
+  bool watch() const { return pids.empty() && command.empty() && !probe_all; }
   std::vector<std::string> command;            // after "--": start and trace it
   // Children: a command's whole tree is traced unless --no-follow; -p processes' future
   // children with -f/--follow-forks.

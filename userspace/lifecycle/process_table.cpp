@@ -55,6 +55,13 @@ void ProcessTable::on_exit(const ProcessKey& key, std::optional<int> status) {
   if (status) r.exit_status = status;
 }
 
+void ProcessTable::on_released(const ProcessKey& key) {
+  ProcessRecord* r = find(key);
+  if (!r || r->ended) return;
+  r->ended = true;
+  r->released = true;
+}
+
 ProcessRecord& ProcessTable::on_seen(const ProcessKey& key) { return get(key); }
 
 const ProcessRecord* ProcessTable::current(std::uint32_t pid) const {
@@ -90,8 +97,9 @@ std::vector<ProcessKey> ProcessTable::finish_reported(const std::vector<ProcessK
     if (it == records_.end()) continue;
     it->second.final_reported = true;
     // Named processes stay listed, as exited, until the run ends; a program that exec'd
-    // another has had its last section (the pid's next history is named in its place).
-    if (!it->second.named || it->second.exec_ended) {
+    // another has had its last section (the pid's next history is named in its place), as has
+    // one let go (watch mode: watched again, and zoomed anew if it grows).
+    if (!it->second.named || it->second.exec_ended || it->second.released) {
       dropped.push_back(key);
       records_.erase(it);
     }

@@ -27,6 +27,7 @@ struct ProcessRecord {
   bool root = false;             // named, or the command: its end may end the run
   bool ended = false;            // exited, or exec'd into a new history
   bool exec_ended = false;       // ended by exec (a new history of the same pid follows)
+  bool released = false;         // ended by the tracer letting it go (watch mode): it runs on
   std::optional<int> exit_status;  // wait status, when it exited and it was known
   bool final_reported = false;   // its final section has been rendered
   std::uint32_t exec_incarnation = 0;  // exec_ended: the history that followed
@@ -43,6 +44,9 @@ class ProcessTable {
   ProcessRecord& on_exec(std::uint32_t pid, std::uint32_t old_incarnation, std::uint32_t new_incarnation);
   // The history ended with its process's exit (known or not yet: see the definition).
   void on_exit(const ProcessKey& key, std::optional<int> status);
+  // The tracer stops tracing a history whose process runs on (watch mode's window ended): it
+  // ends here, gets its final section and is forgotten, named or not.
+  void on_released(const ProcessKey& key);
   // A history seen allocating (all-process mode learns processes this way); returns its record,
   // created if new.
   ProcessRecord& on_seen(const ProcessKey& key);

@@ -136,6 +136,20 @@ json churn_json(const ProcessReport& process) {
   return {{"stacks", process.churn_stacks}, {"allocs_per_s", process.churn_allocs_per_s}, {"top", top}};
 }
 
+json heap_json(const HeapReport& heap) {
+  json points = json::array();
+  for (const series::Point& p : heap.series) points.push_back(json::array({p.t_s, p.bytes}));
+  return {
+      {"bytes", heap.bytes},
+      {"leak_factor", classify::to_json(heap.verdict)},
+      {"zoomed", heap.zoomed},
+      {"zoom_left_s", heap.zoom_left_s},
+      {"zooms", heap.zooms},
+      {"zoom_ended", heap.zoom_ended},
+      {"series", points},
+  };
+}
+
 }  // namespace
 
 json to_json(const ProcessReport& process) {
@@ -163,6 +177,7 @@ json to_json(const ProcessReport& process) {
       {"unlisted_stacks", process.unlisted},
       {"churn", churn_json(process)},
       {"scan", process.scan ? to_json(*process.scan) : json(nullptr)},
+      {"heap", process.heap ? heap_json(*process.heap) : json(nullptr)},
   };
 }
 
@@ -187,6 +202,12 @@ json to_json(const Report& report) {
       {"final", report.final},
       {"stats", to_json(report.stats)},
       {"processes", array_of(report.processes)},
+      {"watch", report.watch ? json{{"processes", report.watch->processes},
+                                    {"growing", report.watch->growing},
+                                    {"zoomed", report.watch->zoomed},
+                                    {"unlisted", report.watch->unlisted},
+                                    {"unwatched", report.watch->unwatched}}
+                             : json(nullptr)},
   };
 }
 

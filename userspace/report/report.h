@@ -83,6 +83,18 @@ struct AllocatorInfo {
   std::string description;     // for people: "jemalloc (/usr/lib/x86_64-linux-gnu/libjemalloc.so.2)"
 };
 
+// Watch mode: what the process's heap (its anonymous resident memory, from the kernel's
+// counters: no probe) did over time, and whether its allocator is traced for a window.
+struct HeapReport {
+  std::uint64_t bytes = 0;            // now
+  classify::LeakFactor verdict;       // of the heap series
+  std::vector<series::Point> series;  // empty unless the process is listed with its series
+  bool zoomed = false;                // its allocator is traced now (the stacks are in this section)
+  double zoom_left_s = 0;             // zoomed: until the window ends (another one follows if it leaks)
+  unsigned zooms = 0;                 // windows so far
+  bool zoom_ended = false;            // this section is the last of a window: the probes came off
+};
+
 struct ProcessReport {
   std::uint32_t pid = 0;
   std::string comm;
@@ -110,6 +122,16 @@ struct ProcessReport {
   double churn_allocs_per_s = 0;        // their allocations per second, together
   std::vector<Churner> churners;        // the busiest first; at most --top and 10
   std::optional<ScanSummary> scan;      // the last reachability scan, if any
+  std::optional<HeapReport> heap;       // watch mode
+};
+
+// Watch mode: the processes watched, and how many of them are shown.
+struct WatchSummary {
+  std::uint64_t processes = 0;   // watched now
+  std::uint64_t growing = 0;     // heap classified as a leak (linear, exponential, logarithmic)
+  std::uint64_t zoomed = 0;      // allocator traced now
+  std::uint64_t unlisted = 0;    // growing (or, with -a, any) but cut by --top
+  std::uint64_t unwatched = 0;   // not watched: too many processes (since the start)
 };
 
 // Counters of what the capture could not record; every report shows them.
@@ -134,6 +156,7 @@ struct Report {
   bool all_stacks = false;  // -a: the text report lists churning stacks too (JSON always does)
   Stats stats;
   std::vector<ProcessReport> processes;
+  std::optional<WatchSummary> watch;  // watch mode
 };
 
 }  // namespace edleak::report

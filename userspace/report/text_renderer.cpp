@@ -138,6 +138,19 @@ std::string exit_text(const std::optional<int>& status) {
   return fmt::format(", exited with status {}", WEXITSTATUS(*status));
 }
 
+// Watch mode: the heap's verdict, growth and shape, and whether the allocator is traced.
+std::string heap_text(const HeapReport& heap) {
+  std::string text = fmt::format("heap {}", format_bytes(heap.bytes));
+  if (heap.verdict.cls != classify::LeakClass::insufficient_data)
+    text += fmt::format(", {} {}", classify::to_string(heap.verdict.cls), format_rate(heap.verdict.growth_bytes_per_s));
+  if (std::string spark = sparkline(heap.series); !spark.empty()) text += " " + spark;
+  if (heap.zoomed)
+    text += fmt::format("; allocator traced, {} left in this window", interval_text(std::max(1.0, std::round(heap.zoom_left_s))));
+  else if (heap.zoom_ended)
+    text += "; allocator no longer traced (window ended)";
+  return text;
+}
+
 void write_process_summary(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
   std::string about = printable(process.comm);
   if (process.parent_pid) about += fmt::format(", child of {}", process.parent_pid);
@@ -146,6 +159,12 @@ void write_process_summary(std::ostream& out, const ProcessReport& process, std:
   if (process.exec_ended) about += ", exec'd another program";
   if (process.exited) about += exit_text(process.exit_status);
   out << fmt::format("pid {} ({}): ", process.pid, about);
+  // Watch mode, a process not traced: its heap is all there is to say.
+  if (process.heap && !process.heap->zoomed && !process.heap->zoom_ended) {
+    out << heap_text(*process.heap) << '\n';
+    return;
+  }
+  if (process.heap) out << heap_text(*process.heap) << "\n  stacks: ";
   // An allocator without probes: its process's (empty) sites say nothing, so say that instead.
   if (!process.allocators.empty() && !process.allocators.front().traced) {
     out << fmt::format("not traced: its malloc is {}, which edleak-bpf cannot trace\n",
@@ -193,7 +212,16 @@ void TextRenderer::render(const Report& report, std::ostream& out) {
                      report.final ? "final report, " : "", count_of(report.samples, "sample", "samples"),
                      report.elapsed_s, interval_text(report.interval_s));
   write_stats(out, report.stats);
-  if (report.processes.empty()) out << "no process with outstanding allocations\n";
+  if (report.watch) {
+    const WatchSummary& w = *report.watch;
+    out << fmt::format("watching {} (heap: anonymous resident memory): {} growing, {} with the allocator traced",
+                       count_of(w.processes, "process", "processes"), w.growing, w.zoomed);
+    if (w.unlisted) out << fmt::format("; {} not shown (--top)", count_of(w.unlisted, "more process", "more processes"));
+    if (w.unwatched) out << fmt::format("; {} not watched (too many)", w.unwatched);
+    out << '\n';
+  } else if (report.processes.empty()) {
+    out << "no process with outstanding allocations\n";
+  }
   for (const ProcessReport& process : report.processes) {
     write_process(out, process, report.samples);
     if (report.all_stacks) write_churn(out, process);

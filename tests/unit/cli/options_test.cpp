@@ -55,7 +55,7 @@ void expect_usage_error_line(const Parsed& p, const std::string& fragment) {
   EXPECT_EQ(std::count(p.err.begin(), p.err.end(), '\n'), 1) << p.err;
 }
 
-TEST(ParseOptions, DefaultsTraceEveryProcess) {
+TEST(ParseOptions, DefaultsWatchEveryProcess) {
   Parsed p = parse({});
   ASSERT_TRUE(p.result.options) << p.err;
   EXPECT_EQ(p.result.exit_code, 0);
@@ -441,6 +441,31 @@ TEST(ParseScanOptions, NoExitScan) {
   Parsed p = parse({"--no-exit-scan", "--", "/bin/true"});
   ASSERT_TRUE(p.result.options) << p.err;
   EXPECT_FALSE(p.trace().exit_scan);
+}
+
+// Watch mode (the default) and --probe-all (every call of every process).
+TEST(ParseOptions, WatchModeOptions) {
+  Parsed p = parse({"--zoom", "30s", "--max-zoom", "2", "--min-heap-growth", "65536"});
+  ASSERT_TRUE(p.result.options) << p.err;
+  EXPECT_EQ(p.trace().zoom, 30s);
+  EXPECT_EQ(p.trace().max_zoom, 2u);
+  EXPECT_EQ(p.trace().min_heap_growth, 65536u);
+  Parsed all = parse({"--probe-all"});
+  ASSERT_TRUE(all.result.options) << all.err;
+  EXPECT_TRUE(all.trace().probe_all);
+  EXPECT_FALSE(all.trace().watch());
+  EXPECT_FALSE(parse({"-p", "1"}).trace().watch());
+}
+
+TEST(ParseOptions, WatchOptionsOutsideTheWatchModeAreUsageErrors) {
+  expect_usage_error(parse({"--zoom", "1m", "-p", "1"}),
+                     "--zoom applies to the watch mode (no -p, command or --probe-all)");
+  expect_usage_error(parse({"--probe-all", "--max-zoom", "3"}),
+                     "--max-zoom applies to the watch mode (no -p, command or --probe-all)");
+  expect_usage_error(parse({"--probe-all", "-p", "1"}),
+                     "--probe-all traces every process: it cannot be combined with -p or a command");
+  expect_usage_error_line(parse({"--max-zoom", "0"}), "--max-zoom");
+  expect_usage_error_line(parse({"--zoom", "soon"}), "--zoom");
 }
 
 }  // namespace

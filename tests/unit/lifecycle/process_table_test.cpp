@@ -84,5 +84,27 @@ TEST(ProcessTable, SeenProcessesAreLearntOnce) {
   EXPECT_FALSE(t.find(ProcessKey(400, 0))->named);
 }
 
+// Watch mode lets a zoomed process go while it runs: its history ends, gets one final section and
+// is dropped although named; a release after it ended changes nothing.
+TEST(ProcessTable, ReleasedHistoryIsReportedOnceThenDropped) {
+  ProcessTable t;
+  t.add_named(ProcessKey(300, 0), /*root=*/false);
+  t.on_released(ProcessKey(300, 0));
+  const ProcessRecord* r = t.find(ProcessKey(300, 0));
+  ASSERT_NE(r, nullptr);
+  EXPECT_TRUE(r->ended);
+  EXPECT_TRUE(r->released);
+  EXPECT_FALSE(r->exit_status);
+  auto ending = t.ending();
+  ASSERT_EQ(ending, std::vector<ProcessKey>{ProcessKey(300, 0)});
+  EXPECT_EQ(t.finish_reported(ending), ending);
+  EXPECT_EQ(t.find(ProcessKey(300, 0)), nullptr);
+  // Zoomed again later: a new record under the same key.
+  t.add_named(ProcessKey(300, 0), false);
+  t.on_exit(ProcessKey(300, 0), 0);
+  t.on_released(ProcessKey(300, 0));
+  EXPECT_FALSE(t.find(ProcessKey(300, 0))->released);
+}
+
 }  // namespace
 }  // namespace edleak::lifecycle

@@ -116,7 +116,7 @@ TEST(JsonRenderer, EmptyReport) {
             R"({"time":"2026-11-24T10:00:12Z","elapsed_s":0.0,"interval_s":0.0,"samples":0,"final":false,)"
             R"("stats":{"lost_allocs":0,"stack_errors":0,"lost_sites":0,"unknown_frees":0,"failed_allocs":0,)"
             R"("overwritten_blocks":0,"lost_events":0},)"
-            R"("processes":[]})"
+            R"("processes":[],"watch":null})"
             "\n");
 }
 

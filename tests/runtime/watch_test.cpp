@@ -1,0 +1,108 @@
+// Live tests of the watch mode (no -p, no command): every process's heap is read each interval
+// and only a process whose heap grows like a leak has its allocator probed, for a window.
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "live.h"
+
+namespace edleak::live {
+namespace {
+
+using json = nlohmann::json;
+
+std::vector<json> read_reports(const std::string& path) {
+  std::vector<json> reports;
+  std::ifstream lines(path);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) reports.push_back(json::parse(line));
+  return reports;
+}
+
+// 50 steady processes (churning through a ring of written blocks: a flat heap) and one that
+// leaks 32 KiB blocks, started at a random moment after the tracer: the leaking one is zoomed and
+// its leaking stack reported at its site with exact sizes; no steady one is ever zoomed.
+TEST(Watch, TheLeakingProcessAmongFiftySteadyOnesIsFoundAndOnlyIt) {
+  EDLEAK_REQUIRE_LIVE();
+  std::vector<std::unique_ptr<Background>> steady;
+  std::set<int> steady_pids;
+  for (int i = 0; i < 50; ++i) {
+    steady.push_back(std::make_unique<Background>(std::vector<std::string>{testprog("heap_grower"), "steady", "70"}));
+    steady_pids.insert(steady.back()->pid());
+  }
+  for (auto& s : steady) ASSERT_TRUE(s->wait_for_line("ready"));
+  char dir[] = "/tmp/edleak-watch-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string output = std::string(dir) + "/reports.json";
+  // --max-zoom above one: a steady process taken for a suspect would be zoomed too, and seen.
+  Background tracer({tracer_path(), "-i", "200ms", "-d", "40s", "--zoom", "20s", "--max-zoom", "8", "--format", "json",
+                     "-o", output});
+  std::mt19937 rng(std::random_device{}());
+  const auto delay = std::chrono::milliseconds(4000 + rng() % 4000);  // after the tracer's start-up
+  std::this_thread::sleep_for(delay);
+  Background leaker({testprog("heap_grower"), "leak", "34"});
+  ASSERT_TRUE(leaker.wait_for_line("ready"));
+  ASSERT_EQ(tracer.wait(), 0);
+  const std::vector<json> reports = read_reports(output);
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(reports.empty());
+
+  bool heap_linear = false, zoomed = false;
+  const json* found = nullptr;
+  double found_at = 0;
+  std::string seen;
+  for (const json& report : reports) {
+    ASSERT_FALSE(report["watch"].is_null());
+    EXPECT_GE(report["watch"]["processes"].get<std::uint64_t>(), 51u);
+    for (const json& p : report["processes"]) {
+      const int pid = p["pid"].get<int>();
+      if (steady_pids.count(pid)) {
+        EXPECT_FALSE(!p["heap"].is_null() && p["heap"]["zoomed"].get<bool>()) << "steady pid " << pid << " zoomed";
+        EXPECT_TRUE(p["leakers"].empty()) << "steady pid " << pid << " traced";
+      }
+      if (pid != leaker.pid()) continue;
+      if (!p["heap"].is_null()) {
+        heap_linear = heap_linear || p["heap"]["leak_factor"]["class"] == "linear";
+        zoomed = zoomed || p["heap"]["zoomed"].get<bool>();
+      }
+      const json* l = find_leaker(p, "leak_chunk");
+      if (l && (*l)["leak_factor"]["class"] == "linear" && !found) {
+        found = l;
+        found_at = report["elapsed_s"].get<double>();
+      }
+      seen += fmt::format("t={} heap={} leakers={}\n", report["elapsed_s"].dump(), p["heap"].dump().substr(0, 300),
+                          p["leakers"].size());
+    }
+  }
+  EXPECT_TRUE(heap_linear) << seen;
+  EXPECT_TRUE(zoomed) << seen;
+  ASSERT_NE(found, nullptr) << seen;
+  // Exact: every outstanding block of the site is one 32 KiB leak, none freed.
+  EXPECT_EQ((*found)["outstanding_bytes"].get<std::uint64_t>(), 32768 * (*found)["outstanding_allocs"].get<std::uint64_t>());
+  EXPECT_EQ((*found)["total_frees"].get<std::uint64_t>(), 0u);
+  EXPECT_GE((*found)["outstanding_allocs"].get<std::uint64_t>(), 8u);
+  EXPECT_NE((*found)["stack"][0]["file"].get<std::string>().find("heap_grower.c"), std::string::npos);
+  std::cerr << "leak found " << found_at << " s into the run (leaker started ~" << delay.count() / 1000.0 << " s in)\n";
+  for (auto& s : steady) kill(s->pid(), SIGTERM);
+}
+
+// Usage errors name the watch-mode options that do not apply.
+TEST(Watch, ZoomOptionsNeedTheWatchMode) {
+  RunResult r = run({tracer_path(), "--zoom", "1m", "-p", "1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--zoom applies to the watch mode"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace edleak::live

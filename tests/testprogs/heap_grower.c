@@ -1,0 +1,57 @@
+/* A process for the watch mode's live test (tests/runtime/watch_test.cpp): it churns, and with
+ * MODE leak it also leaks, so that its heap (anonymous resident memory) grows.
+ *
+ *   heap_grower MODE SECONDS
+ *
+ * Every tick (10 ms) churn() replaces one block of a ring of 64 (1 to 32 KiB, written: resident);
+ * the heap is flat once the ring is full. MODE leak: leak_chunk() also keeps a written 32 KiB
+ * block every other tick (about 1.6 MiB/s). Prints "ready" once the ring is full. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RING 64
+#define TICK_NS 10000000L
+
+static void *ring[RING];
+static void *volatile sink;
+
+__attribute__((noinline, noclone)) static void churn(unsigned long n)
+{
+	const size_t size = 1024 + (n * 7919 % 32) * 1024;
+	char *block = malloc(size);
+	memset(block, (int)n, size);
+	free(ring[n % RING]);
+	ring[n % RING] = block;
+}
+
+__attribute__((noinline, noclone)) static void leak_chunk(void)
+{
+	char *block = malloc(32 * 1024);
+	memset(block, 1, 32 * 1024);
+	sink = block;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3 || (strcmp(argv[1], "steady") && strcmp(argv[1], "leak"))) {
+		fprintf(stderr, "usage: heap_grower steady|leak SECONDS\n");
+		return 2;
+	}
+	const int leak = !strcmp(argv[1], "leak");
+	const long ticks = atol(argv[2]) * (1000000000L / TICK_NS);
+	const struct timespec tick = {0, TICK_NS};
+	unsigned long n = 0;
+	for (; n < RING; n++)
+		churn(n);
+	printf("ready\n");
+	fflush(stdout);
+	for (long t = 0; t < ticks; t++, n++) {
+		churn(n);
+		if (leak && t % 2 == 0)
+			leak_chunk();
+		nanosleep(&tick, NULL);
+	}
+	return 0;
+}
