@@ -390,6 +390,10 @@ class Tracer {
     bool stop = false;
     while (!stop) {
       ++tick;
+      // A tick that overran by intervals (a busy machine, a large first symbolization) is not
+      // made up with a burst of reports: the next sample is now, the one after on the beat.
+      if (const auto late = Clock::now() - (start_ + options_.interval * tick); late > options_.interval)
+        tick += static_cast<std::uint64_t>(late / options_.interval);
       const auto next = start_ + options_.interval * tick;
       bool interrupted = false;
       while (Clock::now() < next && !interrupted && !stop) {
@@ -436,8 +440,9 @@ class Tracer {
     if (!snap) return snap.error();
     table_.ingest(*snap);
     // New stacks, most outstanding bytes first: in all-process mode a busy machine brings more
-    // than can be symbolized in an interval (each new compiler process: hundreds of stacks), so
-    // there a tick spends at most kSymbolizeBudget on them and the rest waits for the next one.
+    // than can be symbolized in an interval (each new compiler process: hundreds of stacks; a
+    // zoomed compiler in watch mode: thousands), so there a tick spends at most kSymbolizeBudget
+    // on them and the rest waits for the next one.
     static constexpr auto kSymbolizeBudget = std::chrono::milliseconds(200);
     std::vector<const sample::SiteSample*> fresh;
     for (const auto& site : snap->sites)
@@ -446,7 +451,7 @@ class Tracer {
               [](const auto* a, const auto* b) { return a->outstanding_bytes > b->outstanding_bytes; });
     const auto deadline = Clock::now() + kSymbolizeBudget;
     for (const auto* site : fresh) {
-      if (scope_ == Scope::everyone && Clock::now() > deadline) break;
+      if ((scope_ == Scope::everyone || scope_ == Scope::watch) && Clock::now() > deadline) break;
       const ProcessKey key(site->tgid, site->incarnation);
       symbolized_.insert({key, site->stack_id});
       auto& record = processes_.on_seen(key);

@@ -41,9 +41,11 @@ void add_heap_watch(report::Report& report, const watch::HeapWatch& watch, doubl
   }
   std::vector<const watch::WatchedProcess*> more;
   for (const auto& [pid, p] : watch.processes()) {
-    summary.growing += p.verdict.is_leak();
+    // Growing: a leak's shape, by as much as makes a suspect (a shell's few KiB are not news).
+    const bool growing = p.verdict.is_leak() && p.verdict.leak >= watch.config().min_growth_bytes;
+    summary.growing += growing;
     summary.zoomed += p.zoomed;
-    if (!listed.count(pid) && (all || p.verdict.is_leak())) more.push_back(&p);
+    if (!listed.count(pid) && (all || growing)) more.push_back(&p);
   }
   std::sort(more.begin(), more.end(), [](const auto* a, const auto* b) {
     if (a->verdict.growth_bytes_per_s != b->verdict.growth_bytes_per_s)

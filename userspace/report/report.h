@@ -129,6 +129,7 @@ struct ProcessReport {
 struct WatchSummary {
   std::uint64_t processes = 0;   // watched now
   std::uint64_t growing = 0;     // heap classified as a leak (linear, exponential, logarithmic)
+                                 // by at least the suspects' minimum growth
   std::uint64_t zoomed = 0;      // allocator traced now
   std::uint64_t unlisted = 0;    // growing (or, with -a, any) but cut by --top
   std::uint64_t unwatched = 0;   // not watched: too many processes (since the start)
