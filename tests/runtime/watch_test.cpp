@@ -38,18 +38,26 @@ TEST(Watch, TheLeakingProcessAmongFiftySteadyOnesIsFoundAndOnlyIt) {
   std::vector<std::unique_ptr<Background>> steady;
   std::set<int> steady_pids;
   for (int i = 0; i < 50; ++i) {
-    steady.push_back(std::make_unique<Background>(std::vector<std::string>{testprog("heap_grower"), "steady", "70"}));
+    steady.push_back(std::make_unique<Background>(std::vector<std::string>{testprog("heap_grower"), "steady", "200"}));
     steady_pids.insert(steady.back()->pid());
   }
   for (auto& s : steady) ASSERT_TRUE(s->wait_for_line("ready"));
   char dir[] = "/tmp/edleak-watch-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
   const std::string output = std::string(dir) + "/reports.json";
+  std::error_code ec;
   // --max-zoom above one: a steady process taken for a suspect would be zoomed too, and seen.
   Background tracer({tracer_path(), "-i", "200ms", "-d", "40s", "--zoom", "20s", "--max-zoom", "8", "--format", "json",
                      "-o", output});
+  // Started once the tracer reports (loading takes seconds, more on a loaded machine), at a
+  // random moment after.
+  const auto load_started = std::chrono::steady_clock::now();
+  while (std::filesystem::file_size(output, ec) == 0 || ec) {
+    ASSERT_LT(std::chrono::steady_clock::now() - load_started, std::chrono::seconds(120)) << "no report";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   std::mt19937 rng(std::random_device{}());
-  const auto delay = std::chrono::milliseconds(4000 + rng() % 4000);  // after the tracer's start-up
+  const auto delay = std::chrono::milliseconds(rng() % 4000);
   std::this_thread::sleep_for(delay);
   Background leaker({testprog("heap_grower"), "leak", "34"});
   ASSERT_TRUE(leaker.wait_for_line("ready"));
@@ -93,7 +101,8 @@ TEST(Watch, TheLeakingProcessAmongFiftySteadyOnesIsFoundAndOnlyIt) {
   EXPECT_EQ((*found)["total_frees"].get<std::uint64_t>(), 0u);
   EXPECT_GE((*found)["outstanding_allocs"].get<std::uint64_t>(), 8u);
   EXPECT_NE((*found)["stack"][0]["file"].get<std::string>().find("heap_grower.c"), std::string::npos);
-  std::cerr << "leak found " << found_at << " s into the run (leaker started ~" << delay.count() / 1000.0 << " s in)\n";
+  std::cerr << "leak found " << found_at << " s into the run (leaker started ~" << delay.count() / 1000.0
+            << " s after the first report)\n";
   for (auto& s : steady) kill(s->pid(), SIGTERM);
 }
 
