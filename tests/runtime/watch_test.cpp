@@ -32,7 +32,9 @@ std::vector<json> read_reports(const std::string& path) {
 
 // 50 steady processes (churning through a ring of written blocks: a flat heap) and one that
 // leaks 32 KiB blocks, started at a random moment after the tracer: the leaking one is zoomed and
-// its leaking stack reported at its site with exact sizes; no steady one is ever zoomed.
+// its leaking stack reported at its site with exact sizes; no steady one is ever zoomed. Beside
+// them, one whose heap grows by sbrk() (no allocator call): zoomed, and its growth said to be
+// unexplained by the traced calls.
 TEST(Watch, TheLeakingProcessAmongFiftySteadyOnesIsFoundAndOnlyIt) {
   EDLEAK_REQUIRE_LIVE();
   std::vector<std::unique_ptr<Background>> steady;
@@ -60,13 +62,15 @@ TEST(Watch, TheLeakingProcessAmongFiftySteadyOnesIsFoundAndOnlyIt) {
   const auto delay = std::chrono::milliseconds(rng() % 4000);
   std::this_thread::sleep_for(delay);
   Background leaker({testprog("heap_grower"), "leak", "34"});
+  Background breaker({testprog("heap_grower"), "sbrk", "34"});
   ASSERT_TRUE(leaker.wait_for_line("ready"));
+  ASSERT_TRUE(breaker.wait_for_line("ready"));
   ASSERT_EQ(tracer.wait(), 0);
   const std::vector<json> reports = read_reports(output);
   std::filesystem::remove_all(dir);
   ASSERT_FALSE(reports.empty());
 
-  bool heap_linear = false, zoomed = false;
+  bool heap_linear = false, zoomed = false, breaker_zoomed = false, breaker_explained = false;
   const json* found = nullptr;
   double found_at = 0;
   std::string seen;
@@ -78,6 +82,13 @@ TEST(Watch, TheLeakingProcessAmongFiftySteadyOnesIsFoundAndOnlyIt) {
       if (steady_pids.count(pid)) {
         EXPECT_FALSE(!p["heap"].is_null() && p["heap"]["zoomed"].get<bool>()) << "steady pid " << pid << " zoomed";
         EXPECT_TRUE(p["leakers"].empty()) << "steady pid " << pid << " traced";
+      }
+      if (pid == breaker.pid()) {
+        breaker_zoomed = breaker_zoomed || (!p["heap"].is_null() && p["heap"]["zoomed"].get<bool>());
+        for (const auto& note : p["notes"])
+          breaker_explained = breaker_explained || note.get<std::string>().find("not from traced allocator calls") !=
+                                                        std::string::npos;
+        EXPECT_EQ(find_leaker(p, "grow_break"), nullptr);
       }
       if (pid != leaker.pid()) continue;
       if (!p["heap"].is_null()) {
@@ -93,6 +104,8 @@ TEST(Watch, TheLeakingProcessAmongFiftySteadyOnesIsFoundAndOnlyIt) {
                           p["leakers"].size());
     }
   }
+  EXPECT_TRUE(breaker_zoomed);
+  EXPECT_TRUE(breaker_explained);
   EXPECT_TRUE(heap_linear) << seen;
   EXPECT_TRUE(zoomed) << seen;
   ASSERT_NE(found, nullptr) << seen;

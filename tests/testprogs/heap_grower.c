@@ -5,7 +5,10 @@
  *
  * Every tick (10 ms) churn() replaces one block of a ring of 64 (1 to 32 KiB, written: resident);
  * the heap is flat once the ring is full. MODE leak: leak_chunk() also keeps a written 32 KiB
- * block every other tick (about 1.6 MiB/s). Prints "ready" once the ring is full. */
+ * block every other tick (about 1.6 MiB/s). MODE sbrk: grow_break() moves the program break by
+ * 32 KiB every other tick and writes it, no allocator call at all (growth the allocator probes
+ * cannot explain). Prints "ready" once the ring is full. */
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +36,20 @@ __attribute__((noinline, noclone)) static void leak_chunk(void)
 	sink = block;
 }
 
+__attribute__((noinline, noclone)) static void grow_break(void)
+{
+	char *top = sbrk(32 * 1024);
+	if (top != (void *)-1)
+		memset(top, 1, 32 * 1024);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 3 || (strcmp(argv[1], "steady") && strcmp(argv[1], "leak"))) {
-		fprintf(stderr, "usage: heap_grower steady|leak SECONDS\n");
+	if (argc != 3 || (strcmp(argv[1], "steady") && strcmp(argv[1], "leak") && strcmp(argv[1], "sbrk"))) {
+		fprintf(stderr, "usage: heap_grower steady|leak|sbrk SECONDS\n");
 		return 2;
 	}
-	const int leak = !strcmp(argv[1], "leak");
+	const int leak = !strcmp(argv[1], "leak"), raw = !strcmp(argv[1], "sbrk");
 	const long ticks = atol(argv[2]) * (1000000000L / TICK_NS);
 	const struct timespec tick = {0, TICK_NS};
 	unsigned long n = 0;
@@ -51,6 +61,8 @@ int main(int argc, char **argv)
 		churn(n);
 		if (leak && t % 2 == 0)
 			leak_chunk();
+		if (raw && t % 2 == 0)
+			grow_break();
 		nanosleep(&tick, NULL);
 	}
 	return 0;
