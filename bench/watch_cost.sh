@@ -18,14 +18,18 @@ pairs=2000000
 median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 ns_of() { awk '/^ns_per_pair/ {print $2}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, in clock ticks
+log=$(mktemp)
+# Until the tracer says it is watching (loading takes seconds, more on a loaded machine).
+wait_watching() { until grep -q "watching every" "$log"; do sleep 0.2; done; }
 
 untraced=() watched=()
 for ((r = 1; r <= runs; r++)); do
   echo "run $r/$runs..." >&2
   untraced+=("$("$loop" $pairs | ns_of)")
-  "$tracer" -i 1s -o /dev/null 2>/dev/null &
+  "$tracer" -i 1s -o /dev/null 2>"$log" &
   tracer_pid=$!
-  sleep 4  # loaded, and a few intervals in
+  wait_watching
+  sleep 3  # a few intervals in
   watched+=("$("$loop" $pairs | ns_of)")
   kill -INT $tracer_pid; wait $tracer_pid || true
 done
@@ -38,11 +42,12 @@ printf '%-34s %10.1f   %.3fx\n' "untraced, watch mode running" "$w" "$(echo "$w 
 echo "starting $processes sleepers..." >&2
 sleepers=()
 for ((i = 0; i < processes; i++)); do sleep 300 & sleepers+=($!); done
-trap 'kill "${sleepers[@]}" 2>/dev/null || true' EXIT
+trap 'kill "${sleepers[@]}" 2>/dev/null || true; rm -f "$log"' EXIT
 total=$(ls -d /proc/[0-9]* | wc -l)
-"$tracer" -i 1s -d 32s -o /dev/null 2>/dev/null &
+"$tracer" -i 1s -d 40s -o /dev/null 2>"$log" &
 tracer_pid=$!
-sleep 10
+wait_watching
+sleep 5
 before=$(cpu_ticks $tracer_pid)
 sleep 20
 after=$(cpu_ticks $tracer_pid)

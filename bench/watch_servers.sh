@@ -50,17 +50,20 @@ for r in reports:
         h = p.get("heap")
         key = (p["pid"], p["comm"])
         if h and h["zoomed"] or p["leakers"]:
-            z = zoomed.setdefault(key, {"leaking": 0, "notes": set(), "heap": None})
+            z = zoomed.setdefault(key, {"leaking": 0, "notes": [], "heap": None})
             z["leaking"] = max(z["leaking"], p["leaking_stacks"])
-            z["notes"].update(p["notes"])
+            z["notes"] = p["notes"] or z["notes"]  # the last said
             if h: z["heap"] = f'{h["bytes"]/2**20:.1f} MiB {h["leak_factor"]["class"]}'
         elif h and h["leak_factor"]["class"] in ("linear", "exponential", "logarithmic"):
             growing.setdefault(key, set()).add(h["leak_factor"]["class"])
 last = reports[-1]
 print(f'{len(reports)} reports; watched {last["watch"]["processes"]} processes at the end')
+servers = ("nginx", "redis-server", "postgres", "pgbench", "ab", "redis-benchmark")
+flagged = sorted({comm for (pid, comm) in list(zoomed) + list(growing) if comm in servers})
+print(f'servers and their load generators zoomed or growing: {len(flagged)} {flagged}')
 print(f'traced (zoomed): {len(zoomed)}')
 for (pid, comm), z in sorted(zoomed.items()):
-    print(f'  pid {pid} ({comm}): heap {z["heap"]}, leaking stacks {z["leaking"]}; ' + "; ".join(sorted(z["notes"])))
+    print(f'  pid {pid} ({comm}): heap {z["heap"]}, leaking stacks {z["leaking"]}; ' + "; ".join(z["notes"]))
 print(f'listed as growing, never traced: {len(growing)}')
 for (pid, comm), classes in sorted(growing.items()):
     print(f'  pid {pid} ({comm}): {", ".join(sorted(classes))}')
