@@ -75,6 +75,28 @@ std::string metrics_text(const Report& report) {
       }
     }
   }
+  // Watch mode: the listed processes' heaps (bounded like the rest), and how many are watched.
+  if (report.watch) {
+    const Family heap[] = {
+        {"edleak_process_heap_bytes", "gauge", "Watch mode: the process's resident anonymous memory."},
+        {"edleak_process_heap_growth_bytes_per_second", "gauge", "Watch mode: growth rate of the heap's trend."},
+    };
+    for (std::size_t f = 0; f < std::size(heap); ++f) {
+      header(out, heap[f]);
+      for (std::size_t i = 0; i < processes; ++i) {
+        const ProcessReport& p = report.processes[i];
+        if (!p.heap) continue;
+        const double values[] = {double(p.heap->bytes), p.heap->verdict.growth_bytes_per_s};
+        out += fmt::format("{}{{{},class=\"{}\",traced=\"{}\"}} {}\n", heap[f].name, process_labels(p),
+                           classify::to_string(p.heap->verdict.cls), p.heap->zoomed ? "true" : "false",
+                           number(values[f]));
+      }
+    }
+    header(out, {"edleak_watched_processes", "gauge", "Watch mode: processes whose heap is watched."});
+    out += fmt::format("edleak_watched_processes {}\n", report.watch->processes);
+    header(out, {"edleak_zoomed_processes", "gauge", "Watch mode: processes whose allocator is traced now."});
+    out += fmt::format("edleak_zoomed_processes {}\n", report.watch->zoomed);
+  }
   const std::pair<Family, std::uint64_t> counters[] = {
       {{"edleak_lost_allocs_total", "counter", "Allocations not tracked (live-block map full)."}, report.stats.lost_allocs},
       {{"edleak_lost_sites_total", "counter", "Allocations not counted (per-(process, stack) map full)."}, report.stats.lost_sites},

@@ -28,6 +28,29 @@ TEST(MetricsText, FamiliesWithHelpTypeAndLabels) {
   EXPECT_NE(text.find("# TYPE edleak_unknown_frees_total counter\nedleak_unknown_frees_total 3\n"), std::string::npos);
 }
 
+// Watch mode: each listed process's heap, and the processes watched and traced.
+TEST(MetricsText, WatchModeHeaps) {
+  Report r = test_data::sample_report();
+  EXPECT_EQ(metrics_text(r).find("edleak_process_heap_bytes"), std::string::npos);  // not in watch mode
+  r.watch = WatchSummary{.processes = 214, .growing = 1, .zoomed = 1};
+  HeapReport heap;
+  heap.bytes = 4096;
+  heap.verdict.cls = classify::LeakClass::linear;
+  heap.verdict.growth_bytes_per_s = 512;
+  heap.zoomed = true;
+  r.processes[0].heap = heap;
+  const std::string text = metrics_text(r);
+  EXPECT_NE(text.find("edleak_process_heap_bytes{pid=\"1234\",comm=\"server\",class=\"linear\",traced=\"true\"} 4096\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("edleak_process_heap_growth_bytes_per_second{pid=\"1234\",comm=\"server\",class=\"linear\","
+                      "traced=\"true\"} 512\n"),
+            std::string::npos);
+  EXPECT_EQ(count_lines_starting(text, "edleak_process_heap_bytes{"), 1u);  // pid 99 has no heap
+  EXPECT_NE(text.find("\nedleak_watched_processes 214\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nedleak_zoomed_processes 1\n"), std::string::npos);
+}
+
 TEST(MetricsText, CardinalityIsBounded) {
   Report r = test_data::sample_report();
   ProcessReport many = r.processes[0];
