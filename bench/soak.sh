@@ -19,8 +19,11 @@ if [[ $(id -u) -ne 0 ]]; then
   [[ ${CI:-} == true ]] && exit 1  # under CI a live test that cannot run fails
   exit 77                          # ctest: skipped
 fi
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+# SOAK_KEEP=DIR keeps the tracer's log and reports there.
+work=${SOAK_KEEP:-$(mktemp -d)}
+mkdir -p "$work"
+rm -f "$work/leaky.pids"
+trap 'kill $(jobs -p) 2>/dev/null || true; [[ -n ${SOAK_KEEP:-} ]] || rm -rf "$work"' EXIT
 
 "$tracer" --probe-all -v -i 500ms -d "${seconds}s" --format json -a --top 5 -o "$work/reports.json" 2>"$work/tracer.log" &
 tracer_pid=$!

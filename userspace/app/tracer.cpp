@@ -424,10 +424,7 @@ class Tracer {
       const ProcessKey key(site->tgid, site->incarnation);
       symbolized_.insert({key, site->stack_id});
       auto& record = processes_.on_seen(key);
-      if (record.command.empty() && !record.ended) {  // first seen allocating
-        read_identity(record);
-        if (auto parent = parents_.find(key); parent != parents_.end()) record.parent_pid = parent->second;
-      }
+      if (record.command.empty() && !record.ended) read_identity(record);  // first seen allocating
       (void)stack_of(key, site->stack_id);
     }
     return {};
@@ -452,9 +449,12 @@ class Tracer {
     for (std::string line; std::getline(status, line);)
       if (line.rfind("VmRSS:", 0) == 0) rss = line.substr(6);
     log::verbose("state: {} process histories, {} sites, {} stacks here; kernel: {} sites, {} stacks, {} live blocks; "
-                 "rss{}",
+                 "rss{}; symbolizer {} histories, {} modules; unwind {} processes; parents {}, symbolized {}, "
+                 "refreshes {}",
                  processes_.size(), table_.size(), table_.stack_count(), capture_->site_count(),
-                 capture_->stack_count(), capture_->live_block_count(), rss);
+                 capture_->stack_count(), capture_->live_block_count(), rss, symbolizer_.history_count(),
+                 symbolizer_.module_count(), unwind_->stats().processes, processes_.untracked_parents(), symbolized_.size(),
+                 last_refresh_.size());
   }
 
   void report(double interval_s, bool final) {
@@ -536,7 +536,7 @@ class Tracer {
       case Kind::fork: {
         // In all-process mode every fork on the machine: learnt lazily, when it allocates.
         if (scope_ == Scope::everyone) {
-          parents_[e.process] = e.parent_pid;
+          processes_.note_fork(e.process, e.parent_pid);
           break;
         }
         auto& r = processes_.on_fork(e.process, e.parent_pid);
@@ -564,7 +564,6 @@ class Tracer {
         processes_.on_exit(e.process, e.exit_status);
         symbolizer_.seal(static_cast<pid_t>(e.process.pid), e.process.incarnation);  // /proc has it no more
         detach_process(static_cast<pid_t>(e.process.pid));
-        parents_.erase(e.process);
         exec_checks_.erase(static_cast<pid_t>(e.process.pid));
         break;
     }
@@ -719,7 +718,6 @@ class Tracer {
   sample::SiteTable table_;
   symbolize::Symbolizer symbolizer_;
   ProcessInfos infos_;
-  std::map<ProcessKey, std::uint32_t> parents_;  // all-process mode: parents from fork events
   std::unordered_set<std::pair<ProcessKey, std::uint64_t>, SiteKeyHash> symbolized_;
   // What each named process or command allocates with (by pid: its histories share it).
   std::unordered_map<std::uint32_t, std::vector<report::AllocatorInfo>> allocators_;

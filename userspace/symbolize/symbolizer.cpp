@@ -228,4 +228,7 @@ void Symbolizer::forget_process(pid_t pid, std::uint32_t history) {
   impl_->processes.erase(Impl::key(pid, history));
 }
 
+std::size_t Symbolizer::history_count() const { return impl_->processes.size(); }
+std::size_t Symbolizer::module_count() const { return impl_->modules.size(); }
+
 }  // namespace edleak::symbolize

@@ -48,6 +48,10 @@ class Symbolizer {
   // Drops what is cached for a process history (its mappings); modules stay cached.
   void forget_process(pid_t pid, std::uint32_t history = 0);
 
+  // What is held (soak runs check that it follows the live processes).
+  std::size_t history_count() const;
+  std::size_t module_count() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
