@@ -405,6 +405,7 @@ class Tracer {
   // The one sampling step, at every tick and at each exit stop: the capture's maps read, fed to
   // the series, processes learnt, new stacks symbolized while their processes still exist.
   Result<void> sample_now() {
+    const auto started = Clock::now();
     handle_capture_events();
     auto snap = capture_->snapshot(std::chrono::duration<double>(Clock::now() - start_).count());
     if (!snap) return snap.error();
@@ -413,20 +414,33 @@ class Tracer {
     // than can be symbolized in an interval (each new compiler process: hundreds of stacks), so
     // there a tick spends at most kSymbolizeBudget on them and the rest waits for the next one.
     static constexpr auto kSymbolizeBudget = std::chrono::milliseconds(200);
-    std::vector<const sample::SiteSample*> fresh;
-    for (const auto& site : snap->sites)
-      if (!symbolized_.count({ProcessKey(site.tgid, site.incarnation), site.stack_id})) fresh.push_back(&site);
-    std::sort(fresh.begin(), fresh.end(),
-              [](const auto* a, const auto* b) { return a->outstanding_bytes > b->outstanding_bytes; });
-    const auto deadline = Clock::now() + kSymbolizeBudget;
-    for (const auto* site : fresh) {
+    // Histories that ended come first: their final section is in this tick's report.
+    std::vector<std::pair<bool, const sample::SiteSample*>> fresh;  // (live, site)
+    for (const auto& site : snap->sites) {
+      const ProcessKey key(site.tgid, site.incarnation);
+      if (symbolized_.count({key, site.stack_id})) continue;
+      const auto* record = processes_.find(key);
+      fresh.emplace_back(!(record && record->ended), &site);
+    }
+    std::sort(fresh.begin(), fresh.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? !a.first : a.second->outstanding_bytes > b.second->outstanding_bytes;
+    });
+    const auto sampled = Clock::now();
+    tick_.sample_ms = ms_since(started, sampled);
+    tick_.symbolized = 0;
+    tick_.deferred = fresh.size();
+    const auto deadline = sampled + kSymbolizeBudget;
+    for (const auto& [live, site] : fresh) {
       if (scope_ == Scope::everyone && Clock::now() > deadline) break;
+      ++tick_.symbolized;
+      --tick_.deferred;
       const ProcessKey key(site->tgid, site->incarnation);
       symbolized_.insert({key, site->stack_id});
       auto& record = processes_.on_seen(key);
       if (record.command.empty() && !record.ended) read_identity(record);  // first seen allocating
       (void)stack_of(key, site->stack_id);
     }
+    tick_.symbolize_ms = ms_since(sampled, Clock::now());
     return {};
   }
 
@@ -449,16 +463,20 @@ class Tracer {
     for (std::string line; std::getline(status, line);)
       if (line.rfind("VmRSS:", 0) == 0) rss = line.substr(6);
     log::verbose("state: {} process histories, {} sites, {} stacks here; kernel: {} sites, {} stacks, {} live blocks; "
-                 "rss{}; symbolizer {} histories, {} modules; unwind {} processes; parents {}, symbolized {}, "
-                 "refreshes {}",
+                 "rss{}; symbolizer {} histories ({} remembered), {} modules; unwind {} processes; noted forks {}",
                  processes_.size(), table_.size(), table_.stack_count(), capture_->site_count(),
                  capture_->stack_count(), capture_->live_block_count(), rss, symbolizer_.history_count(),
-                 symbolizer_.module_count(), unwind_->stats().processes, processes_.untracked_parents(), symbolized_.size(),
-                 last_refresh_.size());
+                 symbolizer_.remembered_count(), symbolizer_.module_count(), unwind_->stats().processes,
+                 processes_.untracked_parents());
+    // The tick's cost: what a busy machine makes the loop spend (kept under the interval).
+    log::verbose("tick: sample {:.1f} ms, symbolize {:.1f} ms ({} new stacks, {} left for later), report {:.1f} ms, "
+                 "forget {:.1f} ms ({} histories)",
+                 tick_.sample_ms, tick_.symbolize_ms, tick_.symbolized, tick_.deferred, tick_.report_ms,
+                 tick_.forget_ms, tick_.forgotten);
   }
 
   void report(double interval_s, bool final) {
-    log_state();
+    const auto started = Clock::now();
     std::vector<ProcessKey> ending = processes_.ending();
     refresh_infos();
     ReportContext context;
@@ -478,7 +496,12 @@ class Tracer {
     out_.flush();
     outputs_.on_report(report, table_, infos_,
                        [this](const ProcessKey& key, std::uint64_t id) { return stack_of(key, id); });
+    const auto reported = Clock::now();
+    tick_.report_ms = ms_since(started, reported);
+    tick_.forgotten = ending.size();
     forget(processes_.finish_reported(ending));
+    tick_.forget_ms = ms_since(reported, Clock::now());
+    log_state();
   }
 
   // The report's view of the process table, with each process's last scan and notes.
@@ -562,6 +585,9 @@ class Tracer {
       }
       case Kind::exit:
         processes_.on_exit(e.process, e.exit_status);
+        // A process learnt only now (it allocated and exited between two samples) cannot be
+        // read from /proc any more: the event names it.
+        if (auto* r = processes_.find(e.process); r && r->comm.empty()) r->comm = e.comm;
         symbolizer_.seal(static_cast<pid_t>(e.process.pid), e.process.incarnation);  // /proc has it no more
         detach_process(static_cast<pid_t>(e.process.pid));
         exec_checks_.erase(static_cast<pid_t>(e.process.pid));
@@ -647,6 +673,9 @@ class Tracer {
     const auto started = Clock::now();
     if (auto r = unwind_->update_process(pid, *mappings, open_path); !r)
       log::warn("{}", r.error().message);
+    // Read once for both: the symbolizer keeps them past the process's exit (a short process
+    // may end before a tick symbolizes its stacks).
+    symbolizer_.remember_mappings(pid, std::move(*mappings));
     if (log::enabled(log::Level::verbose)) {
       const auto s = unwind_->stats();
       log::verbose("unwind: pid {} mapped in {:.1f} ms; {} files, {} of {} rows ({:.1f} MiB in the "
@@ -697,6 +726,16 @@ class Tracer {
     Clock::time_point due;
     int rounds = 0;
   };
+
+  // Where the last tick's time went (-v).
+  struct TickTimes {
+    double sample_ms = 0, symbolize_ms = 0, report_ms = 0, forget_ms = 0;
+    std::size_t symbolized = 0, deferred = 0, forgotten = 0;
+  };
+  static double ms_since(Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration<double, std::milli>(to - from).count();
+  }
+  TickTimes tick_;
 
   std::optional<SignalFd> signals_;
   const cli::TraceOptions& options_;
