@@ -25,8 +25,13 @@ mkdir -p "$work"
 rm -f "$work/leaky.pids"
 trap 'kill $(jobs -p) 2>/dev/null || true; [[ -n ${SOAK_KEEP:-} ]] || rm -rf "$work"' EXIT
 
-"$tracer" --probe-all -v -i 500ms -d "${seconds}s" --format json -a --top 5 -o "$work/reports.json" 2>"$work/tracer.log" &
+# SOAK_TRACER_ARGS: more options (e.g. --max-stacks 262144 where other work on the machine, a
+# few C++ compilers, holds more distinct stacks than the default 65,536).
+# shellcheck disable=SC2086
+"$tracer" --probe-all -v -i 500ms -d "${seconds}s" --format json -a --top 5 ${SOAK_TRACER_ARGS:-} \
+  -o "$work/reports.json" 2>"$work/tracer.log" &
 tracer_pid=$!
+echo "$tracer_pid" >"$work/tracer.pid"
 sleep 3  # loaded and attached
 
 # The workload: ~50 processes a second, every tenth one leaking; leaky pids are listed.

@@ -393,8 +393,10 @@ class Tracer {
         if (command_ && command_->alive() == 0) interrupted = true;
       }
       if (options_.duration && Clock::now() - start_ >= *options_.duration) stop = true;
-      if (auto r = sample_now(); !r) return fail(r.error());
+      // Before the snapshot: a history that ended is forgotten with the sites this snapshot reads
+      // (capture/), so it must have ended before it.
       notice_vanished_named();
+      if (auto r = sample_now(); !r) return fail(r.error());
       if (command_ && command_->alive() == 0) stop = true;
       if (scope_ == Scope::pids && processes_.all_ended()) stop = true;
       report(interval_s, stop);

@@ -601,12 +601,14 @@ Result<std::vector<std::uint64_t>> Capture::forget_processes(const std::vector<s
   if (processes.empty()) return std::vector<std::uint64_t>{};
   ProcessSet gone(processes.begin(), processes.end());
   auto& maps = impl_->skel->maps;
-  // The sites as they are now (the map is small next to the blocks map): the histories that go,
-  // the blocks they still hold, and the stacks other histories keep.
-  std::vector<edleak_site_key> keys;
-  std::vector<edleak_site> values;
-  if (auto r = read_all(bpf_map__fd(maps.sites), bpf_map__max_entries(maps.sites), keys, values); !r)
-    return r.error();
+  // The sites as the last snapshot read them (read again, they cost a batch read of the map a
+  // tick): the histories that go ended before it (their exit or exec was taken before it was
+  // read), so their sites and counts there are final. The stacks other histories keep are those
+  // of that snapshot too: a site created since, by another history with a stack a gone one had,
+  // loses its frames (as it would between a read and the deletes; rare: a fork shares its
+  // parent's stacks, but its parent is not gone).
+  const auto& keys = impl_->site_keys;
+  const auto& values = impl_->site_values;
   std::vector<edleak_site_key> doomed_sites;
   ProcessSet holders;
   std::unordered_set<std::uint64_t> kept_stacks;
