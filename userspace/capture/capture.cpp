@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "capture/batch_read.h"
 #include "edleak_bpf.skel.h"
 #include "edleak_iter_bpf.skel.h"
 #include "edleak_abi.h"
@@ -351,30 +352,15 @@ Result<void> Capture::attach_mapping_calls() {
 
 namespace {
 
-// Reads a whole hash map with batch lookups (one syscall per chunk).
+// Reads a whole hash map with batch lookups (one syscall per chunk; see batch_read.h).
 template <typename Key, typename Value>
 Result<void> read_all(int fd, std::uint32_t max_entries, std::vector<Key>& keys,
                       std::vector<Value>& values) {
-  keys.resize(max_entries);
-  values.resize(max_entries);
-  std::size_t total = 0;
-  Key in_batch{}, out_batch{};
-  bool first = true;
-  while (total < max_entries) {
-    __u32 count = std::min<std::size_t>(max_entries - total, 8192);
-    int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, &keys[total],
-                                   &values[total], &count, nullptr);
-    total += count;
-    if (err) {
-      if (errno == ENOENT) break;  // the whole map was read
-      return make_error("cannot read a BPF map: {}", errno_text(errno));
-    }
-    in_batch = out_batch;
-    first = false;
-  }
-  keys.resize(total);
-  values.resize(total);
-  return {};
+  return read_batches(
+      [fd](Key* in, Key* out, Key* k, Value* v, std::uint32_t* count) {
+        return bpf_map_lookup_batch(fd, in, out, k, v, count, nullptr);
+      },
+      max_entries, keys, values);
 }
 
 }  // namespace
