@@ -44,7 +44,9 @@ for l in lines:
     if m and "tick:" not in l and int(m.group(2)) > 0:
         fields.setdefault("forget", []).append(float(m.group(1)))
 live = [int(m.group(1)) for l in lines for m in [re.search(r"(\d+) live blocks", l)] if m]
-print(f"forget_cost: ticks that forgot histories: {len(fields.get('forget', []))}; live blocks at most {max(live) if live else '?'}")
+ticks = sum(1 for l in lines if "state:" in l)
+print(f"forget_cost: {ticks} ticks, {len(fields.get('forget', []))} of them forgot histories; "
+      f"live blocks at most {max(live) if live else '?'}")
 for k, v in fields.items():
     print(f"forget_cost: {k:9} median {statistics.median(v):8.1f} ms, max {max(v):8.1f} ms")
 PY
