@@ -86,6 +86,12 @@ def check(failed, message, always=False):
         print(f"soak: FAIL: {message}"); ok = False
     else:
         print(f"soak: not yet: {message}")
+ticks = [sum(map(float, m.groups())) for l in open(f"{work}/tracer.log")
+         for m in [re.search(r"tick: sample ([\d.]+) ms, symbolize ([\d.]+) ms .*report ([\d.]+) ms, forget ([\d.]+) ms", l)] if m]
+if ticks:
+    ticks.sort()
+    print(f"soak: {len(ticks)} ticks (one a 500 ms interval at best): loop time median {ticks[len(ticks) // 2]:.0f} ms, "
+          f"90th percentile {ticks[len(ticks) * 9 // 10]:.0f} ms, max {ticks[-1]:.0f} ms")
 check(len(missing) > len(leaky) // 2, f"{len(missing)} of {len(leaky)} leaking processes without a final section", always=True)
 check(bool(missing), f"{len(missing)} leaking processes without a final section: {missing[:10]}")
 for k in ("stack_errors", "lost_allocs", "lost_sites", "lost_events"):

@@ -464,10 +464,12 @@ class Tracer {
     std::string rss;
     for (std::string line; std::getline(status, line);)
       if (line.rfind("VmRSS:", 0) == 0) rss = line.substr(6);
-    log::verbose("state: {} process histories, {} sites, {} stacks here; kernel: {} sites, {} stacks, {} live blocks; "
-                 "rss{}; symbolizer {} histories ({} remembered), {} modules; unwind {} processes; noted forks {}",
+    log::verbose("state: {} process histories, {} sites, {} stacks here; kernel: {} sites, {} stacks, {} live blocks, "
+                 "maps {:.1f} MiB; rss{}; symbolizer {} histories ({} remembered), {} modules; unwind {} processes; "
+                 "noted forks {}",
                  processes_.size(), table_.size(), table_.stack_count(), capture_->site_count(),
-                 capture_->stack_count(), capture_->live_block_count(), rss, symbolizer_.history_count(),
+                 capture_->stack_count(), capture_->live_block_count(),
+                 static_cast<double>(capture_->map_memory_bytes()) / (1 << 20), rss, symbolizer_.history_count(),
                  symbolizer_.remembered_count(), symbolizer_.module_count(), unwind_->stats().processes,
                  processes_.untracked_parents());
     // The tick's cost: what a busy machine makes the loop spend (kept under the interval).
