@@ -258,6 +258,9 @@ void Symbolizer::seal(pid_t pid, std::uint32_t history) {
 }
 
 void Symbolizer::remember_mappings(pid_t pid, std::vector<Mapping> mappings) {
+  // None: a zombie's (read after its exit event, which sealed its history): kept, they would
+  // never be sealed (a soak run held hundreds).
+  if (mappings.empty()) return;
   impl_->remembered[pid] = std::move(mappings);
 }
 

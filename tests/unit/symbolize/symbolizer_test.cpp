@@ -393,6 +393,9 @@ TEST(Symbolizer, ResolvesAnExitedProcessThroughItsRememberedMappings) {
   EXPECT_THAT(unprimed.symbolize(pid, 7, addrs, AddressKind::instruction)[0].symbol, IsEmpty());
   symbolizer.forget_process(pid, 7);
   EXPECT_EQ(symbolizer.history_count(), 0u);
+  // A zombie's mappings (none), read after its history was sealed, are not kept.
+  symbolizer.remember_mappings(pid, {});
+  EXPECT_EQ(symbolizer.remembered_count(), 0u);
 }
 
 TEST(ElfModule, RejectsAFileThatIsNotElf) {
