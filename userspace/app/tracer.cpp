@@ -395,7 +395,7 @@ class Tracer {
       if (options_.duration && Clock::now() - start_ >= *options_.duration) stop = true;
       // Before the snapshot: a history that ended is forgotten with the sites this snapshot reads
       // (capture/), so it must have ended before it.
-      notice_vanished_named();
+      notice_vanished();
       if (auto r = sample_now(); !r) return fail(r.error());
       if (command_ && command_->alive() == 0) stop = true;
       if (scope_ == Scope::pids && processes_.all_ended()) stop = true;
@@ -447,13 +447,19 @@ class Tracer {
   }
 
   // A named process that exited before its exit event could be asked for (between being found
-  // and being followed) is noticed here: there are few named processes.
-  void notice_vanished_named() {
+  // and being followed) is noticed here: there are few named processes. After process events were
+  // lost (the ring buffer was full while the loop was busy), every tracked history is looked at:
+  // its exit may have been among them, and it would never end.
+  void notice_vanished() {
+    const std::uint64_t lost_events = table_.counters().lost_events;
+    const bool events_lost = lost_events > lost_events_noticed_;
+    lost_events_noticed_ = lost_events;
     std::vector<ProcessKey> vanished;
     for (const auto& [key, r] : processes_.records())
-      if (r.named && !r.ended && !(command_ && static_cast<pid_t>(key.pid) == command_->pid()) &&
+      if ((r.named || events_lost) && !r.ended && !(command_ && static_cast<pid_t>(key.pid) == command_->pid()) &&
           !lifecycle::process_exists(static_cast<pid_t>(key.pid)))
         vanished.push_back(key);
+    if (events_lost) log::verbose("process events lost: {} tracked processes found gone", vanished.size());
     for (const auto& key : vanished) processes_.on_exit(key, std::nullopt);
   }
 
@@ -740,6 +746,7 @@ class Tracer {
     return std::chrono::duration<double, std::milli>(to - from).count();
   }
   TickTimes tick_;
+  std::uint64_t lost_events_noticed_ = 0;  // lost process events already answered (notice_vanished)
 
   std::optional<SignalFd> signals_;
   const cli::TraceOptions& options_;
