@@ -185,6 +185,14 @@ struct edleak_process_event {
 };
 
 /* A live block of one process, as bpf/edleak_iter.bpf.c lists them for a reachability scan. */
+/* Histories whose block keys one pass of the iterator's list_block_keys lists, at most. */
+#define EDLEAK_ITER_HISTORIES 4096
+
+struct edleak_history {
+	__u32 tgid;
+	__u32 incarnation;
+};
+
 struct edleak_live_block {
 	__u64 addr;
 	__u64 size;

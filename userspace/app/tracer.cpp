@@ -422,9 +422,11 @@ class Tracer {
         if (command_ && command_->alive() == 0) interrupted = true;
       }
       if (options_.duration && Clock::now() - start_ >= *options_.duration) stop = true;
+      // Before the snapshot: a history that ended is forgotten with the sites this snapshot reads
+      // (capture/), so it must have ended before it.
+      notice_vanished();
       if (auto r = sample_now(); !r) return fail(r.error());
       if (scope_ == Scope::watch) watch_tick();
-      notice_vanished_named();
       if (command_ && command_->alive() == 0) stop = true;
       if (scope_ == Scope::pids && processes_.all_ended()) stop = true;
       report(interval_s, stop);
@@ -435,6 +437,7 @@ class Tracer {
   // The one sampling step, at every tick and at each exit stop: the capture's maps read, fed to
   // the series, processes learnt, new stacks symbolized while their processes still exist.
   Result<void> sample_now() {
+    const auto started = Clock::now();
     handle_capture_events();
     auto snap = capture_->snapshot(std::chrono::duration<double>(Clock::now() - start_).count());
     if (!snap) return snap.error();
@@ -444,34 +447,50 @@ class Tracer {
     // zoomed compiler in watch mode: thousands), so there a tick spends at most kSymbolizeBudget
     // on them and the rest waits for the next one.
     static constexpr auto kSymbolizeBudget = std::chrono::milliseconds(200);
-    std::vector<const sample::SiteSample*> fresh;
-    for (const auto& site : snap->sites)
-      if (!symbolized_.count({ProcessKey(site.tgid, site.incarnation), site.stack_id})) fresh.push_back(&site);
-    std::sort(fresh.begin(), fresh.end(),
-              [](const auto* a, const auto* b) { return a->outstanding_bytes > b->outstanding_bytes; });
-    const auto deadline = Clock::now() + kSymbolizeBudget;
-    for (const auto* site : fresh) {
+    // Histories that ended come first: their final section is in this tick's report.
+    std::vector<std::pair<bool, const sample::SiteSample*>> fresh;  // (live, site)
+    for (const auto& site : snap->sites) {
+      const ProcessKey key(site.tgid, site.incarnation);
+      if (symbolized_.count({key, site.stack_id})) continue;
+      const auto* record = processes_.find(key);
+      fresh.emplace_back(!(record && record->ended), &site);
+    }
+    std::sort(fresh.begin(), fresh.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? !a.first : a.second->outstanding_bytes > b.second->outstanding_bytes;
+    });
+    const auto sampled = Clock::now();
+    tick_.sample_ms = ms_since(started, sampled);
+    tick_.symbolized = 0;
+    tick_.deferred = fresh.size();
+    const auto deadline = sampled + kSymbolizeBudget;
+    for (const auto& [live, site] : fresh) {
       if ((scope_ == Scope::everyone || scope_ == Scope::watch) && Clock::now() > deadline) break;
+      ++tick_.symbolized;
+      --tick_.deferred;
       const ProcessKey key(site->tgid, site->incarnation);
       symbolized_.insert({key, site->stack_id});
       auto& record = processes_.on_seen(key);
-      if (record.command.empty() && !record.ended) {  // first seen allocating
-        read_identity(record);
-        if (auto parent = parents_.find(key); parent != parents_.end()) record.parent_pid = parent->second;
-      }
+      if (record.command.empty() && !record.ended) read_identity(record);  // first seen allocating
       (void)stack_of(key, site->stack_id);
     }
+    tick_.symbolize_ms = ms_since(sampled, Clock::now());
     return {};
   }
 
   // A named process that exited before its exit event could be asked for (between being found
-  // and being followed) is noticed here: there are few named processes.
-  void notice_vanished_named() {
+  // and being followed) is noticed here: there are few named processes. After process events were
+  // lost (the ring buffer was full while the loop was busy), every tracked history is looked at:
+  // its exit may have been among them, and it would never end.
+  void notice_vanished() {
+    const std::uint64_t lost_events = table_.counters().lost_events;
+    const bool events_lost = lost_events > lost_events_noticed_;
+    lost_events_noticed_ = lost_events;
     std::vector<ProcessKey> vanished;
     for (const auto& [key, r] : processes_.records())
-      if (r.named && !r.ended && !(command_ && static_cast<pid_t>(key.pid) == command_->pid()) &&
+      if ((r.named || events_lost) && !r.ended && !(command_ && static_cast<pid_t>(key.pid) == command_->pid()) &&
           !lifecycle::process_exists(static_cast<pid_t>(key.pid)))
         vanished.push_back(key);
+    if (events_lost) log::verbose("process events lost: {} tracked processes found gone", vanished.size());
     for (const auto& key : vanished) processes_.on_exit(key, std::nullopt);
   }
 
@@ -482,14 +501,23 @@ class Tracer {
     std::string rss;
     for (std::string line; std::getline(status, line);)
       if (line.rfind("VmRSS:", 0) == 0) rss = line.substr(6);
-    log::verbose("state: {} process histories, {} sites, {} stacks here; kernel: {} sites, {} stacks, {} live blocks; "
-                 "rss{}",
+    log::verbose("state: {} process histories, {} sites, {} stacks here; kernel: {} sites, {} stacks, {} live blocks, "
+                 "maps {:.1f} MiB; rss{}; symbolizer {} histories ({} remembered), {} modules; unwind {} processes; "
+                 "noted forks {}",
                  processes_.size(), table_.size(), table_.stack_count(), capture_->site_count(),
-                 capture_->stack_count(), capture_->live_block_count(), rss);
+                 capture_->stack_count(), capture_->live_block_count(),
+                 static_cast<double>(capture_->map_memory_bytes()) / (1 << 20), rss, symbolizer_.history_count(),
+                 symbolizer_.remembered_count(), symbolizer_.module_count(), unwind_->stats().processes,
+                 processes_.untracked_parents());
+    // The tick's cost: what a busy machine makes the loop spend (kept under the interval).
+    log::verbose("tick: sample {:.1f} ms, symbolize {:.1f} ms ({} new stacks, {} left for later), report {:.1f} ms, "
+                 "forget {:.1f} ms ({} histories)",
+                 tick_.sample_ms, tick_.symbolize_ms, tick_.symbolized, tick_.deferred, tick_.report_ms,
+                 tick_.forget_ms, tick_.forgotten);
   }
 
   void report(double interval_s, bool final) {
-    log_state();
+    const auto started = Clock::now();
     std::vector<ProcessKey> ending = processes_.ending();
     refresh_infos();
     ReportContext context;
@@ -510,7 +538,12 @@ class Tracer {
     out_.flush();
     outputs_.on_report(report, table_, infos_,
                        [this](const ProcessKey& key, std::uint64_t id) { return stack_of(key, id); });
+    const auto reported = Clock::now();
+    tick_.report_ms = ms_since(started, reported);
+    tick_.forgotten = ending.size();
     forget(processes_.finish_reported(ending));
+    tick_.forget_ms = ms_since(reported, Clock::now());
+    log_state();
   }
 
   // The report's view of the process table, with each process's last scan and notes.
@@ -569,7 +602,7 @@ class Tracer {
       case Kind::fork: {
         // In all-process mode every fork on the machine: learnt lazily, when it allocates.
         if (scope_ == Scope::everyone) {
-          parents_[e.process] = e.parent_pid;
+          processes_.note_fork(e.process, e.parent_pid);
           break;
         }
         auto& r = processes_.on_fork(e.process, e.parent_pid);
@@ -595,9 +628,11 @@ class Tracer {
       }
       case Kind::exit:
         processes_.on_exit(e.process, e.exit_status);
+        // A process learnt only now (it allocated and exited between two samples) cannot be
+        // read from /proc any more: the event names it.
+        if (auto* r = processes_.find(e.process); r && r->comm.empty()) r->comm = e.comm;
         symbolizer_.seal(static_cast<pid_t>(e.process.pid), e.process.incarnation);  // /proc has it no more
         detach_process(static_cast<pid_t>(e.process.pid));
-        parents_.erase(e.process);
         exec_checks_.erase(static_cast<pid_t>(e.process.pid));
         break;
     }
@@ -783,6 +818,9 @@ class Tracer {
     const auto started = Clock::now();
     if (auto r = unwind_->update_process(pid, *mappings, open_path); !r)
       log::warn("{}", r.error().message);
+    // Read once for both: the symbolizer keeps them past the process's exit (a short process
+    // may end before a tick symbolizes its stacks).
+    symbolizer_.remember_mappings(pid, std::move(*mappings));
     if (log::enabled(log::Level::verbose)) {
       const auto s = unwind_->stats();
       log::verbose("unwind: pid {} mapped in {:.1f} ms; {} files, {} of {} rows ({:.1f} MiB in the "
@@ -835,6 +873,17 @@ class Tracer {
     int rounds = 0;
   };
 
+  // Where the last tick's time went (-v).
+  struct TickTimes {
+    double sample_ms = 0, symbolize_ms = 0, report_ms = 0, forget_ms = 0;
+    std::size_t symbolized = 0, deferred = 0, forgotten = 0;
+  };
+  static double ms_since(Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration<double, std::milli>(to - from).count();
+  }
+  TickTimes tick_;
+  std::uint64_t lost_events_noticed_ = 0;  // lost process events already answered (notice_vanished)
+
   std::optional<SignalFd> signals_;
   const cli::TraceOptions& options_;
   std::ostream& out_;
@@ -855,7 +904,6 @@ class Tracer {
   sample::SiteTable table_;
   symbolize::Symbolizer symbolizer_;
   ProcessInfos infos_;
-  std::map<ProcessKey, std::uint32_t> parents_;  // all-process mode: parents from fork events
   std::unordered_set<std::pair<ProcessKey, std::uint64_t>, SiteKeyHash> symbolized_;
   // What each named process or command allocates with (by pid: its histories share it).
   std::unordered_map<std::uint32_t, std::vector<report::AllocatorInfo>> allocators_;

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "capture/batch_read.h"
 #include "edleak_bpf.skel.h"
 #include "edleak_iter_bpf.skel.h"
 #include "edleak_abi.h"
@@ -125,12 +126,25 @@ struct Capture::Impl {
   // The block lister (bpf/edleak_iter.bpf.c), loaded at the first scan; when it cannot be, batch
   // lookups of the blocks map do (slower).
   IterSkeleton iter;
-  Link iter_link;
+  Link iter_link;      // list_blocks (one history's blocks, for a scan)
+  Link iter_keys_link;  // list_block_keys (the keys of a set of histories' blocks, to forget them)
   bool iter_failed = false;
+  bool iter_keys_failed = false;
   std::uint64_t live_blocks_seen = 0;  // outstanding blocks of every process at the last snapshot
 
   Result<std::vector<LiveBlock>> blocks_by_iterator(const sample::ProcessKey& process);
   Result<std::vector<LiveBlock>> blocks_by_batch(const sample::ProcessKey& process);
+  // The keys of every block of `holders`: by the iterator, else by batch lookups.
+  Result<std::vector<edleak_block_key>> block_keys_of(const std::vector<sample::ProcessKey>& holders);
+  Result<std::vector<edleak_block_key>> block_keys_by_iterator(const std::vector<sample::ProcessKey>& holders);
+  // Attaches `program` of the block lister to the blocks map (loading the lister first).
+  Result<void> attach_lister(bpf_program* (*program)(edleak_iter_bpf&), Link& link);
+  // Reads what one pass of an attached lister writes out, as records of T.
+  template <typename T>
+  Result<std::vector<T>> read_lister(const Link& link);
+  // Calls f(keys, values, count) for each chunk of the blocks map read by batch lookups.
+  template <typename F>
+  Result<void> for_each_block_chunk(F&& f);
 
   bpf_program* entry_program(probe::Handler handler) const {
     auto* p = &skel->progs;
@@ -338,30 +352,15 @@ Result<void> Capture::attach_mapping_calls() {
 
 namespace {
 
-// Reads a whole hash map with batch lookups (one syscall per chunk).
+// Reads a whole hash map with batch lookups (one syscall per chunk; see batch_read.h).
 template <typename Key, typename Value>
 Result<void> read_all(int fd, std::uint32_t max_entries, std::vector<Key>& keys,
                       std::vector<Value>& values) {
-  keys.resize(max_entries);
-  values.resize(max_entries);
-  std::size_t total = 0;
-  Key in_batch{}, out_batch{};
-  bool first = true;
-  while (total < max_entries) {
-    __u32 count = std::min<std::size_t>(max_entries - total, 8192);
-    int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, &keys[total],
-                                   &values[total], &count, nullptr);
-    total += count;
-    if (err) {
-      if (errno == ENOENT) break;  // the whole map was read
-      return make_error("cannot read a BPF map: {}", errno_text(errno));
-    }
-    in_batch = out_batch;
-    first = false;
-  }
-  keys.resize(total);
-  values.resize(total);
-  return {};
+  return read_batches(
+      [fd](Key* in, Key* out, Key* k, Value* v, std::uint32_t* count) {
+        return bpf_map_lookup_batch(fd, in, out, k, v, count, nullptr);
+      },
+      max_entries, keys, values);
 }
 
 }  // namespace
@@ -439,28 +438,31 @@ Result<std::vector<Capture::LiveBlock>> Capture::live_blocks(const sample::Proce
   return impl_->blocks_by_batch(process);
 }
 
-Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_iterator(const sample::ProcessKey& process) {
-  static_assert(sizeof(LiveBlock) == sizeof(edleak_live_block));
-  if (!iter_link) {
+Result<void> Capture::Impl::attach_lister(bpf_program* (*program)(edleak_iter_bpf&), Link& link) {
+  if (link) return {};
+  if (!iter) {
     iter.reset(edleak_iter_bpf__open_and_load());
     if (!iter) return make_error("cannot load the block lister: {}", errno_text(errno));
-    union bpf_iter_link_info info = {};
-    info.map.map_fd = static_cast<__u32>(bpf_map__fd(skel->maps.blocks));
-    LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof info);
-    bpf_link* link = bpf_program__attach_iter(iter->progs.list_blocks, &opts);
-    if (!link) return make_error("cannot attach the block lister: {}", errno_text(errno));
-    iter_link.reset(link);
   }
-  iter->bss->iter_tgid = process.pid;
-  iter->bss->iter_incarnation = process.incarnation;
-  int fd = bpf_iter_create(bpf_link__fd(iter_link.get()));
+  union bpf_iter_link_info info = {};
+  info.map.map_fd = static_cast<__u32>(bpf_map__fd(skel->maps.blocks));
+  LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof info);
+  bpf_link* attached = bpf_program__attach_iter(program(*iter), &opts);
+  if (!attached) return make_error("cannot attach the block lister: {}", errno_text(errno));
+  link.reset(attached);
+  return {};
+}
+
+template <typename T>
+Result<std::vector<T>> Capture::Impl::read_lister(const Link& link) {
+  int fd = bpf_iter_create(bpf_link__fd(link.get()));
   if (fd < 0) return make_error("cannot start the block lister: {}", errno_text(errno));
-  std::vector<LiveBlock> out;
-  std::vector<edleak_live_block> buffer(8192);
+  std::vector<T> out;
+  std::vector<T> buffer(8192);
   std::size_t pending = 0;  // bytes of a record split between two reads
   while (true) {
     auto* bytes = reinterpret_cast<char*>(buffer.data());
-    ssize_t n = read(fd, bytes + pending, buffer.size() * sizeof(edleak_live_block) - pending);
+    ssize_t n = read(fd, bytes + pending, buffer.size() * sizeof(T) - pending);
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
@@ -469,34 +471,97 @@ Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_iterator(const 
     }
     if (n == 0) break;
     std::size_t total = pending + static_cast<std::size_t>(n);
-    std::size_t records = total / sizeof(edleak_live_block);
-    for (std::size_t i = 0; i < records; ++i) out.push_back({buffer[i].addr, buffer[i].size, buffer[i].stack_id});
-    pending = total % sizeof(edleak_live_block);
-    std::memmove(bytes, bytes + records * sizeof(edleak_live_block), pending);
+    std::size_t records = total / sizeof(T);
+    out.insert(out.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(records));
+    pending = total % sizeof(T);
+    std::memmove(bytes, bytes + records * sizeof(T), pending);
   }
   close(fd);
   return out;
 }
 
-Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_batch(const sample::ProcessKey& process) {
+Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_iterator(const sample::ProcessKey& process) {
+  static_assert(sizeof(LiveBlock) == sizeof(edleak_live_block));
+  if (auto r = attach_lister([](edleak_iter_bpf& i) { return i.progs.list_blocks; }, iter_link); !r) return r.error();
+  iter->bss->iter_tgid = process.pid;
+  iter->bss->iter_incarnation = process.incarnation;
+  auto listed = read_lister<edleak_live_block>(iter_link);
+  if (!listed) return listed.error();
+  std::vector<LiveBlock> out;
+  out.reserve(listed->size());
+  for (const auto& b : *listed) out.push_back({b.addr, b.size, b.stack_id});
+  return out;
+}
+
+template <typename F>
+Result<void> Capture::Impl::for_each_block_chunk(F&& f) {
   // Chunks of a few thousand entries, filtered as they come: the map may hold a million blocks
-  // of other processes, and this runs while the process is frozen.
+  // of other processes.
   constexpr __u32 kChunk = 8192;
   const int fd = bpf_map__fd(skel->maps.blocks);
   std::vector<edleak_block_key> keys(kChunk);
   std::vector<edleak_block> values(kChunk);
-  std::vector<LiveBlock> out;
   edleak_block_key in_batch{}, out_batch{};
   for (bool first = true;; first = false) {
     __u32 count = kChunk;
     int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, keys.data(), values.data(), &count,
                                    nullptr);
     if (err && errno != ENOENT) return make_error("cannot read the BPF blocks map: {}", errno_text(errno));
-    for (__u32 i = 0; i < count; ++i)
-      if (keys[i].tgid == process.pid && keys[i].incarnation == process.incarnation) out.push_back({keys[i].addr, values[i].size, values[i].stack_id});
-    if (err) break;  // ENOENT: the whole map was read
+    f(keys.data(), values.data(), count);
+    if (err) return {};  // ENOENT: the whole map was read
     in_batch = out_batch;
   }
+}
+
+Result<std::vector<Capture::LiveBlock>> Capture::Impl::blocks_by_batch(const sample::ProcessKey& process) {
+  std::vector<LiveBlock> out;
+  auto r = for_each_block_chunk([&](const edleak_block_key* keys, const edleak_block* values, __u32 count) {
+    for (__u32 i = 0; i < count; ++i)
+      if (keys[i].tgid == process.pid && keys[i].incarnation == process.incarnation)
+        out.push_back({keys[i].addr, values[i].size, values[i].stack_id});
+  });
+  if (!r) return r.error();
+  return out;
+}
+
+Result<std::vector<edleak_block_key>> Capture::Impl::block_keys_by_iterator(
+    const std::vector<sample::ProcessKey>& holders) {
+  if (auto r = attach_lister([](edleak_iter_bpf& i) { return i.progs.list_block_keys; }, iter_keys_link); !r)
+    return r.error();
+  const int fd = bpf_map__fd(iter->maps.histories);
+  std::vector<edleak_block_key> out;
+  // One pass a set of up to EDLEAK_ITER_HISTORIES histories.
+  for (std::size_t done = 0; done < holders.size();) {
+    std::vector<edleak_history> set;
+    for (; done < holders.size() && set.size() < EDLEAK_ITER_HISTORIES; ++done)
+      set.push_back({holders[done].pid, holders[done].incarnation});
+    std::vector<std::uint8_t> ones(set.size(), 1);
+    __u32 count = static_cast<__u32>(set.size());
+    if (bpf_map_update_batch(fd, set.data(), ones.data(), &count, nullptr) != 0)
+      return make_error("cannot fill the block lister's histories: {}", errno_text(errno));
+    auto keys = read_lister<edleak_block_key>(iter_keys_link);
+    count = static_cast<__u32>(set.size());
+    bpf_map_delete_batch(fd, set.data(), &count, nullptr);
+    if (!keys) return keys.error();
+    out.insert(out.end(), keys->begin(), keys->end());
+  }
+  return out;
+}
+
+Result<std::vector<edleak_block_key>> Capture::Impl::block_keys_of(const std::vector<sample::ProcessKey>& holders) {
+  if (!iter_keys_failed) {
+    auto keys = block_keys_by_iterator(holders);
+    if (keys) return keys;
+    log::verbose("{}; finding the blocks of ended processes with batch lookups instead", keys.error().message);
+    iter_keys_failed = true;
+  }
+  std::unordered_set<sample::ProcessKey, sample::ProcessKeyHash> set(holders.begin(), holders.end());
+  std::vector<edleak_block_key> out;
+  auto r = for_each_block_chunk([&](const edleak_block_key* keys, const edleak_block*, __u32 count) {
+    for (__u32 i = 0; i < count; ++i)
+      if (set.count(sample::ProcessKey(keys[i].tgid, keys[i].incarnation))) out.push_back(keys[i]);
+  });
+  if (!r) return r.error();
   return out;
 }
 
@@ -516,39 +581,49 @@ Result<void> delete_keys(bpf_map* map, std::vector<Key>& keys) {
   return {};
 }
 
-// Deletes the entries of a map keyed by process history (tgid and incarnation fields).
-template <typename Key>
-struct Deleted {
-  std::vector<Key> deleted, kept;
-};
-template <typename Key, typename Value>
-Result<Deleted<Key>> delete_processes(bpf_map* map, const ProcessSet& gone) {
-  std::vector<Key> keys;
-  std::vector<Value> values;
-  if (auto r = read_all(bpf_map__fd(map), bpf_map__max_entries(map), keys, values); !r) return r.error();
-  Deleted<Key> out;
-  for (const auto& k : keys)
-    (gone.count(sample::ProcessKey(k.tgid, k.incarnation)) ? out.deleted : out.kept).push_back(k);
-  if (auto r = delete_keys(map, out.deleted); !r) return r.error();
-  return out;
-}
-
 }  // namespace
 
 Result<std::vector<std::uint64_t>> Capture::forget_processes(const std::vector<sample::ProcessKey>& processes) {
   if (processes.empty()) return std::vector<std::uint64_t>{};
   ProcessSet gone(processes.begin(), processes.end());
   auto& maps = impl_->skel->maps;
-  // Blocks first, so a racing free cannot credit a site that is about to go.
-  if (auto r = delete_processes<edleak_block_key, edleak_block>(maps.blocks, gone); !r) return r.error();
+  // The sites as the last snapshot read them (read again, they cost a batch read of the map a
+  // tick): the histories that go ended before it (their exit or exec was taken before it was
+  // read), so their sites and counts there are final. The stacks other histories keep are those
+  // of that snapshot too: a site created since, by another history with a stack a gone one had,
+  // loses its frames (as it would between a read and the deletes; rare: a fork shares its
+  // parent's stacks, but its parent is not gone).
+  const auto& keys = impl_->site_keys;
+  const auto& values = impl_->site_values;
+  std::vector<edleak_site_key> doomed_sites;
+  ProcessSet holders;
+  std::unordered_set<std::uint64_t> kept_stacks;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const sample::ProcessKey key(keys[i].tgid, keys[i].incarnation);
+    if (!gone.count(key)) {
+      kept_stacks.insert(keys[i].stack_id);
+      continue;
+    }
+    doomed_sites.push_back(keys[i]);
+    if (values[i].total_allocs > values[i].total_frees) holders.insert(key);
+  }
+  // Blocks first, so a racing free cannot credit a site that is about to go. Only for the
+  // histories that still hold some: they ended, so nothing allocates or frees for them any more
+  // and their sites' counts are exact; most short processes hold none, and finding the others'
+  // means walking the whole blocks map.
+  if (!holders.empty()) {
+    auto blocks = impl_->block_keys_of(std::vector<sample::ProcessKey>(holders.begin(), holders.end()));
+    if (!blocks) return blocks.error();
+    if (auto r = delete_keys(maps.blocks, *blocks); !r) return r.error();
+    log::debug("forgot {} blocks of {} of {} ended histories", blocks->size(), holders.size(), processes.size());
+  }
   // Direct mappings are kept per process (not per history).
   for (const auto& key : processes) bpf_map_delete_elem(bpf_map__fd(maps.mmap_regions), &key.pid);
-  auto sites = delete_processes<edleak_site_key, edleak_site>(maps.sites, gone);
-  if (!sites) return sites.error();
+  if (auto r = delete_keys(maps.sites, doomed_sites); !r) return r.error();
   std::unordered_set<std::uint64_t> doomed_stacks;
-  for (const auto& k : sites->deleted) doomed_stacks.insert(k.stack_id);
+  for (const auto& k : doomed_sites)
+    if (!kept_stacks.count(k.stack_id)) doomed_stacks.insert(k.stack_id);
   // A stack stays while a site of another history has it (a forked child shares its parent's).
-  for (const auto& k : sites->kept) doomed_stacks.erase(k.stack_id);
   std::vector<std::uint64_t> stacks(doomed_stacks.begin(), doomed_stacks.end());
   if (auto r = delete_keys(maps.stacks, stacks); !r) return r.error();
   for (std::uint64_t id : stacks) impl_->known_stacks.erase(id);

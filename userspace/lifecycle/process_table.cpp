@@ -4,8 +4,23 @@ namespace edleak::lifecycle {
 
 ProcessRecord& ProcessTable::get(const ProcessKey& key) {
   auto [it, inserted] = records_.try_emplace(key);
-  if (inserted) it->second.key = key;
+  if (inserted) {
+    it->second.key = key;
+    // A history whose fork was noted gets its parent now.
+    if (auto parent = parents_.find(key); parent != parents_.end()) {
+      it->second.parent_pid = parent->second;
+      parents_.erase(parent);
+    }
+  }
   return it->second;
+}
+
+void ProcessTable::note_fork(const ProcessKey& child, std::uint32_t parent_pid) {
+  if (ProcessRecord* r = find(child)) {
+    r->parent_pid = parent_pid;
+    return;
+  }
+  parents_[child] = parent_pid;
 }
 
 ProcessRecord& ProcessTable::add_named(const ProcessKey& key, bool root) {
@@ -27,16 +42,12 @@ ProcessRecord& ProcessTable::on_fork(const ProcessKey& child, std::uint32_t pare
 
 ProcessRecord& ProcessTable::on_exec(std::uint32_t pid, std::uint32_t old_incarnation,
                                      std::uint32_t new_incarnation) {
-  bool named = false, root = false;
-  std::uint32_t parent = 0;
-  if (ProcessRecord* old = find(ProcessKey(pid, old_incarnation))) {
-    old->ended = true;
-    old->exec_ended = true;
-    old->exec_incarnation = new_incarnation;
-    named = old->named;
-    root = old->root;
-    parent = old->parent_pid;
-  }
+  ProcessRecord& old = get(ProcessKey(pid, old_incarnation));
+  old.ended = true;
+  old.exec_ended = true;
+  old.exec_incarnation = new_incarnation;
+  const bool named = old.named, root = old.root;
+  const std::uint32_t parent = old.parent_pid;
   ProcessRecord& r = get(ProcessKey(pid, new_incarnation));
   r.named = r.named || named;  // -p PID, or the command, stays named across exec
   r.root = r.root || root;
@@ -53,6 +64,7 @@ void ProcessTable::on_exit(const ProcessKey& key, std::optional<int> status) {
   ProcessRecord& r = get(key);
   r.ended = true;
   if (status) r.exit_status = status;
+  parents_.erase(key);  // taken by get() when noted; here for a key noted after its record
 }
 
 void ProcessTable::on_released(const ProcessKey& key) {

@@ -40,7 +40,14 @@ class ProcessTable {
   ProcessRecord& add_named(const ProcessKey& key, bool root = true);
   // A new process whose parent is traced (or any process, in all-process mode).
   ProcessRecord& on_fork(const ProcessKey& child, std::uint32_t parent_pid);
+  // A fork of a process not tracked yet (all-process mode learns processes lazily, when seen
+  // allocating): only its parent is kept, for its record if it allocates; it follows the
+  // process through exec and goes with its exit.
+  void note_fork(const ProcessKey& child, std::uint32_t parent_pid);
   // pid exec'd: the history old_incarnation ends, new_incarnation begins (named stays named).
+  // The old history is recorded as ended even when it was not tracked: its sites may be read
+  // after this event, and a history learnt then must know it has ended (no exit event of its
+  // key will come: the exit carries the new history's).
   ProcessRecord& on_exec(std::uint32_t pid, std::uint32_t old_incarnation, std::uint32_t new_incarnation);
   // The history ended with its process's exit (known or not yet: see the definition).
   void on_exit(const ProcessKey& key, std::optional<int> status);
@@ -68,10 +75,13 @@ class ProcessTable {
   // Histories tracked now, ordered by (pid, incarnation).
   const std::map<ProcessKey, ProcessRecord>& records() const { return records_; }
   std::size_t size() const { return records_.size(); }
+  // Parents of processes forked but not tracked (note_fork): as many as live processes.
+  std::size_t untracked_parents() const { return parents_.size(); }
 
  private:
   ProcessRecord& get(const ProcessKey& key);
   std::map<ProcessKey, ProcessRecord> records_;
+  std::map<ProcessKey, std::uint32_t> parents_;  // note_fork: parent pid of untracked histories
 };
 
 }  // namespace edleak::lifecycle

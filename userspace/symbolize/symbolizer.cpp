@@ -110,18 +110,40 @@ struct Symbolizer::Impl {
     return static_cast<std::uint64_t>(history) << 32 | static_cast<std::uint32_t>(pid);
   }
 
-  // (Re)reads the mappings of pid; keeps the previous ones when the process is gone, so the
-  // stacks of a process that just exited still resolve.
+  // Mappings of live processes given by remember_mappings, until their history is sealed.
+  std::unordered_map<pid_t, std::vector<Mapping>> remembered;
+
+  void set_mappings(Process& process, std::vector<Mapping> mappings) {
+    process.mappings = std::move(mappings);
+    process.modules.assign(process.mappings.size(), std::nullopt);
+    process.loaded = true;
+  }
+
+  // Loads the mappings of pid: the remembered ones the first time, else /proc/PID/maps (again
+  // when an address is outside them: mapped since). Keeps the previous ones when the process is
+  // gone, so the stacks of a process that just exited still resolve; once gone, it is not read
+  // again (each stack of it would try).
   void load_mappings(pid_t pid, Process& process) {
     if (process.sealed) return;
+    if (!process.loaded) {
+      if (auto it = remembered.find(pid); it != remembered.end()) {
+        set_mappings(process, std::move(it->second));
+        remembered.erase(it);  // this history has them now
+        return;
+      }
+    }
     auto mappings = read_proc_maps(pid);
     if (!mappings) {
       log::verbose("cannot symbolize addresses of process {}: {}", pid, mappings.error().message);
+      if (errno_gone(pid)) process.sealed = true;
       return;
     }
-    process.mappings = std::move(*mappings);
-    process.modules.assign(process.mappings.size(), std::nullopt);
-    process.loaded = true;
+    set_mappings(process, std::move(*mappings));
+  }
+
+  static bool errno_gone(pid_t pid) {
+    struct stat st;
+    return ::stat(fmt::format("/proc/{}", pid).c_str(), &st) != 0 && errno == ENOENT;
   }
 
   std::optional<std::size_t> mapping_index(const Process& process, std::uint64_t addr) const {
@@ -222,10 +244,32 @@ std::vector<Frame> Symbolizer::symbolize(pid_t pid, std::uint32_t history, std::
   return frames;
 }
 
-void Symbolizer::seal(pid_t pid, std::uint32_t history) { impl_->processes[Impl::key(pid, history)].sealed = true; }
+void Symbolizer::seal(pid_t pid, std::uint32_t history) {
+  Impl::Process& process = impl_->processes[Impl::key(pid, history)];
+  auto it = impl_->remembered.find(pid);
+  if (it == impl_->remembered.end()) {
+    process.sealed = true;
+    return;
+  }
+  if (!process.loaded) impl_->set_mappings(process, std::move(it->second));
+  process.sealed = true;
+  // They were this history's: the pid's next one (after an exec) is read anew.
+  impl_->remembered.erase(it);
+}
+
+void Symbolizer::remember_mappings(pid_t pid, std::vector<Mapping> mappings) {
+  // None: a zombie's (read after its exit event, which sealed its history): kept, they would
+  // never be sealed (a soak run held hundreds).
+  if (mappings.empty()) return;
+  impl_->remembered[pid] = std::move(mappings);
+}
 
 void Symbolizer::forget_process(pid_t pid, std::uint32_t history) {
   impl_->processes.erase(Impl::key(pid, history));
 }
+
+std::size_t Symbolizer::history_count() const { return impl_->processes.size(); }
+std::size_t Symbolizer::module_count() const { return impl_->modules.size(); }
+std::size_t Symbolizer::remembered_count() const { return impl_->remembered.size(); }
 
 }  // namespace edleak::symbolize

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "symbolize/frame.h"
+#include "symbolize/proc_maps.h"
 
 namespace edleak::symbolize {
 
@@ -42,11 +43,22 @@ class Symbolizer {
   std::vector<Frame> symbolize(pid_t pid, std::uint32_t history, std::span<const std::uint64_t> addrs,
                                AddressKind kind);
   // The history ended (exec, exit): its mappings are never read again (after an exec, /proc
-  // shows the next program's).
+  // shows the next program's). A history not symbolized yet keeps the mappings last given by
+  // remember_mappings, so a process that exited before its first stack was symbolized still
+  // resolves.
   void seal(pid_t pid, std::uint32_t history);
+  // The mappings of pid just read from /proc/PID/maps by someone else (the unwinder, at the
+  // process's first allocation): its current history uses them instead of reading the file
+  // again, and they outlive the process until its history is sealed.
+  void remember_mappings(pid_t pid, std::vector<Mapping> mappings);
 
   // Drops what is cached for a process history (its mappings); modules stay cached.
   void forget_process(pid_t pid, std::uint32_t history = 0);
+
+  // What is held (soak runs check that it follows the live processes).
+  std::size_t history_count() const;
+  std::size_t module_count() const;
+  std::size_t remembered_count() const;  // processes with remembered mappings not yet sealed
 
  private:
   struct Impl;

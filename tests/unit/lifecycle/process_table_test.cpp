@@ -106,5 +106,39 @@ TEST(ProcessTable, ReleasedHistoryIsReportedOnceThenDropped) {
   EXPECT_FALSE(t.find(ProcessKey(300, 0))->released);
 }
 
+// All-process mode: a fork is noted, not tracked; the child allocates, execs before it was
+// learnt, and its first history's sites are read after the exec. That history must be known
+// as ended (its exit event never comes: the exit carries the exec'd history's key), or it stays
+// for the whole run.
+TEST(ProcessTable, AnUntrackedHistoryEndedByExecIsEndedWhenLearnt) {
+  ProcessTable t;
+  t.note_fork(ProcessKey(500, 7), 42);
+  EXPECT_EQ(t.size(), 0u);  // noted, not tracked
+  t.on_exec(500, 7, 8);
+  EXPECT_TRUE(t.on_seen(ProcessKey(500, 7)).ended);
+  const ProcessRecord* old = t.find(ProcessKey(500, 7));
+  ASSERT_NE(old, nullptr);
+  EXPECT_TRUE(old->exec_ended);
+  EXPECT_EQ(old->parent_pid, 42u);
+  EXPECT_EQ(t.find(ProcessKey(500, 8))->parent_pid, 42u);  // the exec'd program's parent too
+  EXPECT_THAT(t.finish_reported(t.ending()), ElementsAre(ProcessKey(500, 7)));
+  t.on_exit(ProcessKey(500, 8), 0);
+  EXPECT_THAT(t.finish_reported(t.ending()), ElementsAre(ProcessKey(500, 8)));
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.untracked_parents(), 0u);
+}
+
+// Noted parents follow the live processes: a noted child that exits without allocating leaves
+// nothing behind once its (empty) final report is made.
+TEST(ProcessTable, NotedForksGoWithTheirExit) {
+  ProcessTable t;
+  for (std::uint32_t pid = 600; pid < 700; ++pid) t.note_fork(ProcessKey(pid, pid * 2), 1);
+  EXPECT_EQ(t.untracked_parents(), 100u);
+  for (std::uint32_t pid = 600; pid < 700; ++pid) t.on_exit(ProcessKey(pid, pid * 2), 0);
+  EXPECT_EQ(t.untracked_parents(), 0u);
+  EXPECT_EQ(t.finish_reported(t.ending()).size(), 100u);
+  EXPECT_EQ(t.size(), 0u);
+}
+
 }  // namespace
 }  // namespace edleak::lifecycle

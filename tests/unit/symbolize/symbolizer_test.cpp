@@ -367,6 +367,37 @@ TEST(Symbolizer, ResolvesAddressesOfAnotherProcess) {
   EXPECT_THAT(frames[1].module, HasSubstr("libc.so"));
 }
 
+// A short process: its mappings were read while it ran (by the unwinder), it exited before any
+// stack of it was symbolized; sealed, its history still resolves with them.
+TEST(Symbolizer, ResolvesAnExitedProcessThroughItsRememberedMappings) {
+  std::uint64_t addrs[] = {address_of_function(&edleak_test::namespaced_function)};
+  Symbolizer symbolizer;
+  pid_t pid = 0;
+  {
+    SleepingChild child;
+    ASSERT_GT(child.pid(), 0);
+    pid = child.pid();
+    auto mappings = read_proc_maps(pid);
+    ASSERT_TRUE(mappings);
+    symbolizer.remember_mappings(pid, std::move(*mappings));
+  }  // killed and reaped: /proc/PID is gone
+  EXPECT_EQ(symbolizer.remembered_count(), 1u);
+  symbolizer.seal(pid, 7);
+  EXPECT_EQ(symbolizer.remembered_count(), 0u);  // the history has them now
+  std::vector<Frame> frames = symbolizer.symbolize(pid, 7, addrs, AddressKind::instruction);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].symbol, "edleak_test::namespaced_function(int)");
+  // Without them, the same history of a gone process resolves nothing.
+  Symbolizer unprimed;
+  unprimed.seal(pid, 7);
+  EXPECT_THAT(unprimed.symbolize(pid, 7, addrs, AddressKind::instruction)[0].symbol, IsEmpty());
+  symbolizer.forget_process(pid, 7);
+  EXPECT_EQ(symbolizer.history_count(), 0u);
+  // A zombie's mappings (none), read after its history was sealed, are not kept.
+  symbolizer.remember_mappings(pid, {});
+  EXPECT_EQ(symbolizer.remembered_count(), 0u);
+}
+
 TEST(ElfModule, RejectsAFileThatIsNotElf) {
   char path[] = "/tmp/edleak_symbolize_test_XXXXXX";
   int fd = mkstemp(path);
