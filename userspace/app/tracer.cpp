@@ -502,9 +502,8 @@ class Tracer {
     context.min_leak_share = options_.min_leak_share;
     auto report = build_report(table_, infos_, [this](const ProcessKey& key, std::uint64_t id) { return stack_of(key, id); },
                                context);
-    keep_up_with_mappings();
     renderer_->render(report, out_);
-    keep_up_with_mappings();
+    keep_up_with_mappings();  // building the report did too, from stack_of
     out_.flush();
     outputs_.on_report(report, table_, infos_,
                        [this](const ProcessKey& key, std::uint64_t id) { return stack_of(key, id); });
