@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Soak: edleak-bpf in all-process mode for SECONDS while a fork/exec workload starts thousands of
 # short processes a minute (one in ten leaks 60 blocks of 1000 bytes from leak_in_child, the others
-# allocate and exit). Prints, every 10 s, what the tracer holds (process histories, sites and stacks
-# here and in the kernel, live blocks, its RSS); at the end checks that:
+# allocate and exit). Prints, every SOAK_EVERY (20) ticks, what the tracer holds (histories, sites, stacks
+# here and in the kernel, live blocks, map memory, its RSS) and the loop time a tick; at the end checks that:
 #   - every leaking process that ran to its end has a final section with its leak_in_child site,
 #   - nothing was lost (stack errors, lost allocs/sites/events: 0),
 #   - the tracer's tables follow the live processes (its last state is not a pile of the dead),
@@ -50,7 +50,7 @@ ls /proc | grep -c '^[0-9]' >"$work/live.count"
 wait "$tracer_pid" || { echo "soak: tracer failed"; tail -5 "$work/tracer.log"; exit 1; }
 
 states=$(grep -c 'state:' "$work/tracer.log" || true)
-echo "soak: ${seconds}s, ~$started processes started ($(wc -l <"$work/leaky.pids") leaking); tracer states every 10 s:"
+echo "soak: ${seconds}s, ~$started processes started ($(wc -l <"$work/leaky.pids") leaking); tracer states every ${SOAK_EVERY:-20} ticks:"
 awk -v every=${SOAK_EVERY:-20} '/state:/ { n++; if (n % every == 1) { sub(/.*state: /, ""); print "  " $0 } }' "$work/tracer.log"
 python3 - "$work" <<'PY'
 import json, os, re, sys
@@ -75,8 +75,9 @@ def rss(l): return int(re.search(r"rss\s+(\d+) kB", l).group(1))
 def hist(l): return int(re.search(r"(\d+) process histories", l).group(1))
 early, last = states[len(states) // 5], states[-1]
 print(f"soak: rss {rss(early)} kB at a fifth of the run, {rss(last)} kB at the end; histories {hist(last)} at the end")
-# SOAK_STRICT=0 (the CI run): what holds today must hold; what does not yet (every leaking
-# process's final section, flat RSS and tables: see BENCHMARKS.md) is printed, not failed.
+# SOAK_STRICT=0 (the CI run): what holds today must hold (nothing lost, tables that follow the
+# live processes); what does not yet on a shared machine (every leaking process's final section,
+# flat RSS: see BENCHMARKS.md) is printed, not failed.
 strict = os.environ.get("SOAK_STRICT", "1") != "0"
 ok = True
 def check(failed, message, always=False):
@@ -105,7 +106,7 @@ def held(l):
         ("process histories", r"(\d+) process histories"), ("symbolizer histories", r"symbolizer (\d+) histories"),
         ("remembered mappings", r"\((\d+) remembered\)"), ("noted forks", r"noted forks (\d+)"))}
 print(f"soak: at the end {held(last)}, processes alive {live - 64}")
-for what, n in held(last).items():
-    check(n > live, f"the tracer holds {n} {what}, more than the {live - 64} processes alive (+64)")
+for what, n in held(last).items():  # holds in the CI run too: a table that grows with the dead fails it
+    check(n > live, f"the tracer holds {n} {what}, more than the {live - 64} processes alive (+64)", always=True)
 sys.exit(0 if ok else 1)
 PY

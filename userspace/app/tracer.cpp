@@ -535,6 +535,7 @@ class Tracer {
                                context);
     if (scope_ == Scope::watch) add_watch(report);
     renderer_->render(report, out_);
+    keep_up_with_mappings();  // building the report did too, from stack_of
     out_.flush();
     outputs_.on_report(report, table_, infos_,
                        [this](const ProcessKey& key, std::uint64_t id) { return stack_of(key, id); });
@@ -807,6 +808,18 @@ class Tracer {
     }
   }
 
+  // Serves mapping requests while a long report is built (seconds in all-process mode with a
+  // thousand ending histories): a process that starts meanwhile and lives a second would
+  // otherwise exit before its mappings are read, and its stacks never resolve. Only the requests:
+  // process events wait for the loop (the report is built from the table as it stands).
+  void keep_up_with_mappings() {
+    static constexpr auto kEvery = std::chrono::milliseconds(20);
+    const auto now = Clock::now();
+    if (now - last_keep_up_ < kEvery) return;
+    last_keep_up_ = now;
+    handle_mapping_requests();
+  }
+
   void update_unwind(std::uint32_t tgid) {
     const pid_t pid = static_cast<pid_t>(tgid);
     auto mappings = symbolize::read_proc_maps(pid);
@@ -836,6 +849,7 @@ class Tracer {
   // report resolves its leakers again from that cache (even after the process exited), and
   // no copy of the frames is kept per stack.
   std::vector<symbolize::Frame> stack_of(const ProcessKey& key, std::uint64_t id) {
+    keep_up_with_mappings();
     const auto* frames = table_.frames(id);
     if (!frames) return {};
     // Every frame, the allocation site included, is a return address (see bpf/).
@@ -882,6 +896,7 @@ class Tracer {
     return std::chrono::duration<double, std::milli>(to - from).count();
   }
   TickTimes tick_;
+  Clock::time_point last_keep_up_;          // keep_up_with_mappings
   std::uint64_t lost_events_noticed_ = 0;  // lost process events already answered (notice_vanished)
 
   std::optional<SignalFd> signals_;
