@@ -67,6 +67,10 @@ void Outputs::on_report(const report::Report& report, const sample::SiteTable& t
     context.final = report.final;
     context.command = options_.command;
     context.targets_named = !options_.pids.empty() || !options_.command.empty();
+    context.attached = options_.command.empty();  // as the tracer's ReportContext
+    context.min_leak_bytes = options_.min_leak_bytes;
+    context.min_leak_share = options_.min_leak_share;
+    context.options = cli::options_in_effect(options_);
     context.build_id_of = [this](const std::string& path) { return build_ids_.of(path); };
     recording = make_recording(table, processes, resolve, context);
   }

@@ -165,7 +165,11 @@ class Tracer {
     if (scope_ == Scope::pids)
       for (const auto& [key, record] : processes_.records())
         if (!record.named) attach_process(static_cast<pid_t>(key.pid));
-    if (auto r = capture_->attach_mapping_calls(); !r) return fail(r.error());
+    // A command's own mappings are seen from its first instruction: it waits for the mmap
+    // programs (verified since the load, capture/). -p and all-process runs trace programs that
+    // mapped memory before them anyway: they start at once and get them a second or two later.
+    if (auto r = capture_->attach_mapping_calls(command_.has_value()); !r)
+      log::warn("direct mmap/munmap/mremap calls are not traced: {}", r.error().message);
     log::verbose("attached {} probes in {:.1f} ms", capture_->probe_count(),
                  std::chrono::duration<double, std::milli>(Clock::now() - attach_started).count());
     if (command_) {
@@ -231,7 +235,7 @@ class Tracer {
       if (libs) add_allocators(command_->pid(), probe::discover_command_allocators(options_.command[0]), *libs);
       return libs;
     }
-    if (scope_ == Scope::everyone) return libraries_of_all_processes(options_.libc_path);
+    if (scope_ == Scope::everyone) return libraries_of_all_processes(options_.libc_path, mapped_allocators_);
     // -p: a process gone before tracing started fails the run when it is the only one named;
     // among several, it gets a line and the others are traced.
     std::vector<ProbeTarget> all;
@@ -252,6 +256,8 @@ class Tracer {
       add_allocators(pid, probe::discover_process_allocators(pid), all);
       auto& record = processes_.add_named(ProcessKey(static_cast<std::uint32_t>(pid)));
       read_identity(record);
+      // Its mappings now, while they are readable: it may allocate and exit before the first sample.
+      symbolizer_.read_mappings(pid, record.key.incarnation);
       ++named_pids_;
       if (options_.follow)
         for (pid_t child : lifecycle::descendants(pid)) {
@@ -327,8 +333,8 @@ class Tracer {
       it = it->second == pid ? probed_.erase(it) : std::next(it);
   }
 
-  // A process that exec'd may map a libc (or libstdc++) not probed yet: a container started
-  // after us, a chroot, an LD_LIBRARY_PATH copy. Its libraries are mapped by its dynamic loader
+  // A process that exec'd may map a libc (or libstdc++, or in all-process mode another
+  // allocator) not probed yet: a container started after us, a chroot, an LD_LIBRARY_PATH copy. Its libraries are mapped by its dynamic loader
   // after exec, so it is looked at once its exec is seen, then again an interval later.
   void check_new_libraries() {
     // All-process mode with --libc probes that one file, in every process: nothing to add.
@@ -343,11 +349,14 @@ class Tracer {
         ++it;
         continue;
       }
-      auto libs = libraries_of_process(pid, options_.libc_path);
-      if (libs)
-        for (const auto& t : *libs)
-          if (auto r = attach(t); !r) log::warn("pid {}: {}", pid, r.error().message);
-      if (!libs) log::debug("pid {} after exec: {}", pid, libs.error().message);
+      std::vector<ProbeTarget> targets;
+      if (auto libs = libraries_of_process(pid, options_.libc_path)) targets = std::move(*libs);
+      else log::debug("pid {} after exec: {}", pid, libs.error().message);
+      // And its jemalloc, tcmalloc, mimalloc, or one linked into it (even without a libc).
+      if (scope_ == Scope::everyone)
+        for (auto& t : new_allocator_targets(pid, mapped_allocators_)) targets.push_back(std::move(t));
+      for (const auto& t : targets)
+        if (auto r = attach(t); !r) log::warn("pid {}: {}", pid, r.error().message);
       if (++check.rounds >= 2 || !lifecycle::process_exists(pid)) {
         it = exec_checks_.erase(it);
       } else {
@@ -715,6 +724,7 @@ class Tracer {
   std::unordered_map<pid_t, ExecCheck> exec_checks_;                   // exec'd: new libraries?
   Clock::time_point start_;  // of sampling
   std::map<FileId, probe::ProbePlan> plans_;
+  probe::MappedAllocators mapped_allocators_;  // all-process mode: allocator files looked at
   std::set<std::pair<FileId, pid_t>> probed_;  // files with probes, for one pid or all (-1)
   sample::SiteTable table_;
   symbolize::Symbolizer symbolizer_;

@@ -179,7 +179,7 @@ json to_json(const Stats& stats) {
 }
 
 json to_json(const Report& report) {
-  return {
+  json out = {
       {"time", format_utc_iso8601(report.time)},
       {"elapsed_s", report.elapsed_s},
       {"interval_s", report.interval_s},
@@ -188,6 +188,13 @@ json to_json(const Report& report) {
       {"stats", to_json(report.stats)},
       {"processes", array_of(report.processes)},
   };
+  // A replayed record's run, as an object of option name -> value (in --help order in the text).
+  if (!report.recorded_options.empty()) {
+    json options = json::object();
+    for (const auto& [name, value] : report.recorded_options) options[name] = value;
+    out["recorded_options"] = std::move(options);
+  }
+  return out;
 }
 
 std::string format_utc_iso8601(std::chrono::system_clock::time_point time) {

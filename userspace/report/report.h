@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "classify/leak_factor.h"
@@ -134,6 +135,9 @@ struct Report {
   bool all_stacks = false;  // -a: the text report lists churning stacks too (JSON always does)
   Stats stats;
   std::vector<ProcessReport> processes;
+  // A replayed record (`edleak-bpf report FILE`): the recorded run's options, name and value;
+  // empty for a live report and for a version 1 record.
+  std::vector<std::pair<std::string, std::string>> recorded_options;
 };
 
 }  // namespace edleak::report
