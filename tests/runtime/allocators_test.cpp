@@ -168,15 +168,16 @@ void expect_site_counts(const nlohmann::json& process_json, const Variant& v, co
   }
 }
 
-// All-process mode: a jemalloc program started after the tracer, on a private copy of
-// libjemalloc (no other process maps it), is probed once its exec is seen, with exact counts.
+// All-process mode: a jemalloc program started after the tracer is probed once its exec is
+// seen, with exact counts. It runs on a private libc (--libc: the probes on it fire only in the
+// test's processes, not in every process of the machine, this tracer's own allocations
+// included) and a private copy of libjemalloc, which no process maps when tracing starts.
 TEST(Allocators, ProbeAllTracesAJemallocProgramStartedLater) {
   EDLEAK_REQUIRE_LIVE();
   const std::string program = testprog("other_sites_jemalloc");
   REQUIRE_PROGRAM(program);
-  char dir_template[] = "/tmp/edleak-private-jemalloc-XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  const std::string dir = dir_template;
+  PrivateLibc libc;
+  const std::string dir = libc.dir();
   RunResult copy = run({"/bin/cp", kLibDir + "libjemalloc.so.2", dir + "/libjemalloc.so.2"});
   ASSERT_EQ(copy.exit_code, 0) << copy.err;
   const std::string output = dir + "/reports.json";
@@ -184,8 +185,8 @@ TEST(Allocators, ProbeAllTracesAJemallocProgramStartedLater) {
   // probes are in.
   const std::string messages = dir + "/stderr.txt";
   Background tracer({"/bin/sh", "-c",
-                     fmt::format("exec {} --probe-all -i 200ms -d 15s --format json -a --top 50 -o {} 2>{}",
-                                 tracer_path(), output, messages)});
+                     fmt::format("exec {} --probe-all --libc {} -i 200ms -d 12s --format json -a --top 50 -o {} 2>{}",
+                                 tracer_path(), libc.libc_path(), output, messages)});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   auto tracing = [&] {
     std::ifstream in(messages);
@@ -197,8 +198,7 @@ TEST(Allocators, ProbeAllTracesAJemallocProgramStartedLater) {
   ASSERT_TRUE(tracing()) << "no 'tracing' line in " << messages;
   // It waits 1.5 s before its first call (its probes go in once its exec is seen) and after its
   // last (its stacks are read while it runs).
-  Background traced({program, std::to_string(kIterations), std::to_string(kPeriodMs), "1500"},
-                    {"LD_LIBRARY_PATH=" + dir});
+  Background traced({program, std::to_string(kIterations), std::to_string(kPeriodMs), "1500"}, {libc.env()});
   ASSERT_EQ(traced.wait(), 0);
   EXPECT_EQ(tracer.wait(), 0);
   // Its section with the most allocations (its final one).
@@ -211,8 +211,7 @@ TEST(Allocators, ProbeAllTracesAJemallocProgramStartedLater) {
     for (const auto& p : report["processes"])
       if (p["pid"] == traced.pid() && (best.is_null() || p["total_allocs"] > best["total_allocs"])) best = p;
   }
-  run({"/bin/rm", "-rf", dir});
-  ASSERT_FALSE(best.is_null()) << "no section of other_sites_jemalloc in " << output;
+  ASSERT_FALSE(best.is_null()) << "no section of pid " << traced.pid() << " in " << output;
   expect_site_counts(best, {"other_sites_jemalloc", "jemalloc", "shared", "", kJemallocSites, kJemallocAllocs,
                             kJemallocFrees},
                      program);

@@ -130,26 +130,28 @@ Result<std::vector<ProbeTarget>> libraries_of_all_processes(const std::string& l
     if (id.second == 0 || !seen.insert(id).second) return;
     out.push_back({.pid = -1, .host_path = path, .is_libc = is_libc});
   };
+  // --libc: that file is every process's libc, and no libstdc++ is probed.
   if (!libc_override.empty()) {
     auto libc = checked_file(libc_override, "--libc");
     if (!libc) return libc.error();
     add(*libc, true);
-    return out;
+  } else {
+    // Our own libc and libstdc++ first: the system's.
+    if (auto libc = symbolize::find_library(getpid(), kLibc)) add(*libc, true);
+    if (auto cxx = symbolize::find_library(getpid(), kLibstdcxx)) add(*cxx, false);
   }
-  // Our own libc and libstdc++ first: the system's.
-  if (auto libc = symbolize::find_library(getpid(), kLibc)) add(*libc, true);
-  if (auto cxx = symbolize::find_library(getpid(), kLibstdcxx)) add(*cxx, false);
-  // Then every other copy that a running process maps (containers, private copies).
+  // Then every other copy that a running process maps (containers, private copies), and the
+  // other allocators.
   DIR* proc = opendir("/proc");
   if (!proc) return make_error("cannot read /proc: {}", std::strerror(errno));
   while (dirent* entry = readdir(proc)) {
     char* end = nullptr;
     long pid = std::strtol(entry->d_name, &end, 10);
     if (*end != '\0' || pid <= 0 || pid == getpid()) continue;
-    if (auto libc = symbolize::find_library(pid, kLibc))
-      add(symbolize::process_root_path(pid, *libc), true);
-    if (auto cxx = symbolize::find_library(pid, kLibstdcxx))
-      add(symbolize::process_root_path(pid, *cxx), false);
+    if (libc_override.empty()) {
+      if (auto libc = symbolize::find_library(pid, kLibc)) add(symbolize::process_root_path(pid, *libc), true);
+      if (auto cxx = symbolize::find_library(pid, kLibstdcxx)) add(symbolize::process_root_path(pid, *cxx), false);
+    }
     for (auto& target : new_allocator_targets(static_cast<pid_t>(pid), allocators))
       if (auto id = file_id(target.host_path); id.second != 0 && seen.insert(id).second) out.push_back(std::move(target));
   }

@@ -41,8 +41,8 @@ Result<std::vector<ProbeTarget>> libraries_of_process(pid_t pid, const std::stri
 Result<std::vector<ProbeTarget>> libraries_for_command(pid_t child, const std::string& libc_override);
 
 // For all-process mode: the system libc and libstdc++ and any other copy that a running
-// process maps (deduplicated by file), and every other allocator file they map (`allocators`
-// remembers which files were looked at), each for every process.
+// process maps (deduplicated by file; with --libc, that file alone), and every other allocator
+// file they map (`allocators` remembers which files were looked at), each for every process.
 Result<std::vector<ProbeTarget>> libraries_of_all_processes(const std::string& libc_override,
                                                             probe::MappedAllocators& allocators);
 

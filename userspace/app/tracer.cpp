@@ -153,6 +153,12 @@ class Tracer {
     const auto attach_started = Clock::now();
     for (const auto& target : *targets) {
       if (auto r = attach(target); !r) {
+        // All-process mode: only the first file (the system's libc, or --libc) is needed; the
+        // others were found in processes that may have exited since.
+        if (scope_ == Scope::everyone && &target != &targets->front()) {
+          log::warn("{}", r.error().message);
+          continue;
+        }
         // A -p process that exited while the programs loaded: the others go on.
         if (scope_ != Scope::pids || lifecycle::process_exists(target.pid)) return fail(r.error());
         processes_.on_exit(ProcessKey(static_cast<std::uint32_t>(target.pid)), std::nullopt);
@@ -337,11 +343,9 @@ class Tracer {
   // allocator) not probed yet: a container started after us, a chroot, an LD_LIBRARY_PATH copy. Its libraries are mapped by its dynamic loader
   // after exec, so it is looked at once its exec is seen, then again an interval later.
   void check_new_libraries() {
-    // All-process mode with --libc probes that one file, in every process: nothing to add.
-    if (scope_ == Scope::everyone && !options_.libc_path.empty()) {
-      exec_checks_.clear();
-      return;
-    }
+    // All-process mode with --libc probes that file as every process's libc (from the start),
+    // and no libstdc++: only the other allocators are looked for.
+    const bool own_libraries = !(scope_ == Scope::everyone && !options_.libc_path.empty());
     const auto now = Clock::now();
     for (auto it = exec_checks_.begin(); it != exec_checks_.end();) {
       auto& [pid, check] = *it;
@@ -350,8 +354,10 @@ class Tracer {
         continue;
       }
       std::vector<ProbeTarget> targets;
-      if (auto libs = libraries_of_process(pid, options_.libc_path)) targets = std::move(*libs);
-      else log::debug("pid {} after exec: {}", pid, libs.error().message);
+      if (auto libs = own_libraries ? libraries_of_process(pid, options_.libc_path) : std::vector<ProbeTarget>{})
+        targets = std::move(*libs);
+      else
+        log::debug("pid {} after exec: {}", pid, libs.error().message);
       // And its jemalloc, tcmalloc, mimalloc, or one linked into it (even without a libc).
       if (scope_ == Scope::everyone)
         for (auto& t : new_allocator_targets(pid, mapped_allocators_)) targets.push_back(std::move(t));

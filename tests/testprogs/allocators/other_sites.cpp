@@ -42,6 +42,7 @@ NOINLINE void leak_posix_memalign() {
 }
 NOINLINE void leak_aligned_alloc() { sink = aligned_alloc(64, 192); }
 NOINLINE void free_null() { free(nullptr); }
+NOINLINE void churn_warm_up() { free(malloc(1)); }
 NOINLINE void churn() {
   void* p = malloc(300);
   sink = p;
@@ -192,7 +193,13 @@ int main(int argc, char** argv) {
   long pause_ms = argc > 3 ? atol(argv[3]) : 0;
   setvbuf(stdout, nullptr, _IONBF, 0);
   printf("ready\n");
-  sleep_ms(pause_ms);
+  if (pause_ms > 0) {
+    // A tracer that probed it after its exec reads its unwind tables at its first call: one
+    // call first, so that the sites' stacks are whole from their first call on.
+    sleep_ms(pause_ms / 2);
+    churn_warm_up();
+    sleep_ms(pause_ms / 2);
+  }
   for (long i = 0; i < iterations; ++i) {
     leak_malloc();
     leak_calloc();
