@@ -57,9 +57,12 @@ void Outputs::on_report(const report::Report& report, const sample::SiteTable& t
   verdict_.observe(report);
   if (metrics_) metrics_->set_text(report::metrics_text(report));
   for (const std::string& hint : debug_hints_.take(report)) log::info("{}", hint);
-  const OutputPaths paths = paths_of(options_);
+  OutputPaths paths = paths_of(options_);
+  const auto started = RewriteBudget::Clock::now();
+  const bool recording_due = paths.needs_recording() && recording_budget_.due(started, report.final);
+  if (!recording_due) paths.record = paths.folded = paths.folded_leaks = paths.pprof = "";  // later
   std::optional<record::Recording> recording;
-  if (paths.needs_recording()) {
+  if (recording_due) {
     RecordingContext context;
     context.time = report.time;
     context.elapsed_s = report.elapsed_s;
@@ -76,6 +79,7 @@ void Outputs::on_report(const report::Report& report, const sample::SiteTable& t
   }
   write_outputs(paths, report, recording ? &*recording : nullptr,
                 [this](const std::string& path, const Result<void>& r) { warn_once(path, r); });
+  if (recording_due) recording_budget_.done(started, RewriteBudget::Clock::now());
   if (report.final && !verdict_.reason().empty()) log::info("--fail-on: {}", verdict_.reason());
 }
 
