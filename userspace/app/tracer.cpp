@@ -269,6 +269,7 @@ class Tracer {
         for (pid_t child : lifecycle::descendants(pid)) {
           auto& r = processes_.on_fork(ProcessKey(static_cast<std::uint32_t>(child)), 0);
           r.parent_pid = read_identity(r).parent_pid;
+          symbolizer_.read_mappings(child, r.key.incarnation);  // as its parent's, above
         }
     }
     if (named_pids_ == 0) return make_error("none of the processes named with -p exists any more");

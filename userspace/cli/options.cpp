@@ -492,7 +492,7 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
   add_value("--min-leak", raw.min_leak,
             "With --fail-on CLASS: only stacks leaking at least this many bytes fail the run (default 1)", "BYTES",
             "SCAN");
-  add_value("--record", raw.record, "Save the capture to FILE at every report, for 'edleak-bpf report FILE'", "FILE",
+  add_value("--record", raw.record, "Save the capture to FILE during the run and at its end, for 'edleak-bpf report FILE'", "FILE",
             "OUTPUT");
   add_value("--html", raw.html, "Write an HTML report with plots to FILE at every report", "FILE", "OUTPUT");
   add_value("--folded", raw.folded, "Write outstanding bytes per stack, folded (flame graphs), to FILE", "FILE",

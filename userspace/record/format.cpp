@@ -37,8 +37,7 @@ class Encoder {
 
     std::string out(kMagic);
     put_fixed(out, kFormatVersion, 4);
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(r.time.time_since_epoch()).count();
-    put_varint(out, zigzag(ns));
+    put_time(out, r.time);
     put_double(out, r.elapsed_s);
     put_double(out, r.interval_s);
     put_varint(out, r.samples);
@@ -93,6 +92,9 @@ class Encoder {
     out += s;
   }
 
+  static void put_time(std::string& out, std::chrono::system_clock::time_point time) {
+    put_varint(out, zigzag(std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count()));
+  }
   static void put_points(std::string& out, const std::vector<series::Point>& points) {
     put_varint(out, points.size());
     for (const series::Point& p : points) put_double(out, p.t_s), put_double(out, p.bytes);
@@ -103,7 +105,7 @@ class Encoder {
   }
   static void put_scan(std::string& out, const RecordedScan& scan) {
     const report::ScanSummary& s = scan.summary;
-    put_varint(out, zigzag(std::chrono::duration_cast<std::chrono::nanoseconds>(s.time.time_since_epoch()).count()));
+    put_time(out, s.time);
     out.push_back(s.at_exit ? 1 : 0);
     put_double(out, s.frozen_ms);
     put_varint(out, s.blocks_scanned);
@@ -178,16 +180,11 @@ class Decoder {
     pos_ = kMagic.size();
     const std::size_t version_at = pos_;
     version_ = fixed(4, "the format version");
-    const std::uint64_t version = version_;
-    if (version == 0 || version > kFormatVersion)
-      fail(version_at, fmt::format("format version {} (this edleak-bpf reads versions 1 to {})", version,
+    if (version_ == 0 || version_ > kFormatVersion)
+      fail(version_at, fmt::format("format version {} (this edleak-bpf reads versions 1 to {})", version_,
                                    kFormatVersion));
     Recording r;
-    const std::size_t time_at = pos_;
-    const std::int64_t ns = unzigzag(varint("the record time"));
-    if (ns < -(std::int64_t{1} << 62) || ns > (std::int64_t{1} << 62)) fail(time_at, "record time out of range");
-    r.time = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(ns)));
+    r.time = time("the record time");
     r.elapsed_s = finite("elapsed_s");
     r.interval_s = finite("interval_s");
     r.samples = varint("samples");
@@ -278,6 +275,16 @@ class Decoder {
     return static_cast<int>(v);
   }
 
+  // Nanoseconds since the Unix epoch, zigzag: within +-2^62 (146 years), which a system_clock
+  // time point holds.
+  std::chrono::system_clock::time_point time(std::string_view what) {
+    const std::size_t at = pos_;
+    const std::int64_t ns = unzigzag(varint(what));
+    if (ns < -(std::int64_t{1} << 62) || ns > (std::int64_t{1} << 62)) fail(at, fmt::format("{} out of range", what));
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(ns)));
+  }
+
   double finite(std::string_view what) {
     const std::size_t at = pos_;
     const double v = std::bit_cast<double>(fixed(8, what));
@@ -343,11 +350,7 @@ class Decoder {
   RecordedScan read_scan() {
     RecordedScan scan;
     report::ScanSummary& s = scan.summary;
-    const std::size_t time_at = pos_;
-    const std::int64_t ns = unzigzag(varint("a scan's time"));
-    if (ns < -(std::int64_t{1} << 62) || ns > (std::int64_t{1} << 62)) fail(time_at, "scan time out of range");
-    s.time = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(ns)));
+    s.time = time("a scan's time");
     s.at_exit = boolean("at_exit");
     s.frozen_ms = finite("frozen_ms");
     s.blocks_scanned = varint("blocks_scanned");
