@@ -185,7 +185,7 @@ TEST(Allocators, ProbeAllTracesAJemallocProgramStartedLater) {
   // probes are in.
   const std::string messages = dir + "/stderr.txt";
   Background tracer({"/bin/sh", "-c",
-                     fmt::format("exec {} --probe-all --libc {} -i 200ms -d 12s --format json -a --top 50 -o {} 2>{}",
+                     fmt::format("exec {} --probe-all --libc {} -i 200ms -d 15s --format json -a --top 50 -o {} 2>{}",
                                  tracer_path(), libc.libc_path(), output, messages)});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   auto tracing = [&] {
@@ -196,9 +196,10 @@ TEST(Allocators, ProbeAllTracesAJemallocProgramStartedLater) {
   while (!tracing() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(tracing()) << "no 'tracing' line in " << messages;
-  // It waits 1.5 s before its first call (its probes go in once its exec is seen) and after its
-  // last (its stacks are read while it runs).
-  Background traced({program, std::to_string(kIterations), std::to_string(kPeriodMs), "1500"}, {libc.env()});
+  // It waits 3 s before its first call (its probes go in once its exec is seen: within a
+  // millisecond on a quiet machine, a second or more when the all-process loop is busy with
+  // every other new process) and after its last (its stacks are read while it runs).
+  Background traced({program, std::to_string(kIterations), std::to_string(kPeriodMs), "3000"}, {libc.env()});
   ASSERT_EQ(traced.wait(), 0);
   EXPECT_EQ(tracer.wait(), 0);
   // Its section with the most allocations (its final one).

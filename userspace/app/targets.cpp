@@ -1,5 +1,6 @@
 #include "app/targets.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <set>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <utility>
@@ -110,7 +112,16 @@ Result<std::vector<ProbeTarget>> libraries_for_command(pid_t child, const std::s
   return out;
 }
 
-std::vector<ProbeTarget> new_allocator_targets(pid_t pid, probe::MappedAllocators& allocators) {
+std::vector<ProbeTarget> new_allocator_targets(pid_t pid, probe::MappedAllocators& allocators,
+                                               const std::string& libc_override) {
+  if (!libc_override.empty()) {
+    const FileId libc = file_id(libc_override);
+    auto maps = symbolize::read_proc_maps(pid);
+    if (!maps || std::none_of(maps->begin(), maps->end(), [&](const symbolize::Mapping& m) {
+          return m.inode == libc.second && makedev(m.dev_major, m.dev_minor) == libc.first;
+        }))
+      return {};
+  }
   auto found = allocators.new_in_process(pid);
   if (!found) {
     log::debug("{}", found.error().message);
@@ -152,7 +163,7 @@ Result<std::vector<ProbeTarget>> libraries_of_all_processes(const std::string& l
       if (auto libc = symbolize::find_library(pid, kLibc)) add(symbolize::process_root_path(pid, *libc), true);
       if (auto cxx = symbolize::find_library(pid, kLibstdcxx)) add(symbolize::process_root_path(pid, *cxx), false);
     }
-    for (auto& target : new_allocator_targets(static_cast<pid_t>(pid), allocators))
+    for (auto& target : new_allocator_targets(static_cast<pid_t>(pid), allocators, libc_override))
       if (auto id = file_id(target.host_path); id.second != 0 && seen.insert(id).second) out.push_back(std::move(target));
   }
   closedir(proc);

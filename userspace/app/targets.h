@@ -48,6 +48,9 @@ Result<std::vector<ProbeTarget>> libraries_of_all_processes(const std::string& l
 
 // All-process mode: the allocator files (jemalloc, tcmalloc, mimalloc, in a library or linked
 // into the executable) that process `pid` maps and `allocators` has not seen, for every process.
-std::vector<ProbeTarget> new_allocator_targets(pid_t pid, probe::MappedAllocators& allocators);
+// With --libc (`libc_override` not empty), only a process that maps that file is looked at: the
+// run traces the processes using it (tests and soaks keep to their private copy that way).
+std::vector<ProbeTarget> new_allocator_targets(pid_t pid, probe::MappedAllocators& allocators,
+                                               const std::string& libc_override);
 
 }  // namespace edleak::app

@@ -345,7 +345,7 @@ class Tracer {
   // after exec, so it is looked at once its exec is seen, then again an interval later.
   void check_new_libraries() {
     // All-process mode with --libc probes that file as every process's libc (from the start),
-    // and no libstdc++: only the other allocators are looked for.
+    // and no libstdc++: only the other allocators of the processes using it are looked for.
     const bool own_libraries = !(scope_ == Scope::everyone && !options_.libc_path.empty());
     const auto now = Clock::now();
     for (auto it = exec_checks_.begin(); it != exec_checks_.end();) {
@@ -361,7 +361,7 @@ class Tracer {
         log::debug("pid {} after exec: {}", pid, libs.error().message);
       // And its jemalloc, tcmalloc, mimalloc, or one linked into it (even without a libc).
       if (scope_ == Scope::everyone)
-        for (auto& t : new_allocator_targets(pid, mapped_allocators_)) targets.push_back(std::move(t));
+        for (auto& t : new_allocator_targets(pid, mapped_allocators_, options_.libc_path)) targets.push_back(std::move(t));
       for (const auto& t : targets)
         if (auto r = attach(t); !r) log::warn("pid {}: {}", pid, r.error().message);
       if (++check.rounds >= 2 || !lifecycle::process_exists(pid)) {
@@ -637,11 +637,16 @@ class Tracer {
   // dlopen), so their next stacks unwind through every file they map.
   // A process asks again each time a return address is outside its mappings, which garbage in
   // a frame-pointer walk can make frequent: each is re-read at most every kRefreshGap.
+  // At most kRefreshBudget of them per call (a new process's tables can take a second to build on
+  // a busy machine): the rest wait for the next wake-up, so that the events read meanwhile (an
+  // exec to probe) are not held up behind them.
   void handle_mapping_requests() {
     static constexpr auto kRefreshGap = std::chrono::milliseconds(100);
+    static constexpr auto kRefreshBudget = std::chrono::milliseconds(100);
     for (std::uint32_t tgid : capture_->take_mapping_requests()) deferred_refreshes_.insert(tgid);
     const auto now = Clock::now();
     for (auto it = deferred_refreshes_.begin(); it != deferred_refreshes_.end();) {
+      if (Clock::now() - now > kRefreshBudget) break;
       auto& last = last_refresh_[*it];
       if (now - last < kRefreshGap) {
         ++it;
