@@ -171,13 +171,13 @@ class Tracer {
     if (scope_ == Scope::pids)
       for (const auto& [key, record] : processes_.records())
         if (!record.named) attach_process(static_cast<pid_t>(key.pid));
+    log::verbose("attached {} probes in {:.1f} ms", capture_->probe_count(),
+                 std::chrono::duration<double, std::milli>(Clock::now() - attach_started).count());
     // A command's own mappings are seen from its first instruction: it waits for the mmap
     // programs (verified since the load, capture/). -p and all-process runs trace programs that
     // mapped memory before them anyway: they start at once and get them a second or two later.
     if (auto r = capture_->attach_mapping_calls(command_.has_value()); !r)
       log::warn("direct mmap/munmap/mremap calls are not traced: {}", r.error().message);
-    log::verbose("attached {} probes in {:.1f} ms", capture_->probe_count(),
-                 std::chrono::duration<double, std::milli>(Clock::now() - attach_started).count());
     if (command_) {
       // Only as its tracer: the stop is ours to see and to end (see bpf/).
       if (command_->seized()) capture_->hold(static_cast<std::uint32_t>(command_->pid()));
