@@ -1040,6 +1040,73 @@ int BPF_KPROBE(xallocx_enter, __u64 ptr, __u64 size, __u64 extra)
 	return 0;
 }
 
+/* mi_expand(p, size): p when it now holds size bytes in place, NULL when it cannot (p unchanged). */
+SEC("uprobe.multi")
+int BPF_KPROBE(expand_enter, __u64 ptr, __u64 size)
+{
+	struct thread_state *state;
+
+	if (empty_programs)
+		return 0;
+	state = enter(ctx, EDLEAK_CALL_EXPAND, size, ptr);
+	if (state) {
+		state->old_block.size = 0; /* no `extra`: resize_block gives it exactly size */
+		state->has_old_block = 0;
+	}
+	return 0;
+}
+
+/* mi_heap_strdup(heap, s), mi_heap_strndup(heap, s, n): a new block sized by the string copied
+ * into it, known at the return (strndup's n bounds it, so the copy is what counts). */
+SEC("uprobe.multi")
+int BPF_KPROBE(heap_string_enter, __u64 heap, __u64 string)
+{
+	if (!empty_programs)
+		enter(ctx, EDLEAK_CALL_STRING, 0, 0);
+	return 0;
+}
+
+/* mi_heap_realpath(heap, name, resolved): a new block only when resolved is NULL; else it writes
+ * into the caller's buffer (the call is still entered: its nested calls are its own). */
+SEC("uprobe.multi")
+int BPF_KPROBE(heap_realpath_enter, __u64 heap, __u64 name, __u64 resolved)
+{
+	if (!empty_programs)
+		enter(ctx, EDLEAK_CALL_STRING, 0, resolved != 0);
+	return 0;
+}
+
+/* The length of the user string at addr, read EDLEAK_STRING_CHUNK bytes at a time, one bpf_loop()
+ * step per chunk; stops at an unreadable byte (what was read is the length). */
+#define EDLEAK_STRING_CHUNK 128
+#define EDLEAK_STRING_MAX_CHUNKS 1024 /* strings up to 127 KiB: realpath's are PATH_MAX at most */
+
+struct strlen_walk {
+	__u64 addr;
+	__u64 length;
+};
+
+static long strlen_step(__u64 index, void *data)
+{
+	struct strlen_walk *w = data;
+	char chunk[EDLEAK_STRING_CHUNK];
+	long n = bpf_probe_read_user_str(chunk, sizeof(chunk), (const void *)(w->addr + w->length));
+
+	if (n <= 0)
+		return 1;
+	/* n counts the NUL; a full chunk may end the string exactly: the next read then gives 1. */
+	w->length += n - 1;
+	return n < (long)sizeof(chunk);
+}
+
+static __always_inline __u64 user_strlen(__u64 addr)
+{
+	struct strlen_walk w = { .addr = addr };
+
+	bpf_loop(EDLEAK_STRING_MAX_CHUNKS, strlen_step, &w, 0);
+	return w.length;
+}
+
 /* The new size of a block xallocx kept in place: what the caller asked for (size + extra at
  * most), once the allocator says the block holds at least `size`; unchanged otherwise. */
 static __always_inline void resize_block(__u32 tgid, struct thread_state *state, __u64 real_size)
@@ -1120,6 +1187,16 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 	case EDLEAK_CALL_XALLOCX:
 		resize_block(tgid, state, ret);
 		return 0;
+	case EDLEAK_CALL_EXPAND:
+		if (ret != 0 && ret == state->arg)
+			resize_block(tgid, state, state->size);
+		return 0;
+	case EDLEAK_CALL_STRING:
+		if (state->arg) /* realpath into the caller's buffer */
+			return 0;
+		if (addr)
+			state->size = user_strlen(addr) + 1;
+		break;
 	case EDLEAK_CALL_REALLOC_OWNED:
 		/* realloc(p, 0) returning NULL freed p (no free() of ours saw it). */
 		if (state->has_old_block && addr == 0 && state->size == 0) {

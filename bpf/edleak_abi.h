@@ -87,6 +87,11 @@ enum edleak_call_kind {
 					 * (realloc(p, 0) included): arg0 old block, arg1 size */
 	EDLEAK_CALL_XALLOCX = 9,        /* jemalloc xallocx: arg0 block resized in place to
 					 * min(returned size, arg1 + extra); allocates nothing */
+	EDLEAK_CALL_EXPAND = 10,        /* mimalloc mi_expand: arg0 block resized in place to arg1
+					 * when it returns arg0; allocates nothing */
+	EDLEAK_CALL_STRING = 11,        /* a string copy (mi_heap_strdup, strndup, realpath): the
+					 * returned block holds a string, its size is its length + 1;
+					 * arg 1: returns the caller's buffer, no block */
 };
 
 /* A process's history runs from its fork (or exec) to its next exec or its exit; the BPF side

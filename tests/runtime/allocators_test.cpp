@@ -6,6 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
+#include <fstream>
+#include <iterator>
+#include <thread>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -66,10 +70,15 @@ const std::vector<Site> kMimallocSites = {
     {"leak_mi_malloc", 230},         {"leak_mi_zalloc", 240},         {"leak_mi_calloc", 248},
     {"leak_mi_realloc", 256},        {"leak_mi_malloc_aligned", 264}, {"leak_mi_zalloc_aligned", 272},
     {"leak_mi_calloc_aligned", 280}, {"leak_mi_realloc_aligned", 288},
+    {"leak_mi_heap_malloc", 296},    {"leak_mi_heap_calloc", 304},    {"leak_mi_heap_realloc", 312},
+    {"leak_mi_reallocf", 320},       {"leak_mi_expand", 1008},        {"leak_mi_strdup", 41},
+    {"leak_mi_strndup", 21},         {"leak_mi_heap_strdup", 41},     {"leak_mi_realpath", 26},
 };
 // 8 sites, the two reallocs' first blocks, churn_mi_free's; frees: those two old blocks (mi_realloc
-// frees them with mi_free inside: counted once), mi_free.
-constexpr int kMimallocAllocs = kStandardAllocs + 11, kMimallocFrees = kStandardFrees + 3;
+// frees them with mi_free inside: counted once), mi_free. Then 9 more sites, the first blocks of
+// mi_heap_realloc and mi_reallocf (freed by them: 2 frees); mi_expand allocates nothing, nor a
+// realpath into a buffer.
+constexpr int kMimallocAllocs = kStandardAllocs + 11 + 11, kMimallocFrees = kStandardFrees + 3 + 2;
 
 const std::string kLibDir = "/usr/lib/x86_64-linux-gnu/";
 
@@ -100,6 +109,10 @@ RunResult trace(const std::string& program, const std::string& preload) {
              std::chrono::seconds(90), env);
 }
 
+// Exact calls and bytes at each of the variant's sites, in the process's section; and nothing
+// attributed to a churning site or to the allocator itself.
+void expect_site_counts(const nlohmann::json& process, const Variant& v, const std::string& program);
+
 void expect_sites(const Variant& v) {
   const std::string program = testprog(v.program);
   RunResult r = trace(program, v.preload);
@@ -118,7 +131,11 @@ void expect_sites(const Variant& v) {
   // Frees of blocks never seen allocated: a free nested in realloc counted on its own, or a
   // block recorded at another address.
   EXPECT_EQ(report["stats"]["unknown_frees"], 0);
+  expect_site_counts(*process, v, program);
+}
 
+void expect_site_counts(const nlohmann::json& process_json, const Variant& v, const std::string& program) {
+  const auto* process = &process_json;
   const int allocs = v.allocs_per_iteration * kIterations;
   const int frees = v.frees_per_iteration * kIterations;
   EXPECT_GE((*process)["total_allocs"].get<int>(), allocs);
@@ -149,6 +166,56 @@ void expect_sites(const Variant& v) {
     EXPECT_THAT(symbol, Not(::testing::StartsWith("je_")));
     EXPECT_THAT(symbol, Not(::testing::StartsWith("_mi_")));
   }
+}
+
+// All-process mode: a jemalloc program started after the tracer is probed once its exec is
+// seen, with exact counts. It runs on a private libc (--libc: the probes on it fire only in the
+// test's processes, not in every process of the machine, this tracer's own allocations
+// included) and a private copy of libjemalloc, which no process maps when tracing starts.
+TEST(Allocators, ProbeAllTracesAJemallocProgramStartedLater) {
+  EDLEAK_REQUIRE_LIVE();
+  const std::string program = testprog("other_sites_jemalloc");
+  REQUIRE_PROGRAM(program);
+  PrivateLibc libc;
+  const std::string dir = libc.dir();
+  RunResult copy = run({"/bin/cp", kLibDir + "libjemalloc.so.2", dir + "/libjemalloc.so.2"});
+  ASSERT_EQ(copy.exit_code, 0) << copy.err;
+  const std::string output = dir + "/reports.json";
+  // Its messages to a file (a pipe nobody reads could fill and stop it): "tracing ..." says the
+  // probes are in.
+  const std::string messages = dir + "/stderr.txt";
+  Background tracer({"/bin/sh", "-c",
+                     fmt::format("exec {} --probe-all --libc {} -i 200ms -d 15s --format json -a --top 50 -o {} 2>{}",
+                                 tracer_path(), libc.libc_path(), output, messages)});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto tracing = [&] {
+    std::ifstream in(messages);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.find("tracing every process") != std::string::npos;
+  };
+  while (!tracing() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(tracing()) << "no 'tracing' line in " << messages;
+  // It waits 3 s before its first call (its probes go in once its exec is seen: within a
+  // millisecond on a quiet machine, a second or more when the all-process loop is busy with
+  // every other new process) and after its last (its stacks are read while it runs).
+  Background traced({program, std::to_string(kIterations), std::to_string(kPeriodMs), "3000"}, {libc.env()});
+  ASSERT_EQ(traced.wait(), 0);
+  EXPECT_EQ(tracer.wait(), 0);
+  // Its section with the most allocations (its final one).
+  std::ifstream lines(output);
+  nlohmann::json best;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    const auto report = nlohmann::json::parse(line, nullptr, false);
+    if (report.is_discarded()) continue;
+    for (const auto& p : report["processes"])
+      if (p["pid"] == traced.pid() && (best.is_null() || p["total_allocs"] > best["total_allocs"])) best = p;
+  }
+  ASSERT_FALSE(best.is_null()) << "no section of pid " << traced.pid() << " in " << output;
+  expect_site_counts(best, {"other_sites_jemalloc", "jemalloc", "shared", "", kJemallocSites, kJemallocAllocs,
+                            kJemallocFrees},
+                     program);
 }
 
 TEST(Allocators, JemallocLinked) {

@@ -122,12 +122,20 @@ Background::~Background() {
 }
 
 bool Background::wait_for_line(const std::string& line, std::chrono::seconds timeout) {
+  return wait_for([&](const std::string& got) { return got == line; }, timeout);
+}
+
+bool Background::wait_for_line_containing(const std::string& part, std::chrono::seconds timeout) {
+  return wait_for([&](const std::string& got) { return got.find(part) != std::string::npos; }, timeout);
+}
+
+bool Background::wait_for(const std::function<bool(const std::string&)>& matches, std::chrono::seconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
     for (std::size_t pos; (pos = buffered_.find('\n')) != std::string::npos;) {
       std::string got = buffered_.substr(0, pos);
       buffered_.erase(0, pos + 1);
-      if (got == line) return true;
+      if (matches(got)) return true;
     }
     pollfd p{out_fd_, POLLIN, 0};
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();

@@ -48,10 +48,13 @@ class Background {
   pid_t pid() const { return pid_; }
   // Reads stdout until a line equal to `line` arrives (false on EOF or timeout).
   bool wait_for_line(const std::string& line, std::chrono::seconds timeout = std::chrono::seconds(20));
+  // The same, for a line containing `part`.
+  bool wait_for_line_containing(const std::string& part, std::chrono::seconds timeout = std::chrono::seconds(20));
   // Waits for exit; returns the exit code.
   int wait();
 
  private:
+  bool wait_for(const std::function<bool(const std::string&)>& matches, std::chrono::seconds timeout);
   pid_t pid_ = -1;
   int out_fd_ = -1;
   std::string buffered_;

@@ -223,6 +223,38 @@ TEST(Live, SigintGivesAFinalReport) {
   EXPECT_FALSE((*process)["exited"].get<bool>());  // still running: we stopped, not it
 }
 
+// -p on a process that allocates and exits between two samples: its stacks were never symbolized
+// while it ran, and /proc has no maps of it by the report. They resolve from the maps read at attach.
+TEST(Live, PidThatAllocatesAndExitsAtOnceIsSymbolized) {
+  EDLEAK_REQUIRE_LIVE();
+  Background program({testprog("short_lived"), "wait"});
+  ASSERT_TRUE(program.wait_for_line("ready"));
+  const std::string out_path = fmt::format("/tmp/edleak-quick-exit-{}.json", getpid());
+  // stderr on the pipe: the "tracing ..." line says the probes are in.
+  Background tracer({"/bin/sh", "-c",
+                     fmt::format("exec {} -p {} -i 2s -a --format json -o {} 2>&1", tracer_path(), program.pid(),
+                                 out_path)});
+  ASSERT_TRUE(tracer.wait_for_line_containing("tracing pid", std::chrono::seconds(30)));
+  kill(program.pid(), SIGUSR1);
+  EXPECT_EQ(program.wait(), 7);
+  EXPECT_EQ(tracer.wait(), 0);
+  std::ifstream in(out_path);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  std::remove(out_path.c_str());
+  auto report = nlohmann::json::parse(last, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << last;
+  const auto* process = find_process(report, program.pid());
+  ASSERT_NE(process, nullptr) << last;
+  EXPECT_TRUE((*process)["exited"].get<bool>());
+  EXPECT_EQ((*process)["total_allocs"], 10);
+  const auto* site = find_leaker(*process, "quick_leak");
+  ASSERT_NE(site, nullptr) << process->dump();
+  EXPECT_EQ((*site)["stack"][0]["module"], testprog("short_lived"));
+  EXPECT_EQ((*site)["outstanding_allocs"], 10);
+}
+
 // Errors: clear one-line messages and a non-zero exit.
 TEST(Errors, UnknownPid) {
   EDLEAK_REQUIRE_LIVE();  // without privileges, that is what it reports first

@@ -57,9 +57,12 @@ void Outputs::on_report(const report::Report& report, const sample::SiteTable& t
   verdict_.observe(report);
   if (metrics_) metrics_->set_text(report::metrics_text(report));
   for (const std::string& hint : debug_hints_.take(report)) log::info("{}", hint);
-  const OutputPaths paths = paths_of(options_);
+  OutputPaths paths = paths_of(options_);
+  const auto started = RewriteBudget::Clock::now();
+  const bool recording_due = paths.needs_recording() && recording_budget_.due(started, report.final);
+  if (!recording_due) paths.record = paths.folded = paths.folded_leaks = paths.pprof = "";  // later
   std::optional<record::Recording> recording;
-  if (paths.needs_recording()) {
+  if (recording_due) {
     RecordingContext context;
     context.time = report.time;
     context.elapsed_s = report.elapsed_s;
@@ -67,11 +70,16 @@ void Outputs::on_report(const report::Report& report, const sample::SiteTable& t
     context.final = report.final;
     context.command = options_.command;
     context.targets_named = !options_.pids.empty() || !options_.command.empty();
+    context.attached = options_.command.empty();  // as the tracer's ReportContext
+    context.min_leak_bytes = options_.min_leak_bytes;
+    context.min_leak_share = options_.min_leak_share;
+    context.options = cli::options_in_effect(options_);
     context.build_id_of = [this](const std::string& path) { return build_ids_.of(path); };
     recording = make_recording(table, processes, resolve, context);
   }
   write_outputs(paths, report, recording ? &*recording : nullptr,
                 [this](const std::string& path, const Result<void>& r) { warn_once(path, r); });
+  if (recording_due) recording_budget_.done(started, RewriteBudget::Clock::now());
   if (report.final && !verdict_.reason().empty()) log::info("--fail-on: {}", verdict_.reason());
 }
 

@@ -1,7 +1,10 @@
 #pragma once
 // The outputs besides the report stream, fed by the tracer after every report: --record,
 // --html, --folded/--folded-leaks, --pprof, and the --fail-on verdict. Each file is rewritten
-// (atomically) at every report, so it is current while the run goes on and complete after it.
+// (atomically) while the run goes on, so it is current, and at the final report, so it is
+// complete: the HTML page at every report, the files made from a recording within
+// RewriteBudget's bound.
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,6 +19,24 @@
 #include "util/result.h"
 
 namespace edleak::app {
+
+// When the files made from a recording are rewritten: rebuilding the whole record costs about
+// 23 ms per 1,000 stacks (BENCHMARKS.md, "Record rewrites": 2.6 s of CPU at 100,000 stacks), more
+// than the interval at scale. So a rewrite is due only once kIdleFactor times what the last one
+// took has passed since it (at most 1/(1 + kIdleFactor) of the run goes to them), and always at
+// the final report.
+class RewriteBudget {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr int kIdleFactor = 9;
+  bool due(Clock::time_point now, bool final) const { return final || now >= next_; }
+  void done(Clock::time_point started, Clock::time_point finished) {
+    next_ = finished + kIdleFactor * (finished - started);
+  }
+
+ private:
+  Clock::time_point next_{};
+};
 
 class Outputs {
  public:
@@ -39,6 +60,7 @@ class Outputs {
   record::BuildIds build_ids_;
   std::unordered_map<std::string, bool> warned_;  // an output that failed is reported once
   std::unique_ptr<MetricsServer> metrics_;
+  RewriteBudget recording_budget_;
   DebugHints debug_hints_{dpkg_package_of};
 };
 

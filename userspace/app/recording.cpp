@@ -4,6 +4,19 @@
 
 namespace edleak::app {
 
+namespace {
+
+record::RecordedSeries recorded_series(const series::Series& series) {
+  return {series.points(), series.min_bytes(), series.max_bytes(), series.samples_seen()};
+}
+
+series::Series restored_series(const record::RecordedSeries& recorded) {
+  return series::Series::restored(sample::SiteTable::kSeriesCapacity, recorded.points, recorded.min, recorded.max,
+                                  recorded.samples_seen);
+}
+
+}  // namespace
+
 record::Recording make_recording(const sample::SiteTable& table,
                                  const ProcessInfos& processes,
                                  const StackResolver& resolve, const RecordingContext& context) {
@@ -16,6 +29,10 @@ record::Recording make_recording(const sample::SiteTable& table,
   r.counters = table.counters();
   r.command = context.command;
   r.targets_named = context.targets_named;
+  r.attached = context.attached;
+  r.min_leak_bytes = context.min_leak_bytes;
+  r.min_leak_share = context.min_leak_share;
+  r.options = context.options;
   std::vector<sample::ProcessKey> keys = table.processes();
   for (const auto& [key, info] : processes)
     if (table.sites_of(key).empty()) keys.push_back(key);  // named, no site yet
@@ -27,6 +44,13 @@ record::Recording make_recording(const sample::SiteTable& table,
     if (auto it = processes.find(key); it != processes.end()) {
       p.comm = it->second.comm;
       p.exited = it->second.exited;
+      if (const ScanOutcome* scan = it->second.scan.get()) {
+        record::RecordedScan& recorded = p.scan.emplace();
+        recorded.summary = scan->summary;
+        recorded.per_stack.assign(scan->per_stack.begin(), scan->per_stack.end());
+        std::sort(recorded.per_stack.begin(), recorded.per_stack.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });  // the same bytes each time
+      }
     }
     r.processes.push_back(std::move(p));
     table.for_each_site(key, [&](const sample::Site& site) {
@@ -37,6 +61,8 @@ record::Recording make_recording(const sample::SiteTable& table,
       s.min_bytes = site.bytes.min_bytes();
       s.max_bytes = site.bytes.max_bytes();
       s.samples_seen = site.bytes.samples_seen();
+      s.blocks = recorded_series(site.blocks);
+      s.frees = recorded_series(site.frees);
       if (const auto* stack = table.stack(site.stack_id)) {
         s.stack_complete = stack->complete;
         s.stack_truncated = stack->truncated;
@@ -53,16 +79,22 @@ record::Recording make_recording(const sample::SiteTable& table,
 }
 
 Replay::Replay(const record::Recording& recording) {
-  for (const auto& p : recording.processes)
-    processes_[sample::ProcessKey(p.pid, p.incarnation)] = ProcessInfo(p.comm, p.exited);
+  for (const auto& p : recording.processes) {
+    ProcessInfo& info = processes_[sample::ProcessKey(p.pid, p.incarnation)];
+    info = ProcessInfo(p.comm, p.exited);
+    if (p.scan) {
+      auto scan = std::make_shared<ScanOutcome>();
+      scan->summary = p.scan->summary;
+      scan->per_stack.insert(p.scan->per_stack.begin(), p.scan->per_stack.end());
+      info.scan = std::move(scan);
+    }
+  }
   for (const auto& s : recording.sites) {
     const sample::ProcessKey key(s.latest.tgid, s.incarnation);
-    // The record holds the bytes series (the blocks and frees series are not recorded yet).
+    // A version 1 record holds the bytes series only: the others restore empty.
     sample::Site site{key, s.latest.stack_id, s.latest,
-                      series::Series::restored(sample::SiteTable::kSeriesCapacity, s.points, s.min_bytes,
-                                               s.max_bytes, s.samples_seen),
-                      series::Series(sample::SiteTable::kSeriesCapacity),
-                      series::Series(sample::SiteTable::kSeriesCapacity)};
+                      restored_series({s.points, s.min_bytes, s.max_bytes, s.samples_seen}),
+                      restored_series(s.blocks), restored_series(s.frees)};
     // The table keeps raw frames for the capture's walk; a replay has only the symbolized ones.
     sample::StackRecord stack;
     stack.complete = s.stack_complete;
@@ -95,7 +127,12 @@ report::Report replay_report(const record::Recording& recording, std::size_t top
   // As live: a command's or named processes are listed even without leakers; a record of every
   // process lists only those with leakers.
   context.list_quiet_processes = recording.targets_named;
-  return build_report(replay.table(), replay.processes(), replay.resolver(), context);
+  context.attached = recording.attached;
+  context.min_leak_bytes = recording.min_leak_bytes;
+  context.min_leak_share = recording.min_leak_share;
+  report::Report report = build_report(replay.table(), replay.processes(), replay.resolver(), context);
+  report.recorded_options = recording.options;
+  return report;
 }
 
 }  // namespace edleak::app

@@ -22,6 +22,11 @@ struct RecordingContext {
   bool final = false;
   std::vector<std::string> command;
   bool targets_named = false;  // -p or a command
+  // What the verdicts depend on (ReportContext), and every option of the run, name and value.
+  bool attached = false;
+  std::uint64_t min_leak_bytes = 1024;
+  double min_leak_share = 0.0001;
+  std::vector<std::pair<std::string, std::string>> options;
   // The build ID of a module path ("" when unknown); null: none recorded.
   std::function<std::string(const std::string&)> build_id_of;
 };

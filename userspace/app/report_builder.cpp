@@ -118,6 +118,12 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       const sample::Site* site;
       classify::LeakFactor factor;
       std::uint64_t bytes;
+      bool holds;  // outstanding bytes or blocks: a stack of zero-byte blocks (malloc(0)) is listed too
+    };
+    // Listed: a leak, any stack holding blocks with -a, a stack with lost blocks; asked before
+    // the noise floor (to keep the candidates) and after it (which may end a leak).
+    auto listed = [&](const classify::LeakFactor& factor, bool holds, std::uint64_t stack_id) {
+      return factor.is_leak() || (context.all_stacks && holds) || lost(stack_id);
     };
     std::vector<Candidate> candidates;
     std::vector<const sample::Site*> churn;
@@ -129,11 +135,9 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       proc.total_allocs += latest.total_allocs;
       proc.total_frees += latest.total_frees;
       classify::LeakFactor factor = classify::classify_stack(site.bytes, &site.blocks, &site.frees, context.attached);
-      // A stack of zero-byte blocks (malloc(0)) holds blocks, not bytes: it is listed too.
       const bool holds = bytes > 0 || latest.outstanding_blocks > 0;
       if (!factor.is_leak() && latest.total_frees > 0) churn.push_back(&site);
-      if (factor.is_leak() || (context.all_stacks && holds) || lost(site.stack_id))
-        candidates.push_back({&site, factor, bytes});
+      if (listed(factor, holds, site.stack_id)) candidates.push_back({&site, factor, bytes, holds});
     });
     // The noise floor needs the process's total, known once every site was seen.
     std::erase_if(candidates, [&](Candidate& c) {
@@ -143,8 +147,7 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
         auto& largest = proc.largest_leak_by_class[static_cast<std::size_t>(c.factor.cls)];
         largest = std::max(largest, c.factor.leak);
       }
-      const bool holds = c.bytes > 0 || c.site->latest.outstanding_blocks > 0;
-      return !(c.factor.is_leak() || (context.all_stacks && holds) || lost(c.site->stack_id));
+      return !listed(c.factor, c.holds, c.site->stack_id);
     });
     proc.unlisted = candidates.size() > context.top ? candidates.size() - context.top : 0;
     report::keep_top(candidates, context.top, [](const Candidate& c) {

@@ -18,8 +18,9 @@ struct ProbeTarget {
   std::string host_path;  // e.g. /proc/123/root/usr/lib/x86_64-linux-gnu/libc.so.6
   bool is_libc = true;    // libc, or libstdc++
   // Another allocator (probe/allocator.h): its own table instead of libc's or libstdc++'s.
-  std::optional<probe::LibraryKind> allocator;
-  std::string symbol_prefix;  // "je_" for a prefixed jemalloc
+  // (Initialized here, so that a target named with some fields leaves the others defaulted.)
+  std::optional<probe::LibraryKind> allocator{};
+  std::string symbol_prefix{};  // "je_" for a prefixed jemalloc
 };
 
 // The files to probe for the allocators of `pid` beside its libc and libstdc++ (jemalloc,
@@ -40,7 +41,16 @@ Result<std::vector<ProbeTarget>> libraries_of_process(pid_t pid, const std::stri
 Result<std::vector<ProbeTarget>> libraries_for_command(pid_t child, const std::string& libc_override);
 
 // For all-process mode: the system libc and libstdc++ and any other copy that a running
-// process maps (deduplicated by file), each for every process.
-Result<std::vector<ProbeTarget>> libraries_of_all_processes(const std::string& libc_override);
+// process maps (deduplicated by file; with --libc, that file alone), and every other allocator
+// file they map (`allocators` remembers which files were looked at), each for every process.
+Result<std::vector<ProbeTarget>> libraries_of_all_processes(const std::string& libc_override,
+                                                            probe::MappedAllocators& allocators);
+
+// All-process mode: the allocator files (jemalloc, tcmalloc, mimalloc, in a library or linked
+// into the executable) that process `pid` maps and `allocators` has not seen, for every process.
+// With --libc (`libc_override` not empty), only a process that maps that file is looked at: the
+// run traces the processes using it (tests and soaks keep to their private copy that way).
+std::vector<ProbeTarget> new_allocator_targets(pid_t pid, probe::MappedAllocators& allocators,
+                                               const std::string& libc_override);
 
 }  // namespace edleak::app

@@ -170,6 +170,12 @@ class Tracer {
     const auto attach_started = Clock::now();
     for (const auto& target : *targets) {
       if (auto r = attach(target); !r) {
+        // All-process mode: only the first file (the system's libc, or --libc) is needed; the
+        // others were found in processes that may have exited since.
+        if (scope_ == Scope::everyone && &target != &targets->front()) {
+          log::warn("{}", r.error().message);
+          continue;
+        }
         // A -p process that exited while the programs loaded: the others go on.
         if (scope_ != Scope::pids || lifecycle::process_exists(target.pid)) return fail(r.error());
         processes_.on_exit(ProcessKey(static_cast<std::uint32_t>(target.pid)), std::nullopt);
@@ -182,9 +188,13 @@ class Tracer {
     if (scope_ == Scope::pids)
       for (const auto& [key, record] : processes_.records())
         if (!record.named) (void)attach_process(static_cast<pid_t>(key.pid));
-    if (auto r = capture_->attach_mapping_calls(); !r) return fail(r.error());
     log::verbose("attached {} probes in {:.1f} ms", capture_->probe_count(),
                  std::chrono::duration<double, std::milli>(Clock::now() - attach_started).count());
+    // A command's own mappings are seen from its first instruction: it waits for the mmap
+    // programs (verified since the load, capture/). -p and all-process runs trace programs that
+    // mapped memory before them anyway: they start at once and get them a second or two later.
+    if (auto r = capture_->attach_mapping_calls(command_.has_value()); !r)
+      log::warn("direct mmap/munmap/mremap calls are not traced: {}", r.error().message);
     if (command_) {
       // Only as its tracer: the stop is ours to see and to end (see bpf/).
       if (command_->seized()) capture_->hold(static_cast<std::uint32_t>(command_->pid()));
@@ -254,7 +264,7 @@ class Tracer {
       if (libs) add_allocators(command_->pid(), probe::discover_command_allocators(options_.command[0]), *libs);
       return libs;
     }
-    if (scope_ == Scope::everyone) return libraries_of_all_processes(options_.libc_path);
+    if (scope_ == Scope::everyone) return libraries_of_all_processes(options_.libc_path, mapped_allocators_);
     if (scope_ == Scope::watch) return std::vector<ProbeTarget>{};  // probes go in per suspect
     // -p: a process gone before tracing started fails the run when it is the only one named;
     // among several, it gets a line and the others are traced.
@@ -276,11 +286,14 @@ class Tracer {
       add_allocators(pid, probe::discover_process_allocators(pid), all);
       auto& record = processes_.add_named(ProcessKey(static_cast<std::uint32_t>(pid)));
       read_identity(record);
+      // Its mappings now, while they are readable: it may allocate and exit before the first sample.
+      symbolizer_.read_mappings(pid, record.key.incarnation);
       ++named_pids_;
       if (options_.follow)
         for (pid_t child : lifecycle::descendants(pid)) {
           auto& r = processes_.on_fork(ProcessKey(static_cast<std::uint32_t>(child)), 0);
           r.parent_pid = read_identity(r).parent_pid;
+          symbolizer_.read_mappings(child, r.key.incarnation);  // as its parent's, above
         }
     }
     if (named_pids_ == 0) return make_error("none of the processes named with -p exists any more");
@@ -352,15 +365,13 @@ class Tracer {
       it = it->second == pid ? probed_.erase(it) : std::next(it);
   }
 
-  // A process that exec'd may map a libc (or libstdc++) not probed yet: a container started
-  // after us, a chroot, an LD_LIBRARY_PATH copy. Its libraries are mapped by its dynamic loader
+  // A process that exec'd may map a libc (or libstdc++, or in all-process mode another
+  // allocator) not probed yet: a container started after us, a chroot, an LD_LIBRARY_PATH copy. Its libraries are mapped by its dynamic loader
   // after exec, so it is looked at once its exec is seen, then again an interval later.
   void check_new_libraries() {
-    // All-process mode with --libc probes that one file, in every process: nothing to add.
-    if (scope_ == Scope::everyone && !options_.libc_path.empty()) {
-      exec_checks_.clear();
-      return;
-    }
+    // All-process mode with --libc probes that file as every process's libc (from the start),
+    // and no libstdc++: only the other allocators of the processes using it are looked for.
+    const bool own_libraries = !(scope_ == Scope::everyone && !options_.libc_path.empty());
     const auto now = Clock::now();
     for (auto it = exec_checks_.begin(); it != exec_checks_.end();) {
       auto& [pid, check] = *it;
@@ -368,11 +379,16 @@ class Tracer {
         ++it;
         continue;
       }
-      auto libs = libraries_of_process(pid, options_.libc_path);
-      if (libs)
-        for (const auto& t : *libs)
-          if (auto r = attach(t); !r) log::warn("pid {}: {}", pid, r.error().message);
-      if (!libs) log::debug("pid {} after exec: {}", pid, libs.error().message);
+      std::vector<ProbeTarget> targets;
+      if (auto libs = own_libraries ? libraries_of_process(pid, options_.libc_path) : std::vector<ProbeTarget>{})
+        targets = std::move(*libs);
+      else
+        log::debug("pid {} after exec: {}", pid, libs.error().message);
+      // And its jemalloc, tcmalloc, mimalloc, or one linked into it (even without a libc).
+      if (scope_ == Scope::everyone)
+        for (auto& t : new_allocator_targets(pid, mapped_allocators_, options_.libc_path)) targets.push_back(std::move(t));
+      for (const auto& t : targets)
+        if (auto r = attach(t); !r) log::warn("pid {}: {}", pid, r.error().message);
       if (++check.rounds >= 2 || !lifecycle::process_exists(pid)) {
         it = exec_checks_.erase(it);
       } else {
@@ -792,11 +808,16 @@ class Tracer {
   // dlopen), so their next stacks unwind through every file they map.
   // A process asks again each time a return address is outside its mappings, which garbage in
   // a frame-pointer walk can make frequent: each is re-read at most every kRefreshGap.
+  // At most kRefreshBudget of them per call (a new process's tables can take a second to build on
+  // a busy machine): the rest wait for the next wake-up, so that the events read meanwhile (an
+  // exec to probe) are not held up behind them.
   void handle_mapping_requests() {
     static constexpr auto kRefreshGap = std::chrono::milliseconds(100);
+    static constexpr auto kRefreshBudget = std::chrono::milliseconds(100);
     for (std::uint32_t tgid : capture_->take_mapping_requests()) deferred_refreshes_.insert(tgid);
     const auto now = Clock::now();
     for (auto it = deferred_refreshes_.begin(); it != deferred_refreshes_.end();) {
+      if (Clock::now() - now > kRefreshBudget) break;
       auto& last = last_refresh_[*it];
       if (now - last < kRefreshGap) {
         ++it;
@@ -915,6 +936,7 @@ class Tracer {
   std::unordered_map<pid_t, ExecCheck> exec_checks_;                   // exec'd: new libraries?
   Clock::time_point start_;  // of sampling
   std::map<FileId, probe::ProbePlan> plans_;
+  probe::MappedAllocators mapped_allocators_;  // all-process mode: allocator files looked at
   std::set<std::pair<FileId, pid_t>> probed_;  // files with probes, for one pid or all (-1)
   sample::SiteTable table_;
   symbolize::Symbolizer symbolizer_;

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cerrno>
+#include <chrono>
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -104,6 +105,116 @@ struct RingBufferDeleter {
   void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
 };
 
+// Every mmap/munmap/mremap program: loaded apart from the others (MappingPrograms).
+bool is_mapping_program(const bpf_program* prog) {
+  const std::string_view name = bpf_program__name(prog);
+  for (std::string_view p : {"mmap_enter", "mmap_exit", "munmap_enter", "munmap_exit", "mremap_enter", "mremap_exit"})
+    if (name == p) return true;
+  return false;
+}
+
+// What load() sets before loading, the same in both instances of the object: map sizes (a map is
+// shared only when its definition matches) and read-only settings.
+void configure(edleak_bpf& skel, const CaptureConfig& config) {
+  skel.rodata->self_tgid = static_cast<std::uint32_t>(getpid());
+  skel.rodata->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  bpf_map__set_max_entries(skel.maps.blocks, config.max_allocs);
+  bpf_map__set_max_entries(skel.maps.sites, config.max_stacks);
+  bpf_map__set_max_entries(skel.maps.stacks, config.max_stacks);
+  bpf_map__set_max_entries(skel.maps.unwind_rows, std::max<std::uint32_t>(1, config.max_unwind_rows));
+  skel.rodata->unwind_mode = config.unwind;
+  skel.rodata->empty_programs = config.empty_programs;
+  skel.rodata->max_frames = std::clamp<std::uint32_t>(config.max_frames, 1, EDLEAK_MAX_FRAMES);
+  skel.rodata->follow_children = config.follow_children;
+  skel.rodata->events_for_all = config.events_for_all;
+  skel.rodata->hold_followed = config.hold_followed;
+}
+
+// The mmap/munmap/mremap programs as a second instance of the BPF object, sharing every map of
+// the first (so the same blocks, sites and stacks), loaded on a thread of their own: the
+// verifier's pass over mmap_exit's inlined stack walk is most of the tracer's start-up, and
+// needs none of what the probes need. Attached once asked to (attach_mapping_calls) and loaded.
+class MappingPrograms {
+ public:
+  MappingPrograms(const CaptureConfig& config, std::vector<std::pair<std::string, int>> map_fds)
+      : worker_([this, config, fds = std::move(map_fds)] { load(config, fds); }) {}
+  ~MappingPrograms() {
+    if (worker_.joinable()) worker_.join();
+  }
+  MappingPrograms(const MappingPrograms&) = delete;
+  MappingPrograms& operator=(const MappingPrograms&) = delete;
+
+  Result<void> attach(bool wait) {
+    std::unique_lock lock(mutex_);
+    requested_ = true;
+    waiting_ = wait;
+    if (!loaded_) {
+      if (!wait) return {};  // the worker attaches them, and says why it could not
+      lock.unlock();
+      worker_.join();
+      lock.lock();
+    }
+    attach_locked();
+    if (!error_.empty()) return make_error("{}", error_);
+    return {};
+  }
+
+ private:
+  void load(const CaptureConfig& config, const std::vector<std::pair<std::string, int>>& map_fds) {
+    const auto started = std::chrono::steady_clock::now();
+    std::string error = load_programs(config, map_fds);
+    log::verbose("mmap/munmap/mremap programs loaded in {:.0f} ms (beside the probes)",
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+    std::lock_guard lock(mutex_);
+    loaded_ = true;
+    error_ = std::move(error);
+    if (!requested_ || waiting_) return;  // attach() attaches them, or reports for its waiter
+    attach_locked();
+    if (!error_.empty()) log::warn("direct mmap/munmap/mremap calls are not traced: {}", error_);
+  }
+
+  std::string load_programs(const CaptureConfig& config, const std::vector<std::pair<std::string, int>>& map_fds) {
+    skel_.reset(edleak_bpf__open());
+    if (!skel_) return fmt::format("cannot open the BPF object for the mmap programs: {}", errno_text(errno));
+    configure(*skel_, config);
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel_->obj) bpf_program__set_autoload(prog, is_mapping_program(prog));
+    for (const auto& [name, fd] : map_fds) {
+      bpf_map* map = bpf_object__find_map_by_name(skel_->obj, name.c_str());
+      if (map && bpf_map__reuse_fd(map, fd) != 0)
+        return fmt::format("cannot share the BPF map {} with the mmap programs: {}", name, errno_text(errno));
+    }
+    if (int err = edleak_bpf__load(skel_.get()); err)
+      return fmt::format("cannot load the mmap programs: {}", errno_text(err));
+    return {};
+  }
+
+  void attach_locked() {
+    if (!error_.empty() || !links_.empty()) return;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel_->obj) {
+      if (!is_mapping_program(prog)) continue;
+      bpf_link* link = bpf_program__attach(prog);
+      if (!link) {
+        const int err = errno;
+        error_ = fmt::format("cannot attach {} to its system call tracepoint: {}{}", bpf_program__name(prog),
+                             errno_text(err),
+                             err == ENOENT ? " (is tracefs mounted? mount -t tracefs nodev /sys/kernel/tracing)" : "");
+        links_.clear();
+        return;
+      }
+      links_.emplace_back(link);
+    }
+  }
+
+  std::mutex mutex_;
+  Skeleton skel_;
+  std::vector<Link> links_;  // mmap/munmap/mremap tracepoints (not probes)
+  bool requested_ = false, waiting_ = false, loaded_ = false;
+  std::string error_;
+  std::thread worker_;  // last: started once the rest is constructed
+};
+
 struct Capture::Impl {
   Skeleton skel;
   // Wakes the loop when the BPF side asks for a process's mappings (the requests themselves are
@@ -119,7 +230,7 @@ struct Capture::Impl {
   std::vector<OwnedLink> links;
   std::size_t probes = 0;
   LinkReleaser releaser;
-  std::vector<Link> syscall_links;  // mmap/munmap/mremap tracepoints (not probes)
+  std::unique_ptr<MappingPrograms> mapping_programs;
   std::unordered_set<std::uint64_t> known_stacks;  // frames already returned (or lost)
   std::vector<edleak_site_key> site_keys;
   std::vector<edleak_site> site_values;
@@ -162,6 +273,9 @@ struct Capture::Impl {
       case probe::Handler::xallocx: return p->xallocx_enter;
       case probe::Handler::heap_realloc_owned: return p->heap_realloc_owned_enter;
       case probe::Handler::heap_calloc: return p->heap_calloc_enter;
+      case probe::Handler::expand: return p->expand_enter;
+      case probe::Handler::heap_string: return p->heap_string_enter;
+      case probe::Handler::heap_realpath: return p->heap_realpath_enter;
     }
     return nullptr;
   }
@@ -211,18 +325,10 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
   impl->skel.reset(edleak_bpf__open());
   if (!impl->skel) return make_error("cannot open the BPF object: {}", errno_text(errno));
   auto& skel = impl->skel;
-  skel->rodata->self_tgid = static_cast<std::uint32_t>(getpid());
-  skel->rodata->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
-  bpf_map__set_max_entries(skel->maps.blocks, config.max_allocs);
-  bpf_map__set_max_entries(skel->maps.sites, config.max_stacks);
-  bpf_map__set_max_entries(skel->maps.stacks, config.max_stacks);
-  bpf_map__set_max_entries(skel->maps.unwind_rows, std::max<std::uint32_t>(1, config.max_unwind_rows));
-  skel->rodata->unwind_mode = config.unwind;
-  skel->rodata->empty_programs = config.empty_programs;
-  skel->rodata->max_frames = std::clamp<std::uint32_t>(config.max_frames, 1, EDLEAK_MAX_FRAMES);
-  skel->rodata->follow_children = config.follow_children;
-  skel->rodata->events_for_all = config.events_for_all;
-  skel->rodata->hold_followed = config.hold_followed;
+  configure(*skel, config);
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel->obj) if (is_mapping_program(prog)) bpf_program__set_autoload(prog, false);
+  const auto load_started = std::chrono::steady_clock::now();
   if (int err = edleak_bpf__load(skel.get()); err) {
     if (err == -EPERM || err == -EACCES)
       return make_error(
@@ -232,6 +338,12 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
                       "storage is needed; -vv shows the verifier's log)",
                       errno_text(err));
   }
+  log::verbose("BPF programs loaded in {:.0f} ms",
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_started).count());
+  std::vector<std::pair<std::string, int>> map_fds;
+  bpf_map* map;
+  bpf_object__for_each_map(map, skel->obj) map_fds.emplace_back(bpf_map__name(map), bpf_map__fd(map));
+  impl->mapping_programs = std::make_unique<MappingPrograms>(config, std::move(map_fds));
   // Process histories (see bpf/): attached for the whole run, before any probe.
   const std::pair<bpf_program*, const char*> process_programs[] = {
       {skel->progs.process_fork, "sched_process_fork"},
@@ -335,19 +447,7 @@ std::vector<ProcessEvent> Capture::take_process_events() {
   return std::exchange(impl_->process_events, {});
 }
 
-Result<void> Capture::attach_mapping_calls() {
-  if (!impl_->syscall_links.empty()) return {};
-  auto* skel = impl_->skel.get();
-  for (bpf_program* prog : {skel->progs.mmap_enter, skel->progs.mmap_exit, skel->progs.munmap_enter,
-                            skel->progs.munmap_exit, skel->progs.mremap_enter, skel->progs.mremap_exit}) {
-    bpf_link* link = bpf_program__attach(prog);
-    if (!link)
-      return make_error("cannot attach {} to its system call tracepoint: {}", bpf_program__name(prog),
-                        errno_text(errno));
-    impl_->syscall_links.emplace_back(link);
-  }
-  return {};
-}
+Result<void> Capture::attach_mapping_calls(bool wait) { return impl_->mapping_programs->attach(wait); }
 
 
 namespace {

@@ -72,7 +72,11 @@ class Capture {
   // The program's own anonymous mmap/munmap/mremap (syscall tracepoints; bpf/): attached once the
   // allocator probes are, so that an allocator's mappings are never taken for the program's (a
   // call in flight before its probe was attached is not known to be the allocator's).
-  Result<void> attach_mapping_calls();
+  // Their programs are verified on a thread of their own from load() on (mmap_exit's stack walk
+  // takes the verifier a second or two): with `wait`, this waits for them and says whether they
+  // are attached; without, they are attached as soon as they are loaded, a failure is logged,
+  // and this returns at once.
+  Result<void> attach_mapping_calls(bool wait = true);
 
   // Reads every (process, stack) aggregate and the counters, with frames for stacks not
   // returned before (`known_stacks` is updated).

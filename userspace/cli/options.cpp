@@ -317,6 +317,51 @@ ParseResult usage_error(std::ostream& err, std::string_view message) {
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> options_in_effect(const TraceOptions& o) {
+  auto duration = [](const std::optional<std::chrono::nanoseconds>& d) { return d ? format_duration(*d) : ""; };
+  auto flag = [](bool on) { return std::string(on ? "yes" : "no"); };
+  std::string pids, fail_on;
+  for (pid_t pid : o.pids) pids += (pids.empty() ? "" : ",") + std::to_string(pid);
+  for (auto [on, name] : {std::pair{o.fail_on.definitely_lost, "definitely-lost"}, {o.fail_on.linear, "linear"},
+                          {o.fail_on.logarithmic, "logarithmic"}, {o.fail_on.exponential, "exponential"}})
+    if (on) fail_on += (fail_on.empty() ? "" : ",") + std::string(name);
+  std::string command;
+  for (const std::string& arg : o.command) command += (command.empty() ? "" : " ") + arg;
+  const char* unwind = o.unwind == UnwindMode::dwarf ? "dwarf" : o.unwind == UnwindMode::frame_pointers ? "fp" : "auto";
+  return {
+      {"pid", pids},
+      {"follow", flag(o.follow)},
+      {"probe-all", flag(o.probe_all)},
+      {"libc", o.libc_path},
+      {"interval", format_duration(o.interval)},
+      {"duration", duration(o.duration)},
+      {"top", std::to_string(o.top)},
+      {"min-leak-bytes", std::to_string(o.min_leak_bytes)},
+      {"min-leak-share", fmt::format("{}", o.min_leak_share)},
+      {"all-stacks", flag(o.all_stacks)},
+      {"format", o.format == report::Format::json ? "json" : "text"},
+      {"output", o.output_path},
+      {"empty-programs", flag(o.empty_programs)},
+      {"unwind", unwind},
+      {"max-frames", std::to_string(o.max_frames)},
+      {"max-allocs", std::to_string(o.max_allocs)},
+      {"max-stacks", std::to_string(o.max_stacks)},
+      {"max-unwind-rows", std::to_string(o.max_unwind_rows)},
+      {"scan-every", duration(o.scan_every)},
+      {"max-scan-pause", duration(o.max_scan_pause)},
+      {"exit-scan", flag(o.exit_scan)},
+      {"fail-on", fail_on},
+      {"min-leak", fail_on.empty() ? "" : std::to_string(o.fail_on.min_leak)},
+      {"record", o.record_path},
+      {"html", o.html_path},
+      {"folded", o.folded_path},
+      {"folded-leaks", o.folded_leaks_path},
+      {"pprof", o.pprof_path},
+      {"metrics", o.metrics_address},
+      {"command", command},
+  };
+}
+
 ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   // Everything after the first "--" is the command to trace, never our options: split it off
   // before CLI11 sees it.
@@ -469,7 +514,7 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
   add_value("--min-leak", raw.min_leak,
             "With --fail-on CLASS: only stacks leaking at least this many bytes fail the run (default 1)", "BYTES",
             "SCAN");
-  add_value("--record", raw.record, "Save the capture to FILE at every report, for 'edleak-bpf report FILE'", "FILE",
+  add_value("--record", raw.record, "Save the capture to FILE during the run and at its end, for 'edleak-bpf report FILE'", "FILE",
             "OUTPUT");
   add_value("--html", raw.html, "Write an HTML report with plots to FILE at every report", "FILE", "OUTPUT");
   add_value("--folded", raw.folded, "Write outstanding bytes per stack, folded (flame graphs), to FILE", "FILE",

@@ -6,6 +6,7 @@
 #include <ostream>
 #include <string>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 #include "report/renderer.h"
@@ -81,6 +82,10 @@ struct TraceOptions {
 };
 
 inline constexpr std::chrono::milliseconds kDefaultMaxScanPause{300};
+
+// Every trace option in effect, given or by default, as (long option name, value in the syntax
+// the option takes; "" for an unset one), in the order of --help: what a record keeps of its run.
+std::vector<std::pair<std::string, std::string>> options_in_effect(const TraceOptions& options);
 
 // `edleak-bpf classify [--format text|json] [FILE|-]`
 struct ClassifyOptions {

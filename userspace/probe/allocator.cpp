@@ -194,6 +194,19 @@ class ModuleCache {
   std::map<std::string, std::unique_ptr<ElfFile>> files_;
 };
 
+// What `elf` defines where the dynamic linker (or, in an executable, the static linker) binds.
+ModuleFunctions module_functions(const std::string& path, const std::string& host_path, bool executable,
+                                 const ElfFile& elf) {
+  return {path, host_path, executable, [&elf, executable](std::string_view name) {
+            for (const auto& f : elf.functions()) {
+              if (f.name != name) continue;
+              // A library's .symtab names local functions the linker never binds to.
+              if (executable || f.table == SymbolTable::dynsym) return true;
+            }
+            return false;
+          }};
+}
+
 std::vector<Allocator> allocators_from(const std::string& executable, const std::vector<std::string>& preload,
                                        const std::vector<std::string>& also_mapped, const Resolver& resolver) {
   ModuleCache cache(resolver);
@@ -220,15 +233,7 @@ std::vector<Allocator> allocators_from(const std::string& executable, const std:
   for (const auto& path : order) {
     const ElfFile* elf = cache.get(path);
     if (elf == nullptr) continue;
-    const bool is_executable = path == executable;
-    modules.push_back({path, resolver.host(path), is_executable, [elf, is_executable](std::string_view name) {
-                         for (const auto& f : elf->functions()) {
-                           if (f.name != name) continue;
-                           // A library's .symtab names local functions the linker never binds to.
-                           if (is_executable || f.table == SymbolTable::dynsym) return true;
-                         }
-                         return false;
-                       }});
+    modules.push_back(module_functions(path, resolver.host(path), path == executable, *elf));
   }
   return find_allocators(modules);
 }
@@ -273,6 +278,34 @@ Result<std::vector<Allocator>> discover_process_allocators(pid_t pid) {
   for (auto& entry : Resolver::split(env_value(environ, "LD_PRELOAD"), ' '))
     for (auto& part : Resolver::split(entry, ':')) preload.push_back(part);
   return allocators_from(executable, preload, mapped, resolver);
+}
+
+Result<std::vector<Allocator>> MappedAllocators::new_in_process(pid_t pid) {
+  auto maps = symbolize::read_proc_maps(pid);
+  if (!maps) return make_error("cannot read the mappings of pid {}: {}", pid, maps.error().message);
+  char exe[4096];
+  const ssize_t n = readlink(fmt::format("/proc/{}/exe", pid).c_str(), exe, sizeof exe - 1);
+  const std::string executable = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string();
+  const std::string root = fmt::format("/proc/{}/root", pid);
+  std::vector<Allocator> out;
+  for (const auto& m : *maps) {
+    if (!m.executable || !m.is_file() || m.inode == 0) continue;
+    const bool is_executable = m.path == executable;
+    const std::string_view base = basename_of(m.path);
+    if (!is_executable && !starts_with(base, "libjemalloc") && !starts_with(base, "libtcmalloc") &&
+        !starts_with(base, "libmimalloc"))
+      continue;
+    const std::uint64_t device = static_cast<std::uint64_t>(m.dev_major) << 32 | m.dev_minor;
+    if (!seen_.insert({device, m.inode}).second) continue;
+    // map_files reaches the very file mapped, even when replaced since or in another namespace.
+    const std::string host = fmt::format("/proc/{}/map_files/{:x}-{:x}", pid, m.start, m.end);
+    auto elf = ElfFile::open(host);
+    if (!elf) continue;  // not an ELF file we can read: nothing to probe in it
+    // Probes go in through the process's root, as for its libc (map_files/ is only for reading).
+    const ModuleFunctions module = module_functions(m.path, root + m.path, is_executable, *elf);
+    if (module.defines("malloc") || module.defines("je_malloc")) out.push_back(identify_allocator(module));
+  }
+  return out;
 }
 
 Result<std::vector<Allocator>> discover_command_allocators(const std::string& program) {

@@ -6,6 +6,7 @@
 // prefix do not replace malloc; a program calls je_malloc itself, so they are found as well.
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -64,6 +65,22 @@ std::vector<std::string> symbol_lookup_order(
 // The allocators of running process `pid` (its executable, environ's LD_PRELOAD, its mapped
 // libraries). Fails when the process is gone or its executable cannot be read.
 Result<std::vector<Allocator>> discover_process_allocators(pid_t pid);
+
+// For all-process mode, where a file's probes serve every process: the allocators running
+// processes map, whichever one each process's malloc binds to (an allocator file no process
+// calls costs nothing). Libraries are recognized by their file name (libjemalloc*, libtcmalloc*,
+// libmimalloc*: ld.so's lookup order per process would read every file of every process at
+// start-up), executables by their own symbols (an allocator linked in). Each file is read once,
+// by identity (device, inode): most processes share theirs.
+class MappedAllocators {
+ public:
+  // The allocators in the files process `pid` maps that no earlier call returned (glibc and
+  // unknown ones included: the caller decides what it probes). Fails when the process is gone.
+  Result<std::vector<Allocator>> new_in_process(pid_t pid);
+
+ private:
+  std::set<std::pair<std::uint64_t, std::uint64_t>> seen_;
+};
 
 // The allocators a command about to exec `program` (found through PATH like execvp) will use,
 // with this process's environment (LD_PRELOAD, LD_LIBRARY_PATH), which it inherits.

@@ -271,7 +271,15 @@ Result<std::span<const std::uint8_t>> ElfFile::code_at(std::uint64_t address, st
   const std::uint64_t into_segment = address - segment->vaddr;
   const std::uint64_t available = segment->file_size - into_segment;
   const std::size_t length = available < max_bytes ? static_cast<std::size_t>(available) : max_bytes;
-  return image_.subspan(segment->offset + into_segment, length);
+  std::vector<std::uint8_t>& bytes = code_reads_.emplace_back(length);
+  const auto offset = static_cast<off_t>(segment->offset + into_segment);
+  const ssize_t got = ::pread(fd_.get(), bytes.data(), length, offset);
+  if (got != static_cast<ssize_t>(length)) {
+    const std::string why = got < 0 ? std::strerror(errno) : fmt::format("{} of {} bytes", got, length);
+    code_reads_.pop_back();
+    return make_error("{}: cannot read the code at {:#x}: {}", path_, address, why);
+  }
+  return std::span<const std::uint8_t>(bytes);
 }
 
 std::optional<std::string> ElfFile::got_slot_symbol(std::uint64_t slot_address) const {

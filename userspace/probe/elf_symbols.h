@@ -4,6 +4,7 @@
 // file is bounds-checked, so a truncated or hostile file yields an Error, never a crash.
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -102,6 +103,10 @@ class ElfFile {
   FileDescriptor fd_;
   std::unique_ptr<Elf, ElfCloser> elf_;
   std::span<const std::uint8_t> image_;  // the whole file, mapped by libelf
+  // Code bytes read from the file itself (code_at): a mapping of the file is a mapping uprobes
+  // write their breakpoints into (any tracer's probes on it, another edleak-bpf's included),
+  // and a prologue decoded from it would start with int3. Kept until the file is closed.
+  mutable std::deque<std::vector<std::uint8_t>> code_reads_;
   bool shared_object_ = false;
   std::vector<LoadSegment> segments_;
   std::vector<ElfFunction> functions_;

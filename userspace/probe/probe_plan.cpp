@@ -23,6 +23,9 @@ std::string_view to_string(Handler h) {
     case Handler::xallocx: return "xallocx";
     case Handler::heap_realloc_owned: return "heap_realloc_owned";
     case Handler::heap_calloc: return "heap_calloc";
+    case Handler::expand: return "expand";
+    case Handler::heap_string: return "heap_string";
+    case Handler::heap_realpath: return "heap_realpath";
   }
   return "unknown";
 }
@@ -47,12 +50,15 @@ unsigned handler_arg_count(Handler h) {
     case Handler::calloc:
     case Handler::memalign:
     case Handler::realloc:
-    case Handler::realloc_owned: return 2;
+    case Handler::realloc_owned:
+    case Handler::expand:
+    case Handler::heap_string: return 2;
     case Handler::posix_memalign:
     case Handler::reallocarray:
     case Handler::xallocx:
     case Handler::heap_realloc_owned:
-    case Handler::heap_calloc: return 3;
+    case Handler::heap_calloc:
+    case Handler::heap_realpath: return 3;
   }
   return 0;
 }
@@ -209,6 +215,42 @@ constexpr AttachEntry kMimallocTable[] = {
     {"mi_new_aligned", Handler::malloc, false},
     {"mi_new_aligned_nothrow", Handler::malloc, false},
     {"mi_new_n", Handler::calloc, false},
+    // mi_reallocf frees p when it fails (nested in it: not counted twice); the failed call's
+    // block is then taken for still live, as for a failed realloc.
+    {"mi_reallocf", Handler::realloc_owned, false},
+    {"mi_rezalloc", Handler::realloc_owned, false},
+    {"mi_expand", Handler::expand, false},
+    {"mi_strdup", Handler::heap_string, false},      // each jumps to its mi_heap_* with the default heap
+    {"mi_strndup", Handler::heap_string, false},
+    {"mi_realpath", Handler::heap_realpath, false},
+    // The heap API, (heap, arguments...): its functions are the targets the mi_* ones jump to
+    // (those are then skipped: the target's probe sees their caller). mi_reallocn, mi_recalloc
+    // and their mi_heap_* (p, count, size) only compute count * size and jump to a realloc or
+    // rezalloc listed here: they need no entry.
+    // Not mi_heap_malloc_small: mi_heap_malloc_aligned's fast path jumps there, and a probe there
+    // would make the aligned one look like a pure tail call, missing its other path.
+    {"mi_heap_malloc", Handler::memalign, false},
+    {"mi_heap_zalloc", Handler::memalign, false},
+    {"mi_heap_alloc_new", Handler::memalign, false},
+    {"mi_heap_calloc", Handler::heap_calloc, false},
+    {"mi_heap_mallocn", Handler::heap_calloc, false},
+    {"mi_heap_alloc_new_n", Handler::heap_calloc, false},
+    {"mi_heap_realloc", Handler::heap_realloc_owned, false},
+    {"mi_heap_reallocf", Handler::heap_realloc_owned, false},
+    {"mi_heap_rezalloc", Handler::heap_realloc_owned, false},
+    {"mi_heap_malloc_aligned", Handler::memalign, false},
+    {"mi_heap_malloc_aligned_at", Handler::memalign, false},
+    {"mi_heap_zalloc_aligned", Handler::memalign, false},
+    {"mi_heap_zalloc_aligned_at", Handler::memalign, false},
+    {"mi_heap_calloc_aligned", Handler::heap_calloc, false},
+    {"mi_heap_calloc_aligned_at", Handler::heap_calloc, false},
+    {"mi_heap_realloc_aligned", Handler::heap_realloc_owned, false},
+    {"mi_heap_realloc_aligned_at", Handler::heap_realloc_owned, false},
+    {"mi_heap_rezalloc_aligned", Handler::heap_realloc_owned, false},
+    {"mi_heap_rezalloc_aligned_at", Handler::heap_realloc_owned, false},
+    {"mi_heap_strdup", Handler::heap_string, false},
+    {"mi_heap_strndup", Handler::heap_string, false},
+    {"mi_heap_realpath", Handler::heap_realpath, false},
     EDLEAK_CXX_NEW_DELETE,
 };
 #undef EDLEAK_CXX_NEW_DELETE
@@ -267,21 +309,25 @@ std::string describe_target(const ElfFile& elf, std::uint64_t target) {
   return fmt::format("{:#x}", target);
 }
 
-// Whether a jump to `target` lands on a function this plan probes: at its first byte, or
-// through a PLT stub whose GOT slot names it or one of its aliases.
-bool reaches_probed_site(const ElfFile& elf, std::uint64_t target, const std::vector<ProbeSite>& sites) {
-  const auto target_offset = elf.file_offset(target);
+// Where a jump lands: the file offset, and the symbol whose GOT slot a PLT stub there jumps through.
+struct JumpTarget {
+  std::optional<std::uint64_t> offset;
   std::optional<std::string> slot_name;
-  if (auto code = elf.code_at(target, kPrologueBytes)) {
-    if (auto slot = plt_stub_slot(*code, target)) slot_name = elf.got_slot_symbol(*slot);
+
+  JumpTarget(const ElfFile& elf, std::uint64_t target) {
+    if (auto o = elf.file_offset(target)) offset = *o;
+    if (auto code = elf.code_at(target, kPrologueBytes)) {
+      if (auto slot = plt_stub_slot(*code, target)) slot_name = elf.got_slot_symbol(*slot);
+    }
   }
-  return std::any_of(sites.begin(), sites.end(), [&](const ProbeSite& site) {
-    if (target_offset && *target_offset == site.function_offset) return true;
+  // Whether it is the function at `function_offset` named `symbol` or one of `aliases`: at its
+  // first byte, or through a PLT stub whose GOT slot names it.
+  bool is(std::uint64_t function_offset, std::string_view symbol, const std::vector<std::string>& aliases) const {
+    if (offset && *offset == function_offset) return true;
     if (!slot_name) return false;
-    return site.symbol == *slot_name ||
-           std::find(site.aliases.begin(), site.aliases.end(), *slot_name) != site.aliases.end();
-  });
-}
+    return symbol == *slot_name || std::find(aliases.begin(), aliases.end(), *slot_name) != aliases.end();
+  }
+};
 
 ProbeSite make_site(Candidate&& candidate) {
   return {std::string(candidate.entry->symbol), std::move(candidate.aliases), candidate.handler,
@@ -400,15 +446,50 @@ Result<ProbePlan> plan_probes(const std::string& path, LibraryKind kind, std::st
   // probe, with the same caller; probing it too would count the block twice. Only the
   // fall-through path is followed: a conditional branch off it (reallocarray's overflow check)
   // is an error path that allocates nothing, or calls a probed function itself.
-  for (Candidate& candidate : tail_calls) {
-    const std::uint64_t target = candidate.point.tail_jump->target;
-    if (reaches_probed_site(*elf, target, plan.sites)) {
-      plan.skipped.push_back({std::string(candidate.entry->symbol),
-                              fmt::format("tail call to {} once its arguments are set (its target's probe sees the caller)",
-                                          describe_target(*elf, target))});
-      continue;
+  // A target may be such a function itself (mimalloc: mi_realloc sets its heap and jumps to
+  // mi_heap_realloc, which sets a flag and jumps to an internal function): targets are decided
+  // first, and a function waits while its target is undecided (a cycle: every one probed).
+  // Functions skipped as tail calls pass their caller on to a probe: a jump to one reaches it.
+  struct PassedOn {
+    std::uint64_t function_offset;
+    std::string symbol;
+    std::vector<std::string> aliases;
+  };
+  std::vector<PassedOn> passed_on;
+  while (!tail_calls.empty()) {
+    // Decided from this round's state: a function whose target is still undecided waits.
+    std::vector<bool> waits(tail_calls.size());
+    for (std::size_t i = 0; i < tail_calls.size(); ++i) {
+      const JumpTarget target(*elf, tail_calls[i].point.tail_jump->target);
+      for (std::size_t j = 0; j < tail_calls.size(); ++j)
+        if (j != i && target.is(tail_calls[j].function_offset, tail_calls[j].entry->symbol, tail_calls[j].aliases))
+          waits[i] = true;
     }
-    plan.sites.push_back(make_site(std::move(candidate)));
+    const bool cycle = std::all_of(waits.begin(), waits.end(), [](bool w) { return w; });
+    std::vector<Candidate> undecided;
+    for (std::size_t i = 0; i < tail_calls.size(); ++i) {
+      Candidate& candidate = tail_calls[i];
+      if (waits[i] && !cycle) {
+        undecided.push_back(std::move(candidate));
+        continue;
+      }
+      const std::uint64_t address = candidate.point.tail_jump->target;
+      const JumpTarget target(*elf, address);
+      const bool reaches_probe =
+          std::any_of(plan.sites.begin(), plan.sites.end(),
+                      [&](const ProbeSite& site) { return target.is(site.function_offset, site.symbol, site.aliases); }) ||
+          std::any_of(passed_on.begin(), passed_on.end(),
+                      [&](const PassedOn& f) { return target.is(f.function_offset, f.symbol, f.aliases); });
+      if (reaches_probe) {
+        plan.skipped.push_back({std::string(candidate.entry->symbol),
+                                fmt::format("tail call to {} once its arguments are set (its target's probe sees the caller)",
+                                            describe_target(*elf, address))});
+        passed_on.push_back({candidate.function_offset, std::string(candidate.entry->symbol), candidate.aliases});
+        continue;
+      }
+      plan.sites.push_back(make_site(std::move(candidate)));
+    }
+    tail_calls = std::move(undecided);
   }
   return plan;
 }

@@ -31,6 +31,9 @@ enum class Handler {
   // heap in rdi and jumps to mi_heap_realloc(heap, p, n)); malloc's is memalign (size in arg1).
   heap_realloc_owned,  // arg1 old block, arg2 new size (realloc_owned's semantics)
   heap_calloc,         // arg1 * arg2
+  expand,              // mimalloc mi_expand: arg0 block resized in place to arg1 when it returns arg0
+  heap_string,         // mi_heap_strdup/strndup(heap, s, ...): sized at return by the string copied
+  heap_realpath,       // mi_heap_realpath(heap, name, resolved): heap_string's, a block only when arg2 is NULL
 };
 std::string_view to_string(Handler h);
 

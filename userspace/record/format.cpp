@@ -37,8 +37,7 @@ class Encoder {
 
     std::string out(kMagic);
     put_fixed(out, kFormatVersion, 4);
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(r.time.time_since_epoch()).count();
-    put_varint(out, zigzag(ns));
+    put_time(out, r.time);
     put_double(out, r.elapsed_s);
     put_double(out, r.interval_s);
     put_varint(out, r.samples);
@@ -50,6 +49,13 @@ class Encoder {
       put_varint(out, v);
     put_varint(out, r.command.size());
     for (const std::string& arg : r.command) put_string(out, arg);
+    put_varint(out, c.overwritten_blocks);
+    put_varint(out, c.lost_events);
+    out.push_back(r.attached ? 1 : 0);
+    put_varint(out, r.min_leak_bytes);
+    put_double(out, r.min_leak_share);
+    put_varint(out, r.options.size());
+    for (const auto& [name, value] : r.options) put_string(out, name), put_string(out, value);
 
     put_varint(out, strings_.size());
     for (const std::string* s : strings_) put_string(out, *s);
@@ -60,6 +66,8 @@ class Encoder {
       put_varint(out, p.incarnation);
       put_string(out, p.comm);
       out.push_back(p.exited ? 1 : 0);
+      out.push_back(p.scan ? 1 : 0);
+      if (p.scan) put_scan(out, *p.scan);
     }
     put_varint(out, r.sites.size());
     for (const RecordedSite& site : r.sites) put_site(out, site);
@@ -84,6 +92,31 @@ class Encoder {
     out += s;
   }
 
+  static void put_time(std::string& out, std::chrono::system_clock::time_point time) {
+    put_varint(out, zigzag(std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count()));
+  }
+  static void put_points(std::string& out, const std::vector<series::Point>& points) {
+    put_varint(out, points.size());
+    for (const series::Point& p : points) put_double(out, p.t_s), put_double(out, p.bytes);
+  }
+  static void put_reachability(std::string& out, const report::Reachability& r) {
+    for (const report::BlockTotals* t : {&r.definitely_lost, &r.indirectly_lost, &r.possibly_lost, &r.still_reachable})
+      put_varint(out, t->bytes), put_varint(out, t->blocks);
+  }
+  static void put_scan(std::string& out, const RecordedScan& scan) {
+    const report::ScanSummary& s = scan.summary;
+    put_time(out, s.time);
+    out.push_back(s.at_exit ? 1 : 0);
+    put_double(out, s.frozen_ms);
+    put_varint(out, s.blocks_scanned);
+    put_varint(out, s.bytes_scanned);
+    out.push_back(s.aborted ? 1 : 0);
+    put_string(out, s.error);
+    put_reachability(out, s.total);
+    put_varint(out, scan.per_stack.size());
+    for (const auto& [stack_id, r] : scan.per_stack) put_fixed(out, stack_id, 8), put_reachability(out, r);
+  }
+
   void put_site(std::string& out, const RecordedSite& site) {
     const sample::SiteSample& l = site.latest;
     put_varint(out, l.tgid);
@@ -98,8 +131,7 @@ class Encoder {
     put_double(out, site.min_bytes);
     put_double(out, site.max_bytes);
     put_varint(out, site.samples_seen);
-    put_varint(out, site.points.size());
-    for (const series::Point& p : site.points) put_double(out, p.t_s), put_double(out, p.bytes);
+    put_points(out, site.points);
     put_varint(out, site.frames.size());
     for (const symbolize::Frame& f : site.frames) {
       put_varint(out, f.addr);
@@ -118,6 +150,12 @@ class Encoder {
         put_varint(out, ref(inl.file));
         put_varint(out, static_cast<std::uint64_t>(std::max(inl.line, 0)));
       }
+    }
+    for (const RecordedSeries* series : {&site.blocks, &site.frees}) {
+      put_points(out, series->points);
+      put_double(out, series->min);
+      put_double(out, series->max);
+      put_varint(out, series->samples_seen);
     }
   }
 
@@ -141,16 +179,12 @@ class Decoder {
     if (bytes_.substr(0, kMagic.size()) != kMagic) fail(0, "not an edleak-bpf record (bad magic)");
     pos_ = kMagic.size();
     const std::size_t version_at = pos_;
-    const std::uint64_t version = fixed(4, "the format version");
-    if (version == 0 || version > kFormatVersion)
-      fail(version_at, fmt::format("format version {} (this edleak-bpf reads versions 1 to {})", version,
+    version_ = fixed(4, "the format version");
+    if (version_ == 0 || version_ > kFormatVersion)
+      fail(version_at, fmt::format("format version {} (this edleak-bpf reads versions 1 to {})", version_,
                                    kFormatVersion));
     Recording r;
-    const std::size_t time_at = pos_;
-    const std::int64_t ns = unzigzag(varint("the record time"));
-    if (ns < -(std::int64_t{1} << 62) || ns > (std::int64_t{1} << 62)) fail(time_at, "record time out of range");
-    r.time = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(ns)));
+    r.time = time("the record time");
     r.elapsed_s = finite("elapsed_s");
     r.interval_s = finite("interval_s");
     r.samples = varint("samples");
@@ -162,6 +196,18 @@ class Decoder {
       *v = varint("a capture counter");
     r.command.resize(count(1, "command arguments"));
     for (std::string& arg : r.command) arg = string("a command argument");
+    if (version_ >= 2) {
+      c.overwritten_blocks = varint("a capture counter");
+      c.lost_events = varint("a capture counter");
+      r.attached = boolean("attached");
+      r.min_leak_bytes = varint("min_leak_bytes");
+      r.min_leak_share = finite("min_leak_share");
+      r.options.resize(count(2, "options"));
+      for (auto& [name, value] : r.options) {
+        name = string("an option name");
+        value = string("an option value");
+      }
+    }
 
     strings_.resize(count(1, "strings"));
     for (std::string& s : strings_) s = string("a string of the table");
@@ -173,6 +219,7 @@ class Decoder {
       p.incarnation = u32("an incarnation");
       p.comm = string("a process name");
       p.exited = boolean("exited");
+      if (version_ >= 2 && boolean("has_scan")) p.scan = read_scan();
     }
     r.sites.resize(count(34, "sites"));
     for (RecordedSite& site : r.sites) read_site(site);
@@ -228,6 +275,16 @@ class Decoder {
     return static_cast<int>(v);
   }
 
+  // Nanoseconds since the Unix epoch, zigzag: within +-2^62 (146 years), which a system_clock
+  // time point holds.
+  std::chrono::system_clock::time_point time(std::string_view what) {
+    const std::size_t at = pos_;
+    const std::int64_t ns = unzigzag(varint(what));
+    if (ns < -(std::int64_t{1} << 62) || ns > (std::int64_t{1} << 62)) fail(at, fmt::format("{} out of range", what));
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(ns)));
+  }
+
   double finite(std::string_view what) {
     const std::size_t at = pos_;
     const double v = std::bit_cast<double>(fixed(8, what));
@@ -268,6 +325,47 @@ class Decoder {
     return strings_[i];
   }
 
+  std::vector<series::Point> points(std::string_view what) {
+    std::vector<series::Point> out(count(16, what));
+    double last_t = -INFINITY;
+    for (series::Point& p : out) {
+      const std::size_t at = pos_;
+      p.t_s = finite("a point's time");
+      p.bytes = finite("a point's bytes");
+      if (p.t_s < last_t) fail(at, "points out of time order");
+      last_t = p.t_s;
+    }
+    return out;
+  }
+
+  report::Reachability reachability() {
+    report::Reachability r;
+    for (report::BlockTotals* t : {&r.definitely_lost, &r.indirectly_lost, &r.possibly_lost, &r.still_reachable}) {
+      t->bytes = varint("a reachability's bytes");
+      t->blocks = varint("a reachability's blocks");
+    }
+    return r;
+  }
+
+  RecordedScan read_scan() {
+    RecordedScan scan;
+    report::ScanSummary& s = scan.summary;
+    s.time = time("a scan's time");
+    s.at_exit = boolean("at_exit");
+    s.frozen_ms = finite("frozen_ms");
+    s.blocks_scanned = varint("blocks_scanned");
+    s.bytes_scanned = varint("bytes_scanned");
+    s.aborted = boolean("aborted");
+    s.error = string("a scan error");
+    s.total = reachability();
+    scan.per_stack.resize(count(16, "scanned stacks"));
+    for (auto& [stack_id, r] : scan.per_stack) {
+      stack_id = fixed(8, "a scanned stack id");
+      r = reachability();
+    }
+    return scan;
+  }
+
   void read_site(RecordedSite& site) {
     sample::SiteSample& l = site.latest;
     l.tgid = u32("a site's pid");
@@ -282,15 +380,7 @@ class Decoder {
     site.min_bytes = finite("min_bytes");
     site.max_bytes = finite("max_bytes");
     site.samples_seen = varint("samples_seen");
-    site.points.resize(count(16, "points"));
-    double last_t = -INFINITY;
-    for (series::Point& p : site.points) {
-      const std::size_t at = pos_;
-      p.t_s = finite("a point's time");
-      p.bytes = finite("a point's bytes");
-      if (p.t_s < last_t) fail(at, "points out of time order");
-      last_t = p.t_s;
-    }
+    site.points = points("points");
     site.frames.resize(count(10, "frames"));
     for (symbolize::Frame& f : site.frames) {
       f.addr = varint("a frame address");
@@ -309,10 +399,18 @@ class Decoder {
         inl.line = line("an inlined line");
       }
     }
+    if (version_ < 2) return;
+    for (RecordedSeries* series : {&site.blocks, &site.frees}) {
+      series->points = points("a series' points");
+      series->min = finite("a series' minimum");
+      series->max = finite("a series' maximum");
+      series->samples_seen = varint("a series' samples");
+    }
   }
 
   std::string_view bytes_;
   std::size_t pos_ = 0;
+  std::uint64_t version_ = 0;
   std::vector<std::string> strings_;
 };
 

@@ -194,7 +194,7 @@ json to_json(const Stats& stats) {
 }
 
 json to_json(const Report& report) {
-  return {
+  json out = {
       {"time", format_utc_iso8601(report.time)},
       {"elapsed_s", report.elapsed_s},
       {"interval_s", report.interval_s},
@@ -209,6 +209,13 @@ json to_json(const Report& report) {
                                     {"unwatched", report.watch->unwatched}}
                              : json(nullptr)},
   };
+  // A replayed record's run, as an object of option name -> value (in --help order in the text).
+  if (!report.recorded_options.empty()) {
+    json options = json::object();
+    for (const auto& [name, value] : report.recorded_options) options[name] = value;
+    out["recorded_options"] = std::move(options);
+  }
+  return out;
 }
 
 std::string format_utc_iso8601(std::chrono::system_clock::time_point time) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "classify/leak_factor.h"
@@ -158,6 +159,9 @@ struct Report {
   Stats stats;
   std::vector<ProcessReport> processes;
   std::optional<WatchSummary> watch;  // watch mode
+  // A replayed record (`edleak-bpf report FILE`): the recorded run's options, name and value;
+  // empty for a live report and for a version 1 record.
+  std::vector<std::pair<std::string, std::string>> recorded_options;
 };
 
 }  // namespace edleak::report

@@ -211,6 +211,14 @@ void TextRenderer::render(const Report& report, std::ostream& out) {
   out << fmt::format("[{}] edleak-bpf: {}{} over {:.1f}s (interval {})\n", clock_time(report.time, zone_),
                      report.final ? "final report, " : "", count_of(report.samples, "sample", "samples"),
                      report.elapsed_s, interval_text(report.interval_s));
+  if (!report.recorded_options.empty()) {
+    // The recorded run's options with a value ("no" flags and unset ones left out).
+    std::string given;
+    for (const auto& [name, value] : report.recorded_options)
+      if (name == "command" && !value.empty()) given += " -- " + value;
+      else if (!value.empty() && value != "no") given += fmt::format(" --{}{}", name, value == "yes" ? "" : " " + value);
+    out << "recorded with:" << given << '\n';
+  }
   write_stats(out, report.stats);
   if (report.watch) {
     const WatchSummary& w = *report.watch;

@@ -188,7 +188,17 @@ struct Symbolizer::Impl {
     if (!module_addr) return;
     std::uint64_t lookup_addr = *module_addr;
     if (kind == AddressKind::return_address && lookup_addr > 0) --lookup_addr;
-    const ModuleAddressInfo& info = module->resolve(lookup_addr);
+    const ModuleAddressInfo* found = &module->resolve(lookup_addr);
+    // A return address at a function's first byte whose previous byte no function holds (the
+    // padding between functions, code without a symbol): no call ends there, so the frame is
+    // the function it starts — an interrupted instruction (a signal frame's pc), or a call the
+    // walk cannot tell from one (the allocation site after a call that was the last
+    // instruction of unnamed code) — rather than a raw address.
+    if (lookup_addr != *module_addr && found->symbol.empty()) {
+      const ModuleAddressInfo& at = module->resolve(*module_addr);
+      if (!at.symbol.empty() && at.symbol_address == *module_addr) found = &at;
+    }
+    const ModuleAddressInfo& info = *found;
     frame.module_offset = *module_addr;
     frame.symbol = info.symbol;
     if (!info.symbol.empty()) frame.offset = *module_addr - info.symbol_address;
@@ -263,6 +273,11 @@ void Symbolizer::remember_mappings(pid_t pid, std::vector<Mapping> mappings) {
   if (mappings.empty()) return;
   impl_->remembered[pid] = std::move(mappings);
 }
+
+void Symbolizer::read_mappings(pid_t pid, std::uint32_t history) {
+  impl_->load_mappings(pid, impl_->processes[Impl::key(pid, history)]);
+}
+
 
 void Symbolizer::forget_process(pid_t pid, std::uint32_t history) {
   impl_->processes.erase(Impl::key(pid, history));

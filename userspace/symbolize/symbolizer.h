@@ -42,6 +42,9 @@ class Symbolizer {
   // pid exec'd another.
   std::vector<Frame> symbolize(pid_t pid, std::uint32_t history, std::span<const std::uint64_t> addrs,
                                AddressKind kind);
+  // Reads the history's mappings now rather than at its first symbolization: a process traced
+  // with -p that allocates and exits before the first sample has no /proc/PID/maps by then.
+  void read_mappings(pid_t pid, std::uint32_t history);
   // The history ended (exec, exit): its mappings are never read again (after an exec, /proc
   // shows the next program's). A history not symbolized yet keeps the mappings last given by
   // remember_mappings, so a process that exited before its first stack was symbolized still

@@ -2,7 +2,9 @@
 // known rate, so the live tests can check exact bytes, call counts and call sites per entry
 // point. Built once per allocator (see CMakeLists.txt): EDLEAK_JEMALLOC, EDLEAK_TCMALLOC,
 // EDLEAK_MIMALLOC add that allocator's own API; the plain build is run under LD_PRELOAD.
-// Usage: other_sites ITERATIONS PERIOD_MS. Prints "ready" first and "done N" at exit.
+// Usage: other_sites ITERATIONS PERIOD_MS [PAUSE_MS]. Prints "ready" first and "done N" at exit;
+// PAUSE_MS before the first and after the last iteration (a tracer probing it once its exec is seen,
+// and reading its stacks while it still runs).
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -40,6 +42,7 @@ NOINLINE void leak_posix_memalign() {
 }
 NOINLINE void leak_aligned_alloc() { sink = aligned_alloc(64, 192); }
 NOINLINE void free_null() { free(nullptr); }
+NOINLINE void churn_warm_up() { free(malloc(1)); }
 NOINLINE void churn() {
   void* p = malloc(300);
   sink = p;
@@ -123,6 +126,35 @@ NOINLINE void churn_mi_free() {
   sink = p;
   mi_free(p);
 }
+// The heap API, mi_expand, mi_reallocf and the string copies.
+static const char kString[] = "0123456789abcdefghijklmnopqrstuvwxyzABCD";  // 40 characters
+NOINLINE void leak_mi_heap_malloc() { sink = mi_heap_malloc(mi_heap_get_default(), 296); }
+NOINLINE void leak_mi_heap_calloc() { sink = mi_heap_calloc(mi_heap_get_default(), 8, 38); }
+NOINLINE void leak_mi_heap_realloc() {
+  void* p = mi_heap_malloc(mi_heap_get_default(), 12);
+  sink = p;
+  sink = mi_heap_realloc(mi_heap_get_default(), p, 312);
+}
+NOINLINE void leak_mi_reallocf() {
+  void* p = mi_malloc(14);
+  sink = p;
+  sink = mi_reallocf(p, 320);
+}
+// Grown in place: a 1000-byte block sits in a size class of at least 1008.
+NOINLINE void leak_mi_expand() {
+  void* p = mi_malloc(1000);
+  sink = p;
+  if (mi_expand(p, 1008) != p) abort();
+}
+NOINLINE void leak_mi_strdup() { sink = mi_strdup(kString); }          // 41 bytes
+NOINLINE void leak_mi_strndup() { sink = mi_strndup(kString, 20); }    // 21 bytes
+NOINLINE void leak_mi_heap_strdup() { sink = mi_heap_strdup(mi_heap_get_default(), kString); }
+NOINLINE void leak_mi_realpath() { sink = mi_realpath("/usr/lib/x86_64-linux-gnu", nullptr); }  // 26 bytes
+// Into the caller's buffer: no block (and glibc's realpath inside allocates nothing of ours).
+NOINLINE void churn_mi_realpath_buffer() {
+  static char resolved[4096];
+  sink = mi_realpath("/usr/lib/x86_64-linux-gnu", resolved);
+}
 static void extended() {
   leak_mi_malloc();
   leak_mi_zalloc();
@@ -133,6 +165,16 @@ static void extended() {
   leak_mi_calloc_aligned();
   leak_mi_realloc_aligned();
   churn_mi_free();
+  leak_mi_heap_malloc();
+  leak_mi_heap_calloc();
+  leak_mi_heap_realloc();
+  leak_mi_reallocf();
+  leak_mi_expand();
+  leak_mi_strdup();
+  leak_mi_strndup();
+  leak_mi_heap_strdup();
+  leak_mi_realpath();
+  churn_mi_realpath_buffer();
 }
 #else
 static void extended() {}
@@ -148,8 +190,16 @@ static void sleep_ms(long ms) {
 int main(int argc, char** argv) {
   long iterations = argc > 1 ? atol(argv[1]) : 40;
   long period_ms = argc > 2 ? atol(argv[2]) : 50;
+  long pause_ms = argc > 3 ? atol(argv[3]) : 0;
   setvbuf(stdout, nullptr, _IONBF, 0);
   printf("ready\n");
+  if (pause_ms > 0) {
+    // A tracer that probed it after its exec reads its unwind tables at its first call: one
+    // call first, so that the sites' stacks are whole from their first call on.
+    sleep_ms(pause_ms / 2);
+    churn_warm_up();
+    sleep_ms(pause_ms / 2);
+  }
   for (long i = 0; i < iterations; ++i) {
     leak_malloc();
     leak_calloc();
@@ -164,6 +214,7 @@ int main(int argc, char** argv) {
     extended();
     sleep_ms(period_ms);
   }
+  sleep_ms(pause_ms);
   printf("done %ld\n", iterations);
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "app/report_command.h"
 #include "demo_record.h"
@@ -71,6 +72,50 @@ TEST(Replay, GoldenFolded) {
   std::ostringstream out;
   report::write_folded(report::profile_stacks(recording), report::FoldedValue::outstanding_bytes, out);
   expect_golden("demo.folded", out.str());
+}
+
+// A version 2 record keeps the run's options, its noise floor and each process's last scan:
+// `report` shows them and judges with them.
+TEST(ReportCommand, ShowsTheRecordedOptionsAndScans) {
+  record::Recording recording = test::demo_recording();
+  ASSERT_FALSE(recording.processes.empty());
+  recording.options = {{"interval", "1s"}, {"all-stacks", "no"}, {"record", "demo.edlk"},
+                       {"command", "build/edleak-demo 20"}};
+  record::RecordedScan& scan = recording.processes[0].scan.emplace();
+  scan.summary.time = recording.time;
+  scan.summary.at_exit = true;
+  scan.summary.frozen_ms = 3.5;
+  scan.summary.blocks_scanned = 2100;
+  scan.summary.bytes_scanned = 1 << 20;
+  scan.summary.total.definitely_lost = {256000, 2000};
+  const auto dir = test::temp_dir("recorded_options");
+  ASSERT_TRUE(record::write_file(dir / "v2.edlk", recording));
+
+  cli::ReplayOptions options;
+  options.input = dir / "v2.edlk";
+  std::ostringstream text, err;
+  ASSERT_EQ(run_report_command(options, text, err), 0) << err.str();
+  EXPECT_NE(text.str().find("recorded with: --interval 1s --record demo.edlk -- build/edleak-demo 20\n"),
+            std::string::npos)
+      << text.str();
+  EXPECT_NE(text.str().find("scan at exit: frozen 3.5 ms"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("definitely lost: 250.0 KiB in 2000 blocks"), std::string::npos) << text.str();
+
+  options.format = cli::ReplayOptions::Format::json;
+  std::ostringstream json_out;
+  ASSERT_EQ(run_report_command(options, json_out, err), 0) << err.str();
+  const auto report = nlohmann::json::parse(json_out.str());
+  EXPECT_EQ(report["recorded_options"]["interval"], "1s");
+  EXPECT_EQ(report["recorded_options"]["command"], "build/edleak-demo 20");
+  EXPECT_EQ(report["processes"][0]["scan"]["blocks_scanned"], 2100);
+
+  // The recorded noise floor is the replay's: above every leak, none is one.
+  recording.min_leak_bytes = 1ull << 40;
+  ASSERT_TRUE(record::write_file(dir / "floor.edlk", recording));
+  const report::Report floored = app::replay_report(*record::read_file(dir / "floor.edlk"), 10, false);
+  ASSERT_EQ(floored.processes.size(), 1u);
+  EXPECT_EQ(floored.processes[0].leaking_stacks, 0u);
+  EXPECT_EQ(test::demo_report().processes[0].leaking_stacks, 2u);
 }
 
 TEST(ReportCommand, CorruptRecordNamesTheOffset) {

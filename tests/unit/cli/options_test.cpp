@@ -470,3 +470,33 @@ TEST(ParseOptions, WatchOptionsOutsideTheWatchModeAreUsageErrors) {
 
 }  // namespace
 }  // namespace edleak::cli
+
+namespace edleak::cli {
+namespace {
+
+// What a record keeps of the run: every option, given or defaulted, in the syntax it takes.
+TEST(OptionsInEffect, GivenAndDefaultValues) {
+  Parsed p = parse({"-i", "2s", "--top", "5", "-a", "--fail-on", "linear", "--min-leak", "4096", "--", "./server",
+                    "--port", "80"});
+  ASSERT_TRUE(p.result.options) << p.err;
+  const auto options = options_in_effect(p.trace());
+  auto value = [&](const std::string& name) -> std::string {
+    for (const auto& [n, v] : options)
+      if (n == name) return v;
+    return "(absent)";
+  };
+  EXPECT_EQ(value("interval"), "2s");
+  EXPECT_EQ(value("top"), "5");
+  EXPECT_EQ(value("all-stacks"), "yes");
+  EXPECT_EQ(value("fail-on"), "linear");
+  EXPECT_EQ(value("min-leak"), "4096");
+  EXPECT_EQ(value("command"), "./server --port 80");
+  EXPECT_EQ(value("min-leak-bytes"), "1024");  // defaults too
+  EXPECT_EQ(value("unwind"), "auto");
+  EXPECT_EQ(value("duration"), "");  // unset
+  EXPECT_EQ(value("pid"), "");
+  EXPECT_EQ(options.front().first, "pid");  // --help's order
+}
+
+}  // namespace
+}  // namespace edleak::cli

@@ -1,5 +1,6 @@
 #include "record/format.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -65,7 +66,52 @@ TEST(RecordFormat, RoundTripsEveryField) {
     for (std::size_t p = 0; p < a.points.size(); ++p) EXPECT_EQ(a.points[p].bytes, b.points[p].bytes);
     ASSERT_EQ(a.frames.size(), b.frames.size());
     for (std::size_t f = 0; f < a.frames.size(); ++f) expect_same_frame(a.frames[f], b.frames[f]);
+    for (auto [x, y] : {std::pair{&a.blocks, &b.blocks}, {&a.frees, &b.frees}}) {
+      EXPECT_EQ(x->min, y->min);
+      EXPECT_EQ(x->max, y->max);
+      EXPECT_EQ(x->samples_seen, y->samples_seen);
+      ASSERT_EQ(x->points.size(), y->points.size());
+      for (std::size_t p = 0; p < x->points.size(); ++p) EXPECT_EQ(x->points[p].bytes, y->points[p].bytes);
+    }
   }
+  // Version 2: the rest of the counters, the verdicts' settings, the options, the scans.
+  EXPECT_EQ(out->counters.overwritten_blocks, 4u);
+  EXPECT_EQ(out->counters.lost_events, 5u);
+  EXPECT_TRUE(out->attached);
+  EXPECT_EQ(out->min_leak_bytes, 2048u);
+  EXPECT_EQ(out->min_leak_share, 0.25);
+  EXPECT_EQ(out->options, in.options);
+  ASSERT_TRUE(out->processes[0].scan.has_value());
+  const RecordedScan &scan = *out->processes[0].scan, &scan_in = *in.processes[0].scan;
+  EXPECT_EQ(scan.summary.time, scan_in.summary.time);
+  EXPECT_TRUE(scan.summary.at_exit);
+  EXPECT_EQ(scan.summary.frozen_ms, 12.5);
+  EXPECT_EQ(scan.summary.blocks_scanned, 21u);
+  EXPECT_EQ(scan.summary.bytes_scanned, 65536u);
+  EXPECT_FALSE(scan.summary.aborted);
+  EXPECT_EQ(scan.summary.total, scan_in.summary.total);
+  EXPECT_EQ(scan.per_stack, scan_in.per_stack);
+}
+
+// A version 1 record (written before scans, options and the other series were kept) still reads:
+// those come back empty or at their defaults.
+TEST(RecordFormat, ReadsVersionOne) {
+  const auto path = std::filesystem::path(EDLEAK_TEST_DATA_DIR) / "demo.edlk";
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 12u);
+  ASSERT_EQ(bytes[8], 1) << path << " is not a version 1 record any more";
+  auto r = decode(bytes);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->sites.empty());
+  EXPECT_TRUE(r->options.empty());
+  EXPECT_EQ(r->min_leak_bytes, 1024u);
+  for (const auto& p : r->processes) EXPECT_FALSE(p.scan.has_value());
+  for (const auto& s : r->sites) EXPECT_TRUE(s.blocks.points.empty() && s.frees.points.empty());
+  // Re-encoded, it is a version 2 record with the same sites.
+  auto again = decode(encode(*r));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->sites.size(), r->sites.size());
 }
 
 TEST(RecordFormat, NegativeValuesSurviveZigzag) {
@@ -97,8 +143,8 @@ TEST(RecordFormat, CorruptionsNameWhatAndWhere) {
   bad_magic[0] = 'X';
   EXPECT_EQ(error_of(bad_magic), "corrupt record at byte 0: not an edleak-bpf record (bad magic)");
   std::string future = good;
-  future[8] = 2;
-  EXPECT_EQ(error_of(future), "corrupt record at byte 8: format version 2 (this edleak-bpf reads versions 1 to 1)");
+  future[8] = 3;
+  EXPECT_EQ(error_of(future), "corrupt record at byte 8: format version 3 (this edleak-bpf reads versions 1 to 2)");
   EXPECT_EQ(error_of(good + "x"), fmt::format("corrupt record at byte {}: 1 bytes after the end marker", good.size()));
   // A huge count is checked against the bytes left before anything is allocated.
   std::string huge = good.substr(0, 12);
@@ -133,6 +179,19 @@ TEST(RecordFile, WritesAtomicallyAndReadsBack) {
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("cannot read record"), std::string::npos);
   std::filesystem::remove(path);
+}
+
+// The corpus has a seed of the current version: the sample recording (EDLEAK_UPDATE_GOLDEN=1
+// rewrites it after a format change).
+TEST(RecordFormat, CorpusSeedOfTheCurrentVersion) {
+  const auto path = std::filesystem::path(EDLEAK_TEST_DATA_DIR) / ".." / "fuzz" / "corpus" / "record" /
+                    fmt::format("seed-v{}-sample", kFormatVersion);
+  const std::string bytes = encode(test_data::sample_recording());
+  if (std::getenv("EDLEAK_UPDATE_GOLDEN")) std::ofstream(path, std::ios::binary) << bytes;
+  std::ifstream in(path, std::ios::binary);
+  ASSERT_TRUE(in) << path << " is missing: run with EDLEAK_UPDATE_GOLDEN=1";
+  const std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(kept, bytes) << path << " is out of date: run with EDLEAK_UPDATE_GOLDEN=1";
 }
 
 // Inputs the fuzzer found (tests/fuzz/corpus/record) decode or fail cleanly, and the seeds decode.

@@ -17,12 +17,29 @@ inline Recording sample_recording() {
   r.command = {"./server", "--port", "80"};
   r.processes = {{1234, 0, "server", true}};
   r.build_ids["/usr/bin/server"] = "0123456789abcdef";
+  r.counters.overwritten_blocks = 4;
+  r.counters.lost_events = 5;
+  r.attached = true;
+  r.min_leak_bytes = 2048;
+  r.min_leak_share = 0.25;
+  r.options = {{"interval", "1s"}, {"top", "10"}, {"all-stacks", "no"}, {"command", "./server --port 80"}};
+  RecordedScan& scan = r.processes[0].scan.emplace();
+  scan.summary.time = r.time - std::chrono::seconds(1);
+  scan.summary.at_exit = true;
+  scan.summary.frozen_ms = 12.5;
+  scan.summary.blocks_scanned = 21;
+  scan.summary.bytes_scanned = 65536;
+  scan.summary.total.definitely_lost = {1500, 15};
+  scan.summary.total.still_reachable = {4596, 6};
+  scan.per_stack = {{0xa, {{1500, 15}, {0, 0}, {0, 0}, {500, 5}}}, {0xb, {{0, 0}, {0, 0}, {0, 0}, {4096, 1}}}};
 
   RecordedSite leak;
   leak.latest = {1234, 0xa, 2000, 20, 20, 0};
   for (int t = 1; t <= 20; ++t) leak.points.push_back({double(t), 100.0 * t});
   leak.min_bytes = 100, leak.max_bytes = 2000, leak.samples_seen = 20;
   leak.stack_complete = true;
+  for (int t = 1; t <= 20; ++t) leak.blocks.points.push_back({double(t), double(t)});
+  leak.blocks.min = 1, leak.blocks.max = 20, leak.blocks.samples_seen = 20;
   symbolize::Frame site;
   site.addr = 0x55d0c2a1b191, site.symbol = "leak_here", site.offset = 24, site.module = "/usr/bin/server";
   site.module_offset = 0x1191, site.file = "list.h", site.line = 12;
@@ -40,6 +57,8 @@ inline Recording sample_recording() {
   churn.latest = {1234, 0xb, 4096, 1, 200, 199};
   for (int t = 1; t <= 20; ++t) churn.points.push_back({double(t), 4096});
   churn.min_bytes = churn.max_bytes = 4096, churn.samples_seen = 20;
+  for (int t = 1; t <= 20; ++t) churn.frees.points.push_back({double(t), 10.0 * t});
+  churn.frees.min = 10, churn.frees.max = 200, churn.frees.samples_seen = 20;
   symbolize::Frame churn_site = main_frame;
   churn_site.addr = 0x55d0c2a1b300, churn_site.symbol = "handle_request", churn_site.line = 70;
   churn.frames = {churn_site, main_frame};

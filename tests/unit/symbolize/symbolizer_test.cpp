@@ -66,6 +66,21 @@ extern "C" __attribute__((noinline, noipa)) void edleak_test_ends_in_noreturn_ca
   throw_return_address();
 }
 
+// A call that is the last instruction of code no function symbol holds (a label, as in hand-written
+// assembly or a stripped cold part), straight before a function: its return address is that
+// function's first byte, and the byte before it is in no function.
+extern "C" void edleak_test_after_unnamed_code();
+asm(".pushsection .text\n"
+    ".p2align 4\n"
+    "edleak_test_unnamed_code:\n"  // a local label: not a function symbol
+    "  call abort@PLT\n"
+    ".globl edleak_test_after_unnamed_code\n"
+    ".type edleak_test_after_unnamed_code, @function\n"
+    "edleak_test_after_unnamed_code:\n"
+    "  ret\n"
+    ".size edleak_test_after_unnamed_code, .-edleak_test_after_unnamed_code\n"
+    ".popsection\n");
+
 namespace edleak::symbolize {
 namespace {
 
@@ -144,6 +159,27 @@ TEST(Symbolizer, ResolvesAReturnAddressPastTheEndOfItsFunctionToTheCall) {
   EXPECT_EQ(frame.symbol, "edleak_test_ends_in_noreturn_call");
   EXPECT_EQ(frame.offset, return_address - address_of_function(&edleak_test_ends_in_noreturn_call));
   EXPECT_EQ(frame.line, call_line);
+}
+
+TEST(Symbolizer, NamesAReturnAddressAtAFunctionsFirstByteAfterUnnamedCode) {
+  const std::uint64_t return_address = address_of_function(&edleak_test_after_unnamed_code);
+  auto mappings = read_proc_maps(getpid());
+  ASSERT_TRUE(mappings.ok()) << mappings.error().message;
+  const Mapping* text = find_mapping(*mappings, return_address);
+  ASSERT_NE(text, nullptr);
+  auto module = ElfModule::open(text->path, UniqueFd(open(text->path.c_str(), O_RDONLY)), {"/usr/lib/debug"});
+  ASSERT_TRUE(module.ok()) << module.error().message;
+  auto module_addr = (*module)->module_address(*text, return_address);
+  ASSERT_TRUE(module_addr.has_value());
+  // What the test is about: the call's last byte is in no function.
+  ASSERT_THAT((*module)->resolve(*module_addr - 1).symbol, IsEmpty());
+
+  Symbolizer symbolizer;
+  Frame frame = symbolize_one(symbolizer, getpid(), return_address, AddressKind::return_address);
+  EXPECT_EQ(frame.symbol, "edleak_test_after_unnamed_code");
+  EXPECT_EQ(frame.offset, 0u);
+  EXPECT_EQ(frame.module_offset, module_addr);
+  EXPECT_THAT(format_frame(frame), StartsWith("edleak_test_after_unnamed_code+0x0 ["));
 }
 
 TEST(Symbolizer, DemanglesANamespacedFunctionAndCountsTheOffset) {
