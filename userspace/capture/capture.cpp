@@ -128,6 +128,7 @@ struct Capture::Impl {
   Link iter_link;
   bool iter_failed = false;
   std::uint64_t live_blocks_seen = 0;  // outstanding blocks of every process at the last snapshot
+  std::uint32_t age_epoch = 0;  // the last one begun (bpf/edleak_abi.h, edleak_site)
 
   Result<std::vector<LiveBlock>> blocks_by_iterator(const sample::ProcessKey& process);
   Result<std::vector<LiveBlock>> blocks_by_batch(const sample::ProcessKey& process);
@@ -374,6 +375,11 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   // Reused from one snapshot to the next: sized for a full map, several MB.
   auto& keys = impl_->site_keys;
   auto& values = impl_->site_values;
+  // A new age epoch begins just before the read, so each reading starts one cohort
+  // (sample::AgeDecoder): the BPF side stamps blocks with it from now on.
+  static_assert(sample::kAgeSlots == EDLEAK_AGE_SLOTS, "the age ring's size is part of the ABI");
+  snap.age_epoch = ++impl_->age_epoch;
+  __atomic_store_n(&skel->bss->age_epoch, snap.age_epoch, __ATOMIC_SEQ_CST);
   if (auto r = read_all(bpf_map__fd(skel->maps.sites), bpf_map__max_entries(skel->maps.sites),
                         keys, values);
       !r)
@@ -385,9 +391,11 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
     const auto& k = keys[i];
     const auto& v = values[i];
     impl_->live_blocks_seen += v.total_allocs - v.total_frees;
-    snap.sites.push_back({k.tgid, k.stack_id, v.outstanding_bytes,
-                          static_cast<std::int64_t>(v.total_allocs - v.total_frees), v.total_allocs,
-                          v.total_frees, k.incarnation});
+    sample::SiteSample& site = snap.sites.emplace_back(sample::SiteSample{
+        k.tgid, k.stack_id, v.outstanding_bytes, static_cast<std::int64_t>(v.total_allocs - v.total_frees),
+        v.total_allocs, v.total_frees, k.incarnation});
+    std::copy(std::begin(v.young_bytes), std::end(v.young_bytes), site.age.bytes.begin());
+    std::copy(std::begin(v.young_blocks), std::end(v.young_blocks), site.age.blocks.begin());
     if (!impl_->known_stacks.insert(k.stack_id).second) continue;
     edleak_stack stack;
     // Frames the BPF side could not store (counted as stack errors) are not asked for again.
