@@ -22,9 +22,12 @@ double cpu_ms() {
 }
 
 // Stack i of process (i % processes): 1 in 100 leaks linearly, the rest churn around a level.
+// The age ring as the capture fills it: a churning stack's blocks are freed within the interval
+// they are born in (their cohorts net 0), a leaking one keeps one block of 64 bytes a tick.
 edleak::sample::Snapshot make_snapshot(std::uint32_t stacks, std::uint32_t processes, std::uint64_t tick) {
   edleak::sample::Snapshot snap;
   snap.t_s = static_cast<double>(tick);
+  snap.age_epoch = static_cast<std::uint32_t>(tick + 1);
   snap.sites.reserve(stacks);
   for (std::uint32_t i = 0; i < stacks; ++i) {
     edleak::sample::SiteSample s;
@@ -36,6 +39,11 @@ edleak::sample::Snapshot make_snapshot(std::uint32_t stacks, std::uint32_t proce
     s.outstanding_blocks = bytes / 64;
     s.total_allocs = tick * 3 + s.outstanding_blocks;
     s.total_frees = tick * 3;
+    if (leaks)
+      for (std::uint32_t slot = 0; slot < edleak::sample::kAgeSlots && slot <= tick; ++slot) {
+        s.age.blocks[slot] = static_cast<std::uint32_t>((tick - slot) / edleak::sample::kAgeSlots + 1);
+        s.age.bytes[slot] = 64 * s.age.blocks[slot];
+      }
     snap.sites.push_back(s);
     if (tick == 0) snap.new_stacks[s.stack_id] = {{0x401000 + i, 0x402000, 0x403000}, true, false};
   }

@@ -83,31 +83,26 @@ int main(int argc, char **argv)
 			handle_request(n++, 0);
 	if (strcmp(mode, "aging") == 0) {
 		/* Leaks counted from the signal (after the tracer attached); handle_request leaks at
-		 * n % 100 == 0. */
-		long to_leak = leak, leaked = 0;
+		 * n % 100 == 0. One call site, so every request is one stack. */
+		long to_leak = leak, leaked = 0, after = 0;
 
 		signal(SIGUSR1, on_start);
 		printf("ready\n");
 		fflush(stdout);
-		while (!started) {
-			for (int i = 0; i < 40; i++)
-				handle_request(n++, 0);
-			tick();
-		}
-		while (leaked < to_leak) {
-			for (int i = 0; i < 40 && leaked < to_leak; i++) {
-				leaked += n % 100 == 0;
-				handle_request(n++, 1);
+		while (after < ticks) {
+			int leaking = started && leaked < to_leak;
+
+			for (int i = 0; i < 40; i++) {
+				int keep = leaking && leaked < to_leak;
+
+				leaked += keep && n % 100 == 0;
+				handle_request(n++, keep);
 			}
-			tick();
-		}
-		if (to_leak > 0) {
-			printf("leaked %ld\n", leaked);
-			fflush(stdout);
-		}
-		for (long t = 0; t < ticks; t++) {
-			for (int i = 0; i < 40; i++)
-				handle_request(n++, 0);
+			if (leaking && leaked == to_leak) {
+				printf("leaked %ld\n", leaked);
+				fflush(stdout);
+			}
+			after += started && leaked == to_leak;
 			tick();
 		}
 		return 0;

@@ -128,7 +128,7 @@ struct Capture::Impl {
   Link iter_link;
   bool iter_failed = false;
   std::uint64_t live_blocks_seen = 0;  // outstanding blocks of every process at the last snapshot
-  std::uint32_t age_epoch = 0;  // the last one begun (bpf/edleak_abi.h, edleak_site)
+  std::uint32_t age_epoch = 1;  // the current one (bpf/edleak_abi.h, edleak_site); 0: none
 
   Result<std::vector<LiveBlock>> blocks_by_iterator(const sample::ProcessKey& process);
   Result<std::vector<LiveBlock>> blocks_by_batch(const sample::ProcessKey& process);
@@ -210,6 +210,7 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
   skel->rodata->follow_children = config.follow_children;
   skel->rodata->events_for_all = config.events_for_all;
   skel->rodata->hold_followed = config.hold_followed;
+  skel->bss->age_epoch = impl->age_epoch;  // epochs start at 1: 0 is a snapshot without ages
   if (int err = edleak_bpf__load(skel.get()); err) {
     if (err == -EPERM || err == -EACCES)
       return make_error(
@@ -375,15 +376,13 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   // Reused from one snapshot to the next: sized for a full map, several MB.
   auto& keys = impl_->site_keys;
   auto& values = impl_->site_values;
-  // A new age epoch begins just before the read, so each reading starts one cohort
-  // (sample::AgeDecoder): the BPF side stamps blocks with it from now on.
+  // Each reading ends an age epoch: the sites are read, then the next epoch begins at once
+  // (sample::AgeDecoder says why in that order); the BPF side stamps blocks with it from then on.
   static_assert(sample::kAgeSlots == EDLEAK_AGE_SLOTS, "the age ring's size is part of the ABI");
-  snap.age_epoch = ++impl_->age_epoch;
-  __atomic_store_n(&skel->bss->age_epoch, snap.age_epoch, __ATOMIC_SEQ_CST);
-  if (auto r = read_all(bpf_map__fd(skel->maps.sites), bpf_map__max_entries(skel->maps.sites),
-                        keys, values);
-      !r)
-    return r.error();
+  snap.age_epoch = impl_->age_epoch;
+  auto read = read_all(bpf_map__fd(skel->maps.sites), bpf_map__max_entries(skel->maps.sites), keys, values);
+  __atomic_store_n(&skel->bss->age_epoch, ++impl_->age_epoch, __ATOMIC_SEQ_CST);
+  if (!read) return read.error();
   snap.sites.reserve(keys.size());
   impl_->live_blocks_seen = 0;
   int stacks_fd = bpf_map__fd(skel->maps.stacks);

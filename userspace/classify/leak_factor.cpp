@@ -517,6 +517,7 @@ LeakFactor classify_stack(const StackSeries& s) {
   const std::size_t life = lifetime_points(s, 0);
   std::optional<Assessment> aged;
   bool age_judged = false;  // the old blocks had points enough after their climb
+  bool dies_young = false;  // no recycled block lives to be old: old blocks are kept ones
   if (has_age && recycles && out.cls != LeakClass::insufficient_data) {
     const std::size_t n = s.bytes.size();
     const std::size_t spp = std::max<std::size_t>(1, s.samples_per_point);
@@ -527,6 +528,7 @@ LeakFactor classify_stack(const StackSeries& s) {
     // wait for when they die young).
     const double climb = std::max(0.0, std::log(1.0 / kAgeResidual) * static_cast<double>(life) -
                                            static_cast<double>(old_after));
+    dies_young = climb == 0;
     const std::size_t from_age = std::min(n, old_after + static_cast<std::size_t>(std::ceil(climb)));
     auto lows = [&](std::size_t from) {
       return s.old_blocks_lows.size() > from ? s.old_blocks_lows.subspan(from) : std::span<const double>{};
@@ -537,7 +539,7 @@ LeakFactor classify_stack(const StackSeries& s) {
     // Kept blocks stay old: a fall of the old blocks anywhere since any could be old (a job
     // that ended, a cache flushed, a wave going down, a burst freed) is evidence against a
     // leak that the stretch judged may not hold.
-    if (aged && aged->factor.is_leak() && n > old_after) {
+    if (aged && aged->factor.is_leak()) {
       const std::size_t m = n - old_after;
       const Floor since_old{s.old_blocks.subspan(old_after), lows(old_after).size() == m ? lows(old_after)
                                                                                          : std::span<const double>{}};
@@ -565,23 +567,33 @@ LeakFactor classify_stack(const StackSeries& s) {
     }
   }
   // Old blocks that accelerate are what is left of their climb (blocks born early in the run
-  // growing old), not a leak: kept blocks of a recycling stack pile up at its rate.
+  // growing old), not a leak: kept blocks of a recycling stack pile up at its rate. Where no
+  // recycled block lives to be old there is no climb, and a leak that starts late is convex.
   const bool age_leak = aged && aged->factor.is_leak() && aged->factor.cls != LeakClass::exponential &&
                         aged->factor.leak_blocks > 0;
   // A saturating rise of old blocks is a cache, or the old blocks of an attach warm-up
   // replacing long-lived blocks: from -p the counts cannot tell them apart (see below).
-  const bool age_steady_leak = age_leak && aged->factor.cls != LeakClass::logarithmic;
-  if (age_leak && (recycles || !out.is_leak())) out.leak_blocks = aged->factor.leak_blocks;
-  if (age_leak && !out.is_leak() && (age_steady_leak || !s.attached || !recycles)) {
+  const bool age_steady_leak = age_leak && (aged->factor.cls != LeakClass::logarithmic || dies_young);
+  // The count of what was kept, whichever evidence the verdict rests on: old blocks that rose
+  // and never fell are kept blocks (a leak that started late reads as accelerating: counted).
+  const bool age_counts = aged && aged->factor.is_leak() && aged->factor.leak_blocks > 0;
+  auto old_bytes_of = [&](std::uint64_t blocks) {
+    const double old_now = s.old_blocks.back().bytes;
+    return s.current_old_bytes > 0 && old_now > 0
+               ? leak_bytes(static_cast<double>(blocks) * s.current_old_bytes / old_now)
+               : 0;
+  };
+  if (age_leak && !out.is_leak() && (age_steady_leak || !s.attached || dies_young)) {
     const LeakFactor& a = aged->factor;
     out.cls = a.cls;
     out.evidence = Evidence::age;
     out.confidence = a.confidence;
+    out.leak = old_bytes_of(a.leak_blocks);
     curvature = aged->evidence.curvature;
-    const double old_now = s.old_blocks.back().bytes;
-    out.leak = s.current_old_bytes > 0 && old_now > 0
-                   ? leak_bytes(static_cast<double>(a.leak_blocks) * s.current_old_bytes / old_now)
-                   : 0;
+  }
+  if (age_counts && out.is_leak() && recycles) {
+    out.leak_blocks = aged->factor.leak_blocks;
+    if (const std::uint64_t bytes = old_bytes_of(out.leak_blocks); bytes > 0) out.leak = bytes;
   }
   // Attached, a recycling stack whose bytes rose while its blocks did not grow old is still
   // replacing the blocks allocated before tracing: its level wanders over a lifetime of its

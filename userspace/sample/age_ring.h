@@ -10,8 +10,9 @@ namespace edleak::sample {
 
 // Slots of the ring (EDLEAK_AGE_SLOTS; capture checks they agree).
 inline constexpr std::uint32_t kAgeSlots = 8;
-// Samples a block must have lived through to count as old.
-inline constexpr std::uint32_t kOldAfterSamples = kAgeSlots - 1;
+// Samples a block must have lived through to count as old: the cohorts of the last kAgeSlots
+// readings are young (the current one included).
+inline constexpr std::uint32_t kOldAfterSamples = kAgeSlots;
 
 // The ring as read from the kernel: per slot, the wrapping sums of the bytes and blocks of one
 // cohort (the blocks born in one epoch) still live while young.
@@ -29,21 +30,24 @@ struct OldHeld {
 // is the slot's value minus its value when the cohort began: the decoder keeps those starts.
 class AgeDecoder {
  public:
-  // The reading taken just after the capture advanced the epoch to `epoch` (so cohort `epoch`
-  // has just begun and its start is taken now), for a site holding `outstanding_bytes` and
-  // `outstanding_blocks`: what it holds in blocks of the cohorts before the ring's window.
+  // The reading taken during epoch `epoch` (the capture reads the sites, then begins epoch + 1)
+  // of a site holding `outstanding_bytes` and `outstanding_blocks`: what it holds in blocks of
+  // the cohorts before the last kAgeSlots (those born kOldAfterSamples readings ago or more).
   //
-  // Blocks allocated between the epoch's advance and the read are counted old until freed (the
-  // start of their cohort is read after them): at most what the site allocates during one read
-  // of the sites map, gone at their free. Epochs the decoder did not see (a site not in some
-  // readings) start their cohorts at the next reading, so their blocks are counted old: rare
-  // and on the safe side of the rule (old blocks are evidence for a leak only when they rise).
+  // The start of cohort epoch + 1 is its slot now: exact but for the frees, between this read
+  // and the epoch's advance, of blocks born kAgeSlots - 1 epochs before (counted old as long as
+  // their slot holds the new cohort); reading first and advancing at once keeps that window to
+  // the read of the sites map, and touches no current cohort (whose blocks would otherwise
+  // count old until that cohort aged). Epochs the decoder did not see (a site not in some
+  // readings) start their cohorts at the next reading: their blocks count old, on the safe side
+  // of the rule (old blocks are evidence for a leak only when they rise).
   OldHeld read(const AgeRing& ring, std::uint32_t epoch, std::int64_t outstanding_bytes,
                std::int64_t outstanding_blocks);
 
  private:
   AgeRing start_{};
-  std::uint32_t epoch_ = 0;  // of the last reading; 0: none (the capture's first epoch is 1)
+  std::uint32_t epoch_ = 0;  // of the last reading
+  bool seen_ = false;
 };
 
 }  // namespace edleak::sample

@@ -155,7 +155,7 @@ Expected expected_for(Shape shape) {
     case Shape::linear: return {0.95, 0, 0.34};
     case Shape::flat_noise: return {0.95, 12, 0.30};
     case Shape::churn: return {0.95, 20, 0.30};
-    case Shape::wave: return {0.95, 6, 0.30, 3};
+    case Shape::wave: return {0.95, 8, 0.30, 3};
     case Shape::lru_flush: return {0.95, 2, 0.30};
     case Shape::warmup: return {0.95, 7, 0.30};
     case Shape::churn_leak: return {0.95, 0, 0.38};

@@ -40,17 +40,19 @@ struct KernelSite {
   }
 };
 
-// A reading: the epoch advances, then the site is read.
+// A reading: the site is read, then the next epoch begins (as Capture::snapshot does).
 OldHeld read(KernelSite& k, AgeDecoder& d) {
+  const OldHeld old = d.read(k.ring, k.epoch, k.bytes, k.blocks);
   ++k.epoch;
-  return d.read(k.ring, k.epoch, k.bytes, k.blocks);
+  return old;
 }
 
 TEST(AgeDecoder, KeptBlocksTurnOldAfterTheRingsWindow) {
   KernelSite k;
   AgeDecoder d;
-  EXPECT_EQ(read(k, d).blocks, 0);  // epoch 1 begins
-  k.alloc(100);                     // born in epoch 1
+  k.epoch = 1;
+  EXPECT_EQ(read(k, d).blocks, 0);  // epoch 2 begins
+  k.alloc(100);                     // born in epoch 2
   k.alloc(50);
   for (std::uint32_t r = 1; r <= kOldAfterSamples; ++r) EXPECT_EQ(read(k, d).blocks, 0) << "reading " << r;
   const OldHeld old = read(k, d);
@@ -61,6 +63,7 @@ TEST(AgeDecoder, KeptBlocksTurnOldAfterTheRingsWindow) {
 
 TEST(AgeDecoder, RecycledBlocksNeverCountAsOldAndOldOnesLeaveAtTheirFree) {
   KernelSite k;
+  k.epoch = 1;
   AgeDecoder d;
   read(k, d);
   std::vector<KernelSite::Block> ring;
@@ -78,8 +81,8 @@ TEST(AgeDecoder, RecycledBlocksNeverCountAsOldAndOldOnesLeaveAtTheirFree) {
       long_lived.erase(long_lived.begin());
     }
     const OldHeld old = read(k, d);
-    // The long-lived blocks aged 7 epochs or more (from reading 8 on: 12 - 7 of the 12).
-    const std::int64_t want = r < 7 ? 0 : std::min<std::int64_t>(r - 6, 5);
+    // The long-lived blocks 8 readings old or more (from reading 8 on: 12 - 8 of the 12).
+    const std::int64_t want = r < 8 ? 0 : std::min<std::int64_t>(r - 7, 4);
     EXPECT_EQ(old.blocks, want) << "reading " << r;
     EXPECT_EQ(old.bytes, want * 1000) << "reading " << r;
   }
@@ -92,7 +95,7 @@ TEST(AgeDecoder, SlotsWrapAround) {
   AgeDecoder d;
   // A site whose slots hold earlier cohorts: the decoder sees it from an epoch on.
   k.epoch = 100;
-  d.read(k.ring, k.epoch, k.bytes, k.blocks);
+  read(k, d);
   for (std::uint32_t e = 0; e < kAgeSlots; ++e) {
     k.alloc(20);
     k.alloc(20);
@@ -100,16 +103,16 @@ TEST(AgeDecoder, SlotsWrapAround) {
   }
   // Every cohort since the first reading wrapped its slot; the earliest of them is old now.
   const OldHeld old = read(k, d);
-  EXPECT_EQ(old.blocks, 4);
-  EXPECT_EQ(old.bytes, 80);
+  EXPECT_EQ(old.blocks, 2);
+  EXPECT_EQ(old.bytes, 40);
 }
 
 TEST(SiteTable, AppendsOldBlocksWhenTheSnapshotHasAges) {
   SiteTable table;
   KernelSite k;
+  k.epoch = 1;
   for (int r = 0; r < 12; ++r) {
     if (r < 3) k.alloc(8);
-    ++k.epoch;
     Snapshot snap;
     snap.t_s = r;
     snap.age_epoch = k.epoch;
@@ -121,13 +124,14 @@ TEST(SiteTable, AppendsOldBlocksWhenTheSnapshotHasAges) {
     s.age = k.ring;
     snap.sites.push_back(s);
     table.ingest(snap);
+    ++k.epoch;
   }
   const Site* site = table.sites_of(1).at(0);
   ASSERT_EQ(site->old_blocks.size(), 12u);
-  // Born in epochs 0, 1 and 2 (before readings 0, 1 and 2): old 7 readings later.
-  EXPECT_EQ(site->old_blocks.points()[6].bytes, 0);
-  EXPECT_EQ(site->old_blocks.points()[7].bytes, 1);
-  EXPECT_EQ(site->old_blocks.points()[8].bytes, 2);
+  // Born before readings 0, 1 and 2: old 8 readings later.
+  EXPECT_EQ(site->old_blocks.points()[7].bytes, 0);
+  EXPECT_EQ(site->old_blocks.points()[8].bytes, 1);
+  EXPECT_EQ(site->old_blocks.points()[9].bytes, 2);
   EXPECT_EQ(site->old_blocks.points()[11].bytes, 3);
   EXPECT_EQ(site->old_bytes, 24);
   // Without ages (a replay, a snapshot built by hand) there is no old-blocks series.
