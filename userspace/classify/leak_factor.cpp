@@ -51,6 +51,8 @@ constexpr double kAgeResidual = 0.02;
 // Largest fall of the old blocks from one point to a later one, as a share of their rise: more
 // than this and old blocks were freed in bulk (a flush, a job's end), which kept blocks are not.
 constexpr double kAgeDrawdown = 0.5;
+// The stack's blocks must rise by at least this share of the old blocks' rise (its floor).
+constexpr double kAgeBlocksRise = 0.5;
 
 // edLeak's thresholds, for the baseline.
 constexpr double kEdleakCurvature = 0.2;
@@ -550,8 +552,18 @@ LeakFactor classify_stack(const StackSeries& s) {
         drawdown = std::max(drawdown, highest - low);
         highest = std::max(highest, s.old_blocks[i].bytes);
       }
+      // Kept blocks add to the stack: old blocks rising while the stack's blocks do not are
+      // blocks it held anyway growing old (long-lived churn, or a process stalled for longer
+      // than the age: nothing freed, everything ages).
+      // Since the stack settled (a fill from exec, a warm-up from -p, rise without keeping).
+      const std::size_t since = std::min(from, n - kMinPoints);
+      const Floor blocks_floor{s.blocks.subspan(since), s.blocks_lows.size() == n ? s.blocks_lows.subspan(since)
+                                                                                : std::span<const double>{}};
+      const std::size_t q = std::max<std::size_t>(1, (n - since) / 4);
+      const double blocks_rise = lowest(blocks_floor, n - since - q, n - since) - lowest(blocks_floor, 0, q);
       if (largest_floor_fall(since_old) > kMaxFloorFall * aged->evidence.floor_rise_bytes ||
-          drawdown > kAgeDrawdown * aged->evidence.floor_rise_bytes)
+          drawdown > kAgeDrawdown * aged->evidence.floor_rise_bytes ||
+          blocks_rise < kAgeBlocksRise * aged->evidence.floor_rise_bytes)
         aged.reset();
     }
     if (aged && aged->factor.is_leak()) {

@@ -160,8 +160,8 @@ Expected expected_for(Shape shape) {
     case Shape::warmup: return {0.95, 7, 0.30};
     case Shape::churn_leak: return {0.95, 0, 0.38};
     case Shape::vector_doubling: return {0.80, 0, 0.30};
-    case Shape::cache_churn: return {0.85, 0, 0.30};
-    case Shape::warmup_leak: return {0.90, 0, 0.52};
+    case Shape::cache_churn: return {0.75, 0, 0.30};
+    case Shape::warmup_leak: return {0.90, 0, 0.62};
     default: return {};
   }
 }
