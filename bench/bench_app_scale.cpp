@@ -1,7 +1,8 @@
 // Userspace cost of one report at scale (issue 4): a snapshot of STACKS live stacks is
 // ingested into series that already hold HISTORY samples, every stack is classified, leakers
 // are ranked and the report is rendered (text and JSON). Measures process CPU time per report.
-//   bench_app_scale [STACKS=100000] [HISTORY=255] [REPORTS=5]
+//   bench_app_scale [STACKS=100000] [HISTORY=255] [REPORTS=5] [AGES=1]
+// AGES=0: snapshots without the age ring (as before it, or a replay), for comparison.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -24,10 +25,10 @@ double cpu_ms() {
 // Stack i of process (i % processes): 1 in 100 leaks linearly, the rest churn around a level.
 // The age ring as the capture fills it: a churning stack's blocks are freed within the interval
 // they are born in (their cohorts net 0), a leaking one keeps one block of 64 bytes a tick.
-edleak::sample::Snapshot make_snapshot(std::uint32_t stacks, std::uint32_t processes, std::uint64_t tick) {
+edleak::sample::Snapshot make_snapshot(std::uint32_t stacks, std::uint32_t processes, std::uint64_t tick, bool ages) {
   edleak::sample::Snapshot snap;
   snap.t_s = static_cast<double>(tick);
-  snap.age_epoch = static_cast<std::uint32_t>(tick + 1);
+  snap.age_epoch = ages ? static_cast<std::uint32_t>(tick + 1) : 0;
   snap.sites.reserve(stacks);
   for (std::uint32_t i = 0; i < stacks; ++i) {
     edleak::sample::SiteSample s;
@@ -56,10 +57,11 @@ int main(int argc, char** argv) {
   const std::uint32_t stacks = argc > 1 ? std::atoi(argv[1]) : 100000;
   const std::uint32_t history = argc > 2 ? std::atoi(argv[2]) : 255;
   const int reports = argc > 3 ? std::atoi(argv[3]) : 5;
+  const bool ages = argc > 4 ? std::atoi(argv[4]) != 0 : true;
   const std::uint32_t processes = 10;
 
   edleak::sample::SiteTable table;
-  for (std::uint64_t tick = 0; tick < history; ++tick) table.ingest(make_snapshot(stacks, processes, tick));
+  for (std::uint64_t tick = 0; tick < history; ++tick) table.ingest(make_snapshot(stacks, processes, tick, ages));
 
   edleak::app::ProcessInfos infos;
   for (std::uint32_t p = 0; p < processes; ++p) infos[1000 + p] = {"bench", false};
@@ -79,7 +81,7 @@ int main(int argc, char** argv) {
   std::vector<double> ingest_ms, report_ms, total_ms;
   std::size_t leakers = 0;
   for (int r = 0; r < reports; ++r) {
-    auto snap = make_snapshot(stacks, processes, history + r);  // built outside the timing
+    auto snap = make_snapshot(stacks, processes, history + r, ages);  // built outside the timing
     double t0 = cpu_ms();
     table.ingest(snap);
     double t1 = cpu_ms();
