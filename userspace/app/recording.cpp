@@ -57,12 +57,18 @@ Replay::Replay(const record::Recording& recording) {
     processes_[sample::ProcessKey(p.pid, p.incarnation)] = ProcessInfo(p.comm, p.exited);
   for (const auto& s : recording.sites) {
     const sample::ProcessKey key(s.latest.tgid, s.incarnation);
-    // The record holds the bytes series (the blocks and frees series are not recorded yet).
-    sample::Site site{key, s.latest.stack_id, s.latest,
+    // The record holds the bytes series (the blocks, frees and old-blocks series are not
+    // recorded yet: a replay judges without them).
+    sample::Site site{key,
+                      s.latest.stack_id,
+                      s.latest,
                       series::Series::restored(sample::SiteTable::kSeriesCapacity, s.points, s.min_bytes,
                                                s.max_bytes, s.samples_seen),
                       series::Series(sample::SiteTable::kSeriesCapacity),
-                      series::Series(sample::SiteTable::kSeriesCapacity)};
+                      series::Series(sample::SiteTable::kSeriesCapacity),
+                      series::Series(sample::SiteTable::kSeriesCapacity),
+                      0,
+                      sample::AgeDecoder{}};
     // The table keeps raw frames for the capture's walk; a replay has only the symbolized ones.
     sample::StackRecord stack;
     stack.complete = s.stack_complete;
