@@ -77,9 +77,9 @@ struct {
 	__type(value, struct edleak_block);
 } blocks SEC(".maps");
 
-/* The age clock: userspace bumps it just before each read of the sites map (one sample, one
- * epoch), so a block's birth epoch says in which sample interval it was allocated. Read once per
- * program run: a plain load from the object's .bss. */
+/* The age clock: userspace bumps it right after each read of the sites map (one sample, one
+ * epoch), so a block's birth epoch says in which sample interval it was allocated (1 at load:
+ * userspace sets it). A plain load from the object's .bss. */
 volatile __u32 age_epoch = 0;
 
 /* Per (process, stack) aggregates. Sized by --max-stacks. */

@@ -114,14 +114,14 @@ struct edleak_site_key {
 	__u64 stack_id;
 };
 
-/* The age of live blocks. Userspace advances `age_epoch` (a BPF global) by one just before each
+/* The age of live blocks. Userspace advances `age_epoch` (a BPF global) by one right after each
  * read of the sites map, so an epoch is a sample interval and each block is stamped with the
  * epoch it was born in. A site keeps a ring of EDLEAK_AGE_SLOTS slots: slot e % SLOTS sums the
  * bytes and blocks allocated in epoch e, minus those of them freed while they are young (fewer
  * than SLOTS epochs old); a block freed older than that leaves its slot alone. The slots are
  * cumulative and wrap: during epochs e .. e + SLOTS - 1 only epoch e's blocks touch slot
  * e % SLOTS, so the slot's value minus its value when epoch e began is what is live of that
- * cohort. What a site holds in blocks older than the ring (allocated SLOTS - 1 samples ago or
+ * cohort. What a site holds in blocks older than the ring (allocated SLOTS samples ago or
  * more) is then its outstanding totals minus its young cohorts, with no work in the kernel when
  * a block grows old (userspace/sample/age_ring.h decodes it). */
 #define EDLEAK_AGE_SLOTS 8
