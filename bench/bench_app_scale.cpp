@@ -3,12 +3,14 @@
 // are ranked and the report is rendered (text and JSON). Measures process CPU time per report.
 // With RECORD (a path): the --record file is rebuilt and rewritten too at each report, as the
 // tracer does (app/outputs.cpp), and its cost is given apart.
-//   bench_app_scale [STACKS=100000] [HISTORY=255] [REPORTS=5] [RECORD]
+//   bench_app_scale [STACKS=100000] [HISTORY=255] [REPORTS=5] [RECORD|-] [AGES=1]
+// AGES=0: snapshots without the age ring (as before it, or a replay), for comparison.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 #include "app/recording.h"
@@ -27,9 +29,12 @@ double cpu_ms() {
 }
 
 // Stack i of process (i % processes): 1 in 100 leaks linearly, the rest churn around a level.
-edleak::sample::Snapshot make_snapshot(std::uint32_t stacks, std::uint32_t processes, std::uint64_t tick) {
+// The age ring as the capture fills it: a churning stack's blocks are freed within the interval
+// they are born in (their cohorts net 0), a leaking one keeps one block of 64 bytes a tick.
+edleak::sample::Snapshot make_snapshot(std::uint32_t stacks, std::uint32_t processes, std::uint64_t tick, bool ages) {
   edleak::sample::Snapshot snap;
   snap.t_s = static_cast<double>(tick);
+  snap.age_epoch = ages ? static_cast<std::uint32_t>(tick + 1) : 0;
   snap.sites.reserve(stacks);
   for (std::uint32_t i = 0; i < stacks; ++i) {
     edleak::sample::SiteSample s;
@@ -41,6 +46,11 @@ edleak::sample::Snapshot make_snapshot(std::uint32_t stacks, std::uint32_t proce
     s.outstanding_blocks = bytes / 64;
     s.total_allocs = tick * 3 + s.outstanding_blocks;
     s.total_frees = tick * 3;
+    if (leaks)
+      for (std::uint32_t slot = 0; slot < edleak::sample::kAgeSlots && slot <= tick; ++slot) {
+        s.age.blocks[slot] = static_cast<std::uint32_t>((tick - slot) / edleak::sample::kAgeSlots + 1);
+        s.age.bytes[slot] = 64 * s.age.blocks[slot];
+      }
     snap.sites.push_back(s);
     if (tick == 0) snap.new_stacks[s.stack_id] = {{0x401000 + i, 0x402000, 0x403000}, true, false};
   }
@@ -53,11 +63,12 @@ int main(int argc, char** argv) {
   const std::uint32_t stacks = argc > 1 ? std::atoi(argv[1]) : 100000;
   const std::uint32_t history = argc > 2 ? std::atoi(argv[2]) : 255;
   const int reports = argc > 3 ? std::atoi(argv[3]) : 5;
-  const char* record_path = argc > 4 ? argv[4] : nullptr;
+  const char* record_path = argc > 4 && std::string_view(argv[4]) != "-" ? argv[4] : nullptr;
+  const bool ages = argc > 5 ? std::atoi(argv[5]) != 0 : true;
   const std::uint32_t processes = 10;
 
   edleak::sample::SiteTable table;
-  for (std::uint64_t tick = 0; tick < history; ++tick) table.ingest(make_snapshot(stacks, processes, tick));
+  for (std::uint64_t tick = 0; tick < history; ++tick) table.ingest(make_snapshot(stacks, processes, tick, ages));
 
   edleak::app::ProcessInfos infos;
   for (std::uint32_t p = 0; p < processes; ++p) infos[1000 + p] = {"bench", false};
@@ -78,7 +89,7 @@ int main(int argc, char** argv) {
   std::size_t record_bytes = 0;
   std::size_t leakers = 0;
   for (int r = 0; r < reports; ++r) {
-    auto snap = make_snapshot(stacks, processes, history + r);  // built outside the timing
+    auto snap = make_snapshot(stacks, processes, history + r, ages);  // built outside the timing
     double t0 = cpu_ms();
     table.ingest(snap);
     double t1 = cpu_ms();

@@ -77,6 +77,11 @@ struct {
 	__type(value, struct edleak_block);
 } blocks SEC(".maps");
 
+/* The age clock: userspace bumps it right after each read of the sites map (one sample, one
+ * epoch), so a block's birth epoch says in which sample interval it was allocated (1 at load:
+ * userspace sets it). A plain load from the object's .bss. */
+volatile __u32 age_epoch = 0;
+
 /* Per (process, stack) aggregates. Sized by --max-stacks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -800,6 +805,23 @@ static __always_inline struct edleak_site *site_of(__u32 tgid, __u32 incarnation
 	return bpf_map_lookup_elem(&sites, &key);
 }
 
+/* A change of (bytes, blocks) to live blocks born in epoch `birth`, noted in the site's age ring
+ * while they are young (fewer than EDLEAK_AGE_SLOTS epochs old): the slot of their birth epoch.
+ * Older blocks are left out: userspace gets what the site holds in old blocks as its outstanding
+ * totals minus the young cohorts (see edleak_site). Two atomics, on a cache line the site's
+ * totals share or its neighbour. */
+static __always_inline void note_age(struct edleak_site *site, __u32 birth, __s64 bytes, __s32 blocks)
+{
+	__u32 slot;
+
+	if (age_epoch - birth >= EDLEAK_AGE_SLOTS)
+		return;
+	slot = birth & (EDLEAK_AGE_SLOTS - 1);
+	__sync_fetch_and_add(&site->young_bytes[slot], bytes);
+	if (blocks)
+		__sync_fetch_and_add(&site->young_blocks[slot], blocks);
+}
+
 /* Credits the release of a block to the stack that allocated it. */
 static __always_inline void release_block(__u32 tgid, __u32 incarnation, const struct edleak_block *block)
 {
@@ -808,6 +830,7 @@ static __always_inline void release_block(__u32 tgid, __u32 incarnation, const s
 	if (site) {
 		__sync_fetch_and_add(&site->outstanding_bytes, -(__s64)block->size);
 		__sync_fetch_and_add(&site->total_frees, 1);
+		note_age(site, block->birth, -(__s64)block->size, -1);
 	}
 }
 
@@ -833,7 +856,7 @@ static __always_inline void record_block(struct pt_regs *ctx, __u32 tgid, __u32 
 					 __u64 size)
 {
 	struct edleak_block_key key = { .tgid = tgid, .incarnation = incarnation, .addr = addr };
-	struct edleak_block block = { .size = size };
+	struct edleak_block block = { .size = size, .birth = age_epoch };
 	struct edleak_block *live;
 	struct edleak_site *site;
 	long err;
@@ -860,6 +883,7 @@ static __always_inline void record_block(struct pt_regs *ctx, __u32 tgid, __u32 
 	/* Outstanding blocks are total_allocs - total_frees: one atomic less on each path. */
 	__sync_fetch_and_add(&site->outstanding_bytes, size);
 	__sync_fetch_and_add(&site->total_allocs, 1);
+	note_age(site, block.birth, size, 1);
 }
 
 /* Takes a block out of the live set; false when it was not there (allocated before we
@@ -1124,8 +1148,10 @@ static __always_inline void resize_block(__u32 tgid, struct thread_state *state,
 	if (!block)
 		return;
 	site = site_of(tgid, state->incarnation, block->stack_id, false);
-	if (site)
+	if (site) {
 		__sync_fetch_and_add(&site->outstanding_bytes, (__s64)new_size - (__s64)block->size);
+		note_age(site, block->birth, (__s64)new_size - (__s64)block->size, 0);
+	}
 	block->size = new_size;
 }
 
@@ -1390,16 +1416,17 @@ static __always_inline void note_mapping_call(__u32 op, __u64 addr, __u64 len, _
 	bpf_map_update_elem(&mmap_calls, &id, &call, BPF_ANY);
 }
 
-static __always_inline void credit_unmapped(__u32 tgid, __u32 incarnation, __u64 stack_id, __u64 bytes,
-					    bool whole)
+static __always_inline void credit_unmapped(__u32 tgid, __u32 incarnation, const struct edleak_mmap_region *m,
+					    __u64 bytes, bool whole)
 {
-	struct edleak_site *site = site_of(tgid, incarnation, stack_id, false);
+	struct edleak_site *site = site_of(tgid, incarnation, m->stack_id, false);
 
 	if (!site)
 		return;
 	__sync_fetch_and_add(&site->outstanding_bytes, -(__s64)bytes);
 	if (whole)
 		__sync_fetch_and_add(&site->total_frees, 1);
+	note_age(site, m->birth, -(__s64)bytes, whole ? -1 : 0);
 }
 
 struct unmap_walk {
@@ -1425,13 +1452,13 @@ static long unmap_step(__u32 index, void *ctx)
 	if (m->end <= w->start || m->start >= w->end || m->start == m->end)
 		return 0;
 	if (w->start <= m->start && w->end >= m->end) {
-		credit_unmapped(w->tgid, w->incarnation, m->stack_id, m->end - m->start, true);
+		credit_unmapped(w->tgid, w->incarnation, m, m->end - m->start, true);
 		m->start = m->end = 0; /* a hole, compacted below */
 	} else if (w->start <= m->start) {
-		credit_unmapped(w->tgid, w->incarnation, m->stack_id, w->end - m->start, false);
+		credit_unmapped(w->tgid, w->incarnation, m, w->end - m->start, false);
 		m->start = w->end;
 	} else if (w->end >= m->end) {
-		credit_unmapped(w->tgid, w->incarnation, m->stack_id, m->end - w->start, false);
+		credit_unmapped(w->tgid, w->incarnation, m, m->end - w->start, false);
 		m->end = w->start;
 	} else {
 		struct edleak_site *site;
@@ -1439,19 +1466,22 @@ static long unmap_step(__u32 index, void *ctx)
 		last = r->count;
 		if (last >= EDLEAK_MAX_MMAP_REGIONS) {
 			/* No room for the second piece: it is forgotten, as if unmapped too. */
-			credit_unmapped(w->tgid, w->incarnation, m->stack_id, m->end - w->start, false);
+			credit_unmapped(w->tgid, w->incarnation, m, m->end - w->start, false);
 			m->end = w->start;
 			return 0;
 		}
-		credit_unmapped(w->tgid, w->incarnation, m->stack_id, w->end - w->start, false);
+		credit_unmapped(w->tgid, w->incarnation, m, w->end - w->start, false);
 		r->regions[region_index(last)].start = w->end;
 		r->regions[region_index(last)].end = m->end;
 		r->regions[region_index(last)].stack_id = m->stack_id;
+		r->regions[region_index(last)].birth = m->birth;
 		r->count = last + 1;
 		m->end = w->start;
 		site = site_of(w->tgid, w->incarnation, m->stack_id, false);
-		if (site)
+		if (site) {
 			__sync_fetch_and_add(&site->total_allocs, 1);
+			note_age(site, m->birth, 0, 1);
+		}
 	}
 	return 0;
 }
@@ -1565,9 +1595,11 @@ static __always_inline void record_mapping(__u32 tgid, __u64 start, __u64 len)
 	r->regions[region_index(n)].start = start;
 	r->regions[region_index(n)].end = start + size;
 	r->regions[region_index(n)].stack_id = stack_id;
+	r->regions[region_index(n)].birth = age_epoch;
 	r->count = n + 1;
 	__sync_fetch_and_add(&site->outstanding_bytes, size);
 	__sync_fetch_and_add(&site->total_allocs, 1);
+	note_age(site, r->regions[region_index(n)].birth, size, 1);
 }
 
 struct remap_walk {
@@ -1590,8 +1622,10 @@ static long remap_step(__u32 index, void *ctx)
 	if (m->start != w->old)
 		return 0;
 	site = site_of(w->tgid, w->incarnation, m->stack_id, false);
-	if (site)
+	if (site) {
 		__sync_fetch_and_add(&site->outstanding_bytes, (__s64)w->new_size - (__s64)(m->end - m->start));
+		note_age(site, m->birth, (__s64)w->new_size - (__s64)(m->end - m->start), 0);
+	}
 	m->start = w->new_addr;
 	m->end = w->new_addr + w->new_size;
 	return 1;

@@ -108,6 +108,8 @@ struct edleak_block_key {
 struct edleak_block {
 	__u64 size;
 	__u64 stack_id; /* hash of the frames, key of the stacks map */
+	__u32 birth;    /* the age epoch it was allocated in (see edleak_site) */
+	__u32 pad;
 };
 
 /* Per (process, stack) aggregates: updated atomically by every thread of the process. */
@@ -117,11 +119,25 @@ struct edleak_site_key {
 	__u64 stack_id;
 };
 
+/* The age of live blocks. Userspace advances `age_epoch` (a BPF global) by one right after each
+ * read of the sites map, so an epoch is a sample interval and each block is stamped with the
+ * epoch it was born in. A site keeps a ring of EDLEAK_AGE_SLOTS slots: slot e % SLOTS sums the
+ * bytes and blocks allocated in epoch e, minus those of them freed while they are young (fewer
+ * than SLOTS epochs old); a block freed older than that leaves its slot alone. The slots are
+ * cumulative and wrap: during epochs e .. e + SLOTS - 1 only epoch e's blocks touch slot
+ * e % SLOTS, so the slot's value minus its value when epoch e began is what is live of that
+ * cohort. What a site holds in blocks older than the ring (allocated SLOTS samples ago or
+ * more) is then its outstanding totals minus its young cohorts, with no work in the kernel when
+ * a block grows old (userspace/sample/age_ring.h decodes it). */
+#define EDLEAK_AGE_SLOTS 8
+
 struct edleak_site {
 	__s64 outstanding_bytes;
 	__u64 total_allocs; /* outstanding blocks = total_allocs - total_frees */
 	__u64 total_frees;
 	__u64 pad;
+	__u64 young_bytes[EDLEAK_AGE_SLOTS];  /* wrapping sums (two's complement) */
+	__u32 young_blocks[EDLEAK_AGE_SLOTS];
 };
 
 /* How a stack's walk ended (edleak_stack.flags). */
@@ -139,6 +155,8 @@ struct edleak_mmap_region {
 	__u64 start;
 	__u64 end;
 	__u64 stack_id; /* site (tgid, stack_id) whose outstanding bytes hold end - start */
+	__u32 birth;    /* age epoch of the mmap (see edleak_site) */
+	__u32 pad;
 };
 
 struct edleak_mmap_regions {

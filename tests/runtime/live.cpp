@@ -100,13 +100,19 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::seconds timeout
   int status = 0;
   waitpid(pid, &status, 0);
   result.exit_code = exit_code_of(status);
-  std::istringstream lines(result.out);
+  result.reports = json_lines(result.out);
+  return result;
+}
+
+std::vector<nlohmann::json> json_lines(const std::string& out) {
+  std::vector<nlohmann::json> reports;
+  std::istringstream lines(out);
   for (std::string line; std::getline(lines, line);) {
     if (line.empty() || line.front() != '{') continue;
     auto parsed = nlohmann::json::parse(line, nullptr, false);
-    if (!parsed.is_discarded()) result.reports.push_back(std::move(parsed));
+    if (!parsed.is_discarded()) reports.push_back(std::move(parsed));
   }
-  return result;
+  return reports;
 }
 
 Background::Background(const std::vector<std::string>& argv, const std::vector<std::string>& env) {

@@ -39,6 +39,8 @@ struct RunResult {
 // ("NAME=value") are added to this process's environment.
 RunResult run(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(60),
               const std::vector<std::string>& env = {});
+// The JSON reports among the lines of `out` (one per line), as run() collects them.
+std::vector<nlohmann::json> json_lines(const std::string& out);
 
 // A background process whose stdout can be waited on, killed at destruction.
 class Background {

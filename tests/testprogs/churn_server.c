@@ -10,8 +10,13 @@
  *   five samples at 100 ms) the batch is emptied; with LEAK=1, 5 blocks of each batch are kept
  *   (the emptied level rises).
  * MODE zero: every tick leak_zero keeps 20 malloc(0) blocks (LEAK ignored).
+ * MODE aging: the ring of MODE ring, running until SIGUSR1; from then on, with LEAK=N, one
+ *   request in 100 forgets its buffer until N are forgotten, then the ring goes on recycling
+ *   without leaking for SECONDS (the tracer's last reports: every leaked block is old); it prints
+ *   "leaked N" when the N-th is forgotten. LEAK=0: the ring alone, SECONDS after SIGUSR1.
  * (A tick is 10 ms.)
  * Prints "ready" once the ring is full (or at once), then runs for SECONDS. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +51,14 @@ __attribute__((noinline, noclone)) static void leak_zero(void)
 		sink = malloc(0);
 }
 
+static volatile sig_atomic_t started;
+
+static void on_start(int sig)
+{
+	(void)sig;
+	started = 1;
+}
+
 static void tick(void)
 {
 	struct timespec ts = { 0, TICK_NS };
@@ -65,9 +78,35 @@ int main(int argc, char **argv)
 	static void *batch[500];
 	int count = 0;
 
-	if (strcmp(mode, "ring") == 0) /* fill the ring first: a server running for a while */
+	if (strcmp(mode, "ring") == 0 || strcmp(mode, "aging") == 0) /* fill the ring first: a server running for a while */
 		while (n < RING)
 			handle_request(n++, 0);
+	if (strcmp(mode, "aging") == 0) {
+		/* Leaks counted from the signal (after the tracer attached); handle_request leaks at
+		 * n % 100 == 0. One call site, so every request is one stack. */
+		long to_leak = leak, leaked = 0, after = 0;
+
+		signal(SIGUSR1, on_start);
+		printf("ready\n");
+		fflush(stdout);
+		while (after < ticks) {
+			int leaking = started && leaked < to_leak;
+
+			for (int i = 0; i < 40; i++) {
+				int keep = leaking && leaked < to_leak;
+
+				leaked += keep && n % 100 == 0;
+				handle_request(n++, keep);
+			}
+			if (leaking && leaked == to_leak) {
+				printf("leaked %ld\n", leaked);
+				fflush(stdout);
+			}
+			after += started && leaked == to_leak;
+			tick();
+		}
+		return 0;
+	}
 	printf("ready\n");
 	fflush(stdout);
 	for (long t = 0; t < ticks; t++) {

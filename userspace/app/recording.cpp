@@ -91,10 +91,17 @@ Replay::Replay(const record::Recording& recording) {
   }
   for (const auto& s : recording.sites) {
     const sample::ProcessKey key(s.latest.tgid, s.incarnation);
-    // A version 1 record holds the bytes series only: the others restore empty.
-    sample::Site site{key, s.latest.stack_id, s.latest,
+    // A version 1 record holds the bytes series only: the others restore empty (the old-blocks
+    // series is not recorded yet: a replay judges without ages).
+    sample::Site site{key,
+                      s.latest.stack_id,
+                      s.latest,
                       restored_series({s.points, s.min_bytes, s.max_bytes, s.samples_seen}),
-                      restored_series(s.blocks), restored_series(s.frees)};
+                      restored_series(s.blocks),
+                      restored_series(s.frees),
+                      series::Series(sample::SiteTable::kSeriesCapacity),
+                      0,
+                      sample::AgeDecoder{}};
     // The table keeps raw frames for the capture's walk; a replay has only the symbolized ones.
     sample::StackRecord stack;
     stack.complete = s.stack_complete;

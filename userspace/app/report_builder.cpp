@@ -134,7 +134,9 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       if (latest.outstanding_blocks > 0) ++proc.stacks;
       proc.total_allocs += latest.total_allocs;
       proc.total_frees += latest.total_frees;
-      classify::LeakFactor factor = classify::classify_stack(site.bytes, &site.blocks, &site.frees, context.attached);
+      classify::LeakFactor factor = classify::classify_stack(site.bytes, &site.blocks, &site.frees, context.attached,
+                                                                &site.old_blocks, static_cast<double>(site.old_bytes));
+      // A stack of zero-byte blocks (malloc(0)) holds blocks, not bytes: it is listed too.
       const bool holds = bytes > 0 || latest.outstanding_blocks > 0;
       if (!factor.is_leak() && latest.total_frees > 0) churn.push_back(&site);
       if (listed(factor, holds, site.stack_id)) candidates.push_back({&site, factor, bytes, holds});

@@ -242,6 +242,7 @@ struct Capture::Impl {
   bool iter_failed = false;
   bool iter_keys_failed = false;
   std::uint64_t live_blocks_seen = 0;  // outstanding blocks of every process at the last snapshot
+  std::uint32_t age_epoch = 1;  // the current one (bpf/edleak_abi.h, edleak_site); 0: none
 
   Result<std::vector<LiveBlock>> blocks_by_iterator(const sample::ProcessKey& process);
   Result<std::vector<LiveBlock>> blocks_by_batch(const sample::ProcessKey& process);
@@ -326,6 +327,7 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
   if (!impl->skel) return make_error("cannot open the BPF object: {}", errno_text(errno));
   auto& skel = impl->skel;
   configure(*skel, config);
+  skel->bss->age_epoch = impl->age_epoch;  // epochs start at 1: 0 is a snapshot without ages
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel->obj) if (is_mapping_program(prog)) bpf_program__set_autoload(prog, false);
   const auto load_started = std::chrono::steady_clock::now();
@@ -473,10 +475,13 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   // Reused from one snapshot to the next: sized for a full map, several MB.
   auto& keys = impl_->site_keys;
   auto& values = impl_->site_values;
-  if (auto r = read_all(bpf_map__fd(skel->maps.sites), bpf_map__max_entries(skel->maps.sites),
-                        keys, values);
-      !r)
-    return r.error();
+  // Each reading ends an age epoch: the sites are read, then the next epoch begins at once
+  // (sample::AgeDecoder says why in that order); the BPF side stamps blocks with it from then on.
+  static_assert(sample::kAgeSlots == EDLEAK_AGE_SLOTS, "the age ring's size is part of the ABI");
+  snap.age_epoch = impl_->age_epoch;
+  auto read = read_all(bpf_map__fd(skel->maps.sites), bpf_map__max_entries(skel->maps.sites), keys, values);
+  __atomic_store_n(&skel->bss->age_epoch, ++impl_->age_epoch, __ATOMIC_SEQ_CST);
+  if (!read) return read.error();
   snap.sites.reserve(keys.size());
   impl_->live_blocks_seen = 0;
   int stacks_fd = bpf_map__fd(skel->maps.stacks);
@@ -484,9 +489,11 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
     const auto& k = keys[i];
     const auto& v = values[i];
     impl_->live_blocks_seen += v.total_allocs - v.total_frees;
-    snap.sites.push_back({k.tgid, k.stack_id, v.outstanding_bytes,
-                          static_cast<std::int64_t>(v.total_allocs - v.total_frees), v.total_allocs,
-                          v.total_frees, k.incarnation});
+    sample::SiteSample& site = snap.sites.emplace_back(sample::SiteSample{
+        k.tgid, k.stack_id, v.outstanding_bytes, static_cast<std::int64_t>(v.total_allocs - v.total_frees),
+        v.total_allocs, v.total_frees, k.incarnation});
+    std::copy(std::begin(v.young_bytes), std::end(v.young_bytes), site.age.bytes.begin());
+    std::copy(std::begin(v.young_blocks), std::end(v.young_blocks), site.age.blocks.begin());
     if (!impl_->known_stacks.insert(k.stack_id).second) continue;
     edleak_stack stack;
     // Frames the BPF side could not store (counted as stack errors) are not asked for again.

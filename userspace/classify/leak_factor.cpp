@@ -8,6 +8,8 @@
 
 #include <Eigen/Dense>
 
+#include "sample/age_ring.h"
+
 namespace edleak::classify {
 namespace {
 
@@ -41,6 +43,16 @@ constexpr double kManyBlocks = 16;  // a stack of fewer blocks has no level to w
 // over a few lifetimes, and eight points of that wander line up as a trend too often.
 constexpr std::size_t kSettledPoints = 16;
 constexpr double kClimb = 2.0;  // blocks at the end of a climb, at least, over those at its start
+
+// The old blocks of a recycling stack (sample::kOldAfterSamples samples old or more) climb
+// from 0 to their share of its steady level as its first blocks age: judged once what is left
+// of the climb is below this share of the stack's blocks.
+constexpr double kAgeResidual = 0.02;
+// Largest fall of the old blocks from one point to a later one, as a share of their rise: more
+// than this and old blocks were freed in bulk (a flush, a job's end), which kept blocks are not.
+constexpr double kAgeDrawdown = 0.5;
+// The stack's blocks must rise by at least this share of the old blocks' rise (its floor).
+constexpr double kAgeBlocksRise = 0.5;
 
 // edLeak's thresholds, for the baseline.
 constexpr double kEdleakCurvature = 0.2;
@@ -360,11 +372,17 @@ std::size_t settled_from(const StackSeries& s) {
   return 0;
 }
 
-// The mean lifetime of the stack's blocks in points, by Little's law (blocks held over blocks
-// freed per point) over the points from `from`: 1 without counts or frees.
-std::size_t lifetime_points(const StackSeries& s, std::size_t from) {
+// Whether a stack recycles its blocks (many blocks, most of what it allocates over the points
+// from `from` freed again) and their mean lifetime in points then, by Little's law (blocks
+// held over blocks freed per point).
+struct Turnover {
+  bool recycles = false;
+  double life_points = 0;
+};
+
+Turnover turnover(const StackSeries& s, std::size_t from) {
   if (s.blocks.size() != s.bytes.size() || s.frees.size() != s.bytes.size() || s.bytes.size() < from + 2)
-    return 1;
+    return {};
   const double freed_per_point =
       (s.frees.back().bytes - s.frees[from].bytes) / static_cast<double>(s.frees.size() - 1 - from);
   const double allocated_per_point =
@@ -372,9 +390,16 @@ std::size_t lifetime_points(const StackSeries& s, std::size_t from) {
   // Only a stack of many blocks that recycles them has a lifetime to speak of.
   if (!(freed_per_point > 0) || s.blocks.back().bytes < kManyBlocks ||
       freed_per_point < kRecyclingShare * allocated_per_point)
-    return 1;
-  const double life = s.blocks.back().bytes / freed_per_point;
-  return life >= static_cast<double>(s.bytes.size()) ? s.bytes.size() : std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(life)));
+    return {};
+  return {true, s.blocks.back().bytes / freed_per_point};
+}
+
+// The mean lifetime of the stack's blocks in whole points (turnover()): 1 without counts or
+// frees, or when the stack does not recycle its blocks.
+std::size_t lifetime_points(const StackSeries& s, std::size_t from) {
+  const Turnover t = turnover(s, from);
+  if (!t.recycles) return 1;
+  return t.life_points >= static_cast<double>(s.bytes.size()) ? s.bytes.size() : std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(t.life_points)));
 }
 
 }  // namespace
@@ -426,6 +451,7 @@ std::string_view to_string(Evidence e) {
     case Evidence::blocks: return "blocks";
     case Evidence::warmup: return "warmup";
     case Evidence::noise_floor: return "noise_floor";
+    case Evidence::age: return "age";
   }
   return "none";
 }
@@ -483,13 +509,119 @@ LeakFactor classify_stack(const StackSeries& s) {
       out.leak = blocks_now > 0 ? leak_bytes(static_cast<double>(blocks->leak) * bytes_now / blocks_now) : 0;
     }
   }
+  // The age of the blocks: kept blocks grow old, recycled ones stay young, so the old blocks of a
+  // recycling stack are its leak alone once the climb of its long-lived blocks is over (that
+  // climb is the same from exec and from an attach: blocks allocated before tracing are in
+  // neither). A leak beneath churn or beneath the warm-up rises there steadily while the bytes
+  // swing; a steady stack's old blocks stay level.
+  const bool has_age = has_counts && s.old_blocks.size() == s.bytes.size();
+  const bool recycles = has_counts && turnover(s, 0).recycles;
+  const std::size_t life = lifetime_points(s, 0);
+  std::optional<Assessment> aged;
+  bool age_judged = false;  // the old blocks had points enough after their climb
+  bool dies_young = false;  // no recycled block lives to be old: old blocks are kept ones
+  if (has_age && recycles && out.cls != LeakClass::insufficient_data) {
+    const std::size_t n = s.bytes.size();
+    const std::size_t spp = std::max<std::size_t>(1, s.samples_per_point);
+    const std::size_t old_after = (sample::kOldAfterSamples + spp - 1) / spp;
+    // Blocks living an exponential time of mean `life` leave e^-(age / life) of themselves
+    // old: the climb is over when what it has left to add is below kAgeResidual of the stack's
+    // blocks, i.e. ln(1 / kAgeResidual) lifetimes after the blocks were born (nothing left to
+    // wait for when they die young).
+    const double climb = std::max(0.0, std::log(1.0 / kAgeResidual) * static_cast<double>(life) -
+                                           static_cast<double>(old_after));
+    dies_young = climb == 0;
+    const std::size_t from_age = std::min(n, old_after + static_cast<std::size_t>(std::ceil(climb)));
+    auto lows = [&](std::size_t from) {
+      return s.old_blocks_lows.size() > from ? s.old_blocks_lows.subspan(from) : std::span<const double>{};
+    };
+    age_judged = n - from_age >= kMinPoints;
+    if (age_judged && floor_rose(s.old_blocks.subspan(from_age), lows(from_age)))
+      aged = assess(s.old_blocks.subspan(from_age), std::nullopt, lows(from_age), 1);
+    // Kept blocks stay old: a fall of the old blocks anywhere since any could be old (a job
+    // that ended, a cache flushed, a wave going down, a burst freed) is evidence against a
+    // leak that the stretch judged may not hold.
+    if (aged && aged->factor.is_leak()) {
+      const std::size_t m = n - old_after;
+      const Floor since_old{s.old_blocks.subspan(old_after), lows(old_after).size() == m ? lows(old_after)
+                                                                                         : std::span<const double>{}};
+      // A flush or a job's end empties the old blocks within a slice: seen point by point too.
+      double highest = 0, drawdown = 0;
+      for (std::size_t i = old_after; i < n; ++i) {
+        const double low = s.old_blocks_lows.size() == n ? s.old_blocks_lows[i] : s.old_blocks[i].bytes;
+        drawdown = std::max(drawdown, highest - low);
+        highest = std::max(highest, s.old_blocks[i].bytes);
+      }
+      // Kept blocks add to the stack: old blocks rising while the stack's blocks do not are
+      // blocks it held anyway growing old (long-lived churn, or a process stalled for longer
+      // than the age: nothing freed, everything ages).
+      // Since the stack settled (a fill from exec, a warm-up from -p, rise without keeping).
+      const std::size_t since = std::min(from, n - kMinPoints);
+      const Floor blocks_floor{s.blocks.subspan(since), s.blocks_lows.size() == n ? s.blocks_lows.subspan(since)
+                                                                                : std::span<const double>{}};
+      const std::size_t q = std::max<std::size_t>(1, (n - since) / 4);
+      const double blocks_rise = lowest(blocks_floor, n - since - q, n - since) - lowest(blocks_floor, 0, q);
+      if (largest_floor_fall(since_old) > kMaxFloorFall * aged->evidence.floor_rise_bytes ||
+          drawdown > kAgeDrawdown * aged->evidence.floor_rise_bytes ||
+          blocks_rise < kAgeBlocksRise * aged->evidence.floor_rise_bytes)
+        aged.reset();
+    }
+    if (aged && aged->factor.is_leak()) {
+      // What was kept: the old blocks now over their lowest at the start of the judged stretch
+      // (exact for blocks that stay old; the lowest sample, so a block allocated while the
+      // sites were read and counted old until its free does not count).
+      const std::size_t quarter = std::max<std::size_t>(1, (n - from_age) / 4);
+      double start = std::numeric_limits<double>::infinity();
+      for (std::size_t i = from_age; i < from_age + quarter; ++i)
+        start = std::min(start, s.old_blocks_lows.size() == n ? s.old_blocks_lows[i] : s.old_blocks[i].bytes);
+      const double now = s.old_blocks_lows.size() == n ? s.old_blocks_lows.back() : s.old_blocks.back().bytes;
+      aged->factor.leak_blocks = leak_bytes(now - start);
+    }
+  }
+  // Old blocks that accelerate are what is left of their climb (blocks born early in the run
+  // growing old), not a leak: kept blocks of a recycling stack pile up at its rate. Where no
+  // recycled block lives to be old there is no climb, and a leak that starts late is convex.
+  const bool age_leak = aged && aged->factor.is_leak() && aged->factor.cls != LeakClass::exponential &&
+                        aged->factor.leak_blocks > 0;
+  // A saturating rise of old blocks is a cache, or the old blocks of an attach warm-up
+  // replacing long-lived blocks: from -p the counts cannot tell them apart (see below).
+  const bool age_steady_leak = age_leak && (aged->factor.cls != LeakClass::logarithmic || dies_young);
+  // The count of what was kept, whichever evidence the verdict rests on: old blocks that rose
+  // and never fell are kept blocks (a leak that started late reads as accelerating: counted).
+  const bool age_counts = aged && aged->factor.is_leak() && aged->factor.leak_blocks > 0;
+  auto old_bytes_of = [&](std::uint64_t blocks) {
+    const double old_now = s.old_blocks.back().bytes;
+    return s.current_old_bytes > 0 && old_now > 0
+               ? leak_bytes(static_cast<double>(blocks) * s.current_old_bytes / old_now)
+               : 0;
+  };
+  if (age_leak && !out.is_leak() && (age_steady_leak || !s.attached || dies_young)) {
+    const LeakFactor& a = aged->factor;
+    out.cls = a.cls;
+    out.evidence = Evidence::age;
+    out.confidence = a.confidence;
+    out.leak = old_bytes_of(a.leak_blocks);
+    curvature = aged->evidence.curvature;
+  }
+  if (age_counts && out.is_leak() && recycles) {
+    out.leak_blocks = aged->factor.leak_blocks;
+    if (const std::uint64_t bytes = old_bytes_of(out.leak_blocks); bytes > 0) out.leak = bytes;
+  }
+  // Attached, a recycling stack whose bytes rose while its blocks did not grow old is still
+  // replacing the blocks allocated before tracing: its level wanders over a lifetime of its
+  // blocks, and a stretch of that wander reads as a trend.
+  if (s.attached && out.is_leak() && recycles && age_judged && !age_leak) {
+    out.cls = LeakClass::constant;
+    out.evidence = Evidence::warmup;
+    out.leak = out.leak_blocks = 0;
+  }
   // The attach warm-up, before the stack settled: a stack that recycles its blocks (over the
   // second half of the series it freed most of what it allocated) and whose rise slows down
   // is replacing blocks allocated before tracing: steady, not a cache. A cache keeps its
   // blocks; a leak that frees some of its blocks frees far fewer than it allocates. Once
   // settled, what is left of the warm-up is e^-4 of the level at most and the verdict on the
   // settled points stands.
-  if (s.attached && out.is_leak() && has_counts && from == 0) {
+  if (s.attached && out.is_leak() && has_counts && from == 0 && !age_steady_leak) {
     const std::size_t half = s.bytes.size() / 2;
     const double freed = s.frees.back().bytes - s.frees[half].bytes;
     const double allocated = freed + s.blocks.back().bytes - s.blocks[half].bytes;
@@ -505,7 +637,8 @@ LeakFactor classify_stack(const StackSeries& s) {
 }
 
 LeakFactor classify_stack(const series::Series& bytes, const series::Series* blocks,
-                          const series::Series* frees, bool attached) {
+                          const series::Series* frees, bool attached, const series::Series* old_blocks,
+                          double old_bytes) {
   StackSeries s;
   s.bytes = bytes.points();
   s.bytes_extremes = std::pair{bytes.min_bytes(), bytes.max_bytes()};
@@ -516,7 +649,13 @@ LeakFactor classify_stack(const series::Series& bytes, const series::Series* blo
     s.blocks_lows = blocks->lows();
     s.frees = frees->points();
     s.current_blocks = blocks->empty() ? -1 : blocks->last().bytes;
+    if (old_blocks && old_blocks->size() == bytes.size()) {
+      s.old_blocks = old_blocks->points();
+      s.old_blocks_lows = old_blocks->lows();
+      s.current_old_bytes = old_bytes;
+    }
   }
+  s.samples_per_point = static_cast<std::size_t>(bytes.samples_per_point());
   s.attached = attached;
   s.current_bytes = bytes.empty() ? -1 : bytes.last().bytes;
   return classify_stack(s);

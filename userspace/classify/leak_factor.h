@@ -33,6 +33,9 @@ enum class Evidence {
   warmup,      // the rise is an attach warm-up: a recycling stack replacing the blocks
                // allocated before tracing, steady since (with -p only)
   noise_floor, // a leak smaller than the noise floor (--min-leak-bytes, --min-leak-share)
+  age,         // the blocks older than a few samples rose: kept blocks grow old while
+               // recycled ones stay young (the capture's age ring), a leak beneath churn or
+               // beneath the attach warm-up
 };
 
 struct LeakFactor {
@@ -88,6 +91,13 @@ struct StackSeries {
   std::optional<std::pair<double, double>> blocks_extremes;
   std::span<const double> blocks_lows;
   std::span<const series::Point> frees;                      // empty: unknown
+  // Outstanding blocks allocated sample::kOldAfterSamples samples ago or more (the capture's
+  // age ring), sampled at the same times; empty: unknown. `samples_per_point`: samples behind
+  // each point (a Series' resolution), to turn that age into points.
+  std::span<const series::Point> old_blocks;
+  std::span<const double> old_blocks_lows;
+  std::size_t samples_per_point = 1;
+  double current_old_bytes = -1;  // bytes those old blocks hold now; negative: unknown
   // Blocks allocated before tracing may exist (-p, system-wide): a recycling stack's
   // outstanding bytes then climb from 0 to their steady level as the old blocks are replaced.
   bool attached = false;
@@ -98,9 +108,11 @@ struct StackSeries {
 
 // The verdict on every evidence the stack has (bytes, blocks, frees): see docs/classifier.md.
 LeakFactor classify_stack(const StackSeries& stack);
-// Series of the same times: bytes, outstanding blocks, cumulative frees.
+// Series of the same times: bytes, outstanding blocks, cumulative frees and, when known, the
+// old blocks (with the bytes they hold now, negative when unknown).
 LeakFactor classify_stack(const series::Series& bytes, const series::Series* blocks,
-                          const series::Series* frees, bool attached);
+                          const series::Series* frees, bool attached,
+                          const series::Series* old_blocks = nullptr, double old_bytes = -1);
 
 // What the verdict rests on (see docs/classifier.md), for calibration, tests and diagnostics.
 // The measures are taken in this order and each only when the ones before still allow a leak

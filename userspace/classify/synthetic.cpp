@@ -1,7 +1,10 @@
 #include "classify/synthetic.h"
 
+#include "sample/age_ring.h"
+
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <cmath>
 #include <numbers>
 #include <random>
@@ -181,48 +184,101 @@ void fill(Shape shape, Builder& s) {
 
 // The traced blocks of one stack, step by step: allocations with a lifetime (the step they
 // are freed at) or kept, frees now. Blocks are counted in cohorts (the blocks of one step with
-// one lifetime), so a step costs the same whatever the number of blocks.
+// one lifetime), so a step costs the same whatever the number of blocks. Each cohort keeps the
+// step it was born at, so the pool also says how many of its blocks are old (born
+// sample::kOldAfterSamples steps ago or more), as the capture's age ring does.
 class Pool {
  public:
-  explicit Pool(std::size_t steps) : die_blocks_(steps, 0.0), die_bytes_(steps, 0.0) {}
-  // `count` blocks of `bytes` in all, freed `life` steps later (infinite: kept).
+  explicit Pool(std::size_t steps) : due_(steps), alive_by_birth_(steps, 0.0) {}
+  // `count` blocks of `bytes` in all, freed `life` steps later (infinite: kept until release()).
   void allocate(std::size_t step, double count, double bytes, double life) {
     if (!(count > 0)) return;
     blocks_ += count;
     bytes_ += bytes;
-    if (!std::isfinite(life)) return;
-    const std::size_t due = step + std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(life)));
-    if (due < die_blocks_.size()) {
-      die_blocks_[due] += count;
-      die_bytes_[due] += bytes;
+    alive_by_birth_[step] += count;
+    if (!std::isfinite(life)) {
+      kept_.push_back({step, count});
+      return;
     }
+    const std::size_t due = step + std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(life)));
+    if (due < due_.size()) due_[due].push_back({step, count, bytes});
   }
+  // Frees `count` of the kept blocks (`bytes` in all), the newest first, or the oldest first
+  // with oldest_first.
   void release(double count, double bytes) {
     count = std::min(count, blocks_);
     blocks_ -= count;
     bytes_ = std::max(0.0, bytes_ - bytes);
     frees_ += count;
+    while (count > 0 && !kept_.empty()) {
+      Kept& k = oldest_first ? kept_.front() : kept_.back();
+      const double n = std::min(count, k.count);
+      forget(k.birth, n);
+      k.count -= n;
+      count -= n;
+      if (k.count <= 0) {
+        if (oldest_first)
+          kept_.pop_front();
+        else
+          kept_.pop_back();
+      }
+    }
   }
-  void release_due(std::size_t step) { release(die_blocks_[step], die_bytes_[step]); }
+  void release_due(std::size_t step) {
+    for (const Due& d : due_[step]) {
+      const double n = std::min(d.count, blocks_);
+      blocks_ -= n;
+      bytes_ = std::max(0.0, bytes_ - d.bytes);
+      frees_ += n;
+      forget(d.birth, n);
+    }
+  }
+  // Ages the pool to `step` (steps only go forward): the cohorts born kOldAfterSamples steps
+  // before it or earlier are old.
+  void age_to(std::size_t step) {
+    for (; step >= kOldAfter && aged_ + kOldAfter <= step; ++aged_) old_ += alive_by_birth_[aged_];
+  }
   double blocks() const { return blocks_; }
   double bytes() const { return bytes_; }
   double frees() const { return frees_; }
+  double old_blocks() const { return old_; }
+  bool oldest_first = false;
 
  private:
-  std::vector<double> die_blocks_, die_bytes_;
-  double blocks_ = 0, bytes_ = 0, frees_ = 0;
+  static constexpr std::size_t kOldAfter = sample::kOldAfterSamples;
+  struct Due {
+    std::size_t birth;
+    double count, bytes;
+  };
+  struct Kept {
+    std::size_t birth;
+    double count;
+  };
+  void forget(std::size_t birth, double n) {
+    alive_by_birth_[birth] -= n;
+    if (birth < aged_) old_ = std::max(0.0, old_ - n);
+  }
+  std::vector<std::vector<Due>> due_;
+  std::deque<Kept> kept_;
+  std::vector<double> alive_by_birth_;
+  std::size_t aged_ = 0;  // cohorts born before this step are counted in old_
+  double blocks_ = 0, bytes_ = 0, frees_ = 0, old_ = 0;
 };
 
 // What the simulated shapes record at each step.
 struct Counts {
-  std::vector<double> bytes, blocks, frees;
+  std::vector<double> bytes, blocks, frees, old_blocks;
   std::size_t decidable_from = 0;
   bool attached = false;
-  void record(std::size_t i, const Pool& pool) {
+  // `step`: the pool's own step, when it ran before the first sample.
+  void record(std::size_t i, Pool& pool, std::size_t step) {
+    pool.age_to(step);
     bytes[i] = pool.bytes();
     blocks[i] = pool.blocks();
     frees[i] = pool.frees();
+    old_blocks[i] = pool.old_blocks();
   }
+  void record(std::size_t i, Pool& pool) { record(i, pool, i); }
 };
 
 // A recycling stack: `steady` blocks of `block` bytes live on the average, each living `life`
@@ -354,6 +410,7 @@ bool simulate(Shape shape, Random& rng, std::size_t n, double scale, Counts& out
       const double depth = rng.uniform(0.2, 0.8);
       const double period = rng.uniform(0.125, 0.34) * static_cast<double>(n);
       const double phase = rng.uniform(0, 2 * std::numbers::pi);
+      pool.oldest_first = phase > std::numbers::pi;  // half the waves free their oldest blocks first
       const double block = scale / 64 * rng.uniform(0.5, 2);
       for (std::size_t i = 0; i < n; ++i) {
         const double target = std::round(
@@ -432,7 +489,7 @@ bool simulate(Shape shape, Random& rng, std::size_t n, double scale, Counts& out
           warm.release(freed, freed * r.block);
           burst -= freed;
         }
-        out.record(i, warm);
+        out.record(i, warm, step);
       }
       out.decidable_from = from + width + drain + 1;  // once the burst is freed
       return true;
@@ -544,14 +601,17 @@ Run generate_run(Shape shape, std::size_t points, double scale_bytes, std::uint6
   // Outstanding bytes and counts are whole and never negative.
   auto whole = [](double v) { return std::max(0.0, std::round(v)); };
   run.bytes.resize(points);
-  Counts counts{std::vector<double>(points), std::vector<double>(points), std::vector<double>(points)};
+  Counts counts{std::vector<double>(points), std::vector<double>(points), std::vector<double>(points),
+                std::vector<double>(points)};
   if (simulate(shape, rng, points, scale_bytes, counts)) {
     run.blocks.resize(points);
     run.frees.resize(points);
+    run.old_blocks.resize(points);
     for (std::size_t i = 0; i < points; ++i) {
       run.bytes[i] = {time(i), whole(counts.bytes[i])};
       run.blocks[i] = {time(i), whole(counts.blocks[i])};
       run.frees[i] = {time(i), whole(counts.frees[i])};
+      run.old_blocks[i] = {time(i), whole(counts.old_blocks[i])};
     }
     run.attached = counts.attached;
     run.decidable_from = counts.decidable_from;

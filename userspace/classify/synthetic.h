@@ -63,6 +63,9 @@ struct Run {
   std::vector<series::Point> bytes;
   std::vector<series::Point> blocks;  // outstanding traced blocks
   std::vector<series::Point> frees;   // cumulative frees of traced blocks
+  // Outstanding blocks born sample::kOldAfterSamples samples ago or more (the capture's age
+  // ring); kept blocks are freed newest first unless the shape says otherwise.
+  std::vector<series::Point> old_blocks;
   bool attached = false;              // traced from an attach (-p): blocks allocated before exist
   // Non-leaks: the number of samples from which the series holds the evidence against a leak
   // (after a wave's second period, a job's end, a burst's end, a warm-up's end...): from there

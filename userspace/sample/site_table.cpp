@@ -37,6 +37,11 @@ void SiteTable::ingest(const Snapshot& snapshot) {
     site->bytes.append(snapshot.t_s, static_cast<double>(std::max<std::int64_t>(s.outstanding_bytes, 0)));
     site->blocks.append(snapshot.t_s, static_cast<double>(std::max<std::int64_t>(s.outstanding_blocks, 0)));
     site->frees.append(snapshot.t_s, static_cast<double>(s.total_frees));
+    if (snapshot.age_epoch != 0) {
+      const OldHeld old = site->age.read(s.age, snapshot.age_epoch, s.outstanding_bytes, s.outstanding_blocks);
+      site->old_blocks.append(snapshot.t_s, static_cast<double>(old.blocks));
+      site->old_bytes = old.bytes;
+    }
     order.push_back(site);
   }
   if (added) order.clear();

@@ -10,6 +10,9 @@
 
 namespace edleak::sample {
 
+// Points kept per series of a site (SiteTable::kSeriesCapacity).
+inline constexpr std::size_t kSiteSeriesCapacity = 64;
+
 struct Site {
   ProcessKey process;
   std::uint64_t stack_id = 0;
@@ -20,13 +23,19 @@ struct Site {
   // frees about as many as it allocates: the attach warm-up is told from a cache by them).
   series::Series blocks;
   series::Series frees;
+  // Outstanding blocks allocated kOldAfterSamples samples ago or more, from the capture's age
+  // ring, at the same times when the capture has it (empty otherwise): a leak's blocks grow
+  // old, a recycling stack's stay young, so beneath churn this series is the leak alone.
+  series::Series old_blocks{kSiteSeriesCapacity};
+  std::int64_t old_bytes = 0;  // bytes of those blocks at the last snapshot
+  AgeDecoder age;
 };
 
 class SiteTable {
  public:
   // Points kept per series: enough for the leak factor's fit and floor slices at any run
-  // length (it is reliable from 12 points), at 1.9 KB a series, three series a stack.
-  static constexpr std::size_t kSeriesCapacity = 64;
+  // length (it is reliable from 12 points), at 1.9 KB a series, four series a stack.
+  static constexpr std::size_t kSeriesCapacity = kSiteSeriesCapacity;
 
   // Appends every site of the snapshot to its series (creating sites seen for the first time)
   // and keeps the frames of new stacks.

@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sample/age_ring.h"
+
 namespace edleak::sample {
 
 // One history of a process: a pid from its fork (or exec) to its next exec or its exit. The
@@ -35,6 +37,7 @@ struct SiteSample {
   std::uint64_t total_allocs = 0;
   std::uint64_t total_frees = 0;
   std::uint32_t incarnation = 0;  // of the process history (ProcessKey)
+  AgeRing age;                    // the capture's age ring (only with Snapshot::age_epoch)
 };
 
 // Totals of the capture counters since it started (see bpf/edleak_abi.h).
@@ -59,6 +62,9 @@ struct StackRecord {
 
 struct Snapshot {
   double t_s = 0;  // seconds since tracing started
+  // The age epoch the capture began just before this reading (see AgeDecoder); 0: the sites
+  // carry no age ring (a snapshot built by hand, a replay).
+  std::uint32_t age_epoch = 0;
   std::vector<SiteSample> sites;
   // Frames (allocation site first) of stacks first seen in this snapshot.
   std::unordered_map<std::uint64_t, StackRecord> new_stacks;
