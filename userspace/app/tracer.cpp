@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <set>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_map>
 #include <unordered_set>
@@ -122,6 +123,12 @@ enum class Scope {
   everyone,  // --probe-all: every process, every allocator call
   watch,     // none of these: every process's heap; the growing ones zoomed (userspace/watch)
 };
+
+// Whether two paths name the same file (device and inode).
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
 
 watch::WatchConfig watch_config(const cli::TraceOptions& options) {
   watch::WatchConfig config;
@@ -718,6 +725,12 @@ class Tracer {
     const watch::WatchedProcess* p = watch_.find(key.pid);
     const std::string comm = lifecycle::process_comm(pid);
     watch_.start_zoom(key, now);
+    // Another tracer is never probed: its own probes and ours in one process stall it (its
+    // traced commands then hang on it).
+    if (comm == "edleak-bpf" || same_file(fmt::format("/proc/{}/exe", pid), "/proc/self/exe")) {
+      watch_.end_zoom(key, now, false, "another edleak-bpf: its allocator is not traced");
+      return;
+    }
     if (auto r = attach_process(pid); !r) {
       watch_.end_zoom(key, now, false, fmt::format("cannot trace it: {}", r.error().message));
       return;
