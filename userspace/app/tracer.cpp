@@ -415,9 +415,11 @@ class Tracer {
       ++tick;
       // A tick that overran by intervals (a busy machine, a large first symbolization) is not
       // made up with a burst of reports: the next sample is now, the one after on the beat.
-      if (const auto late = Clock::now() - (start_ + options_.interval * tick); late > options_.interval)
+      // (Signed: an unsigned tick would make a tick not yet due look late by centuries.)
+      auto due = [&] { return start_ + options_.interval * static_cast<std::int64_t>(tick); };
+      if (const auto late = Clock::now() - due(); late > options_.interval)
         tick += static_cast<std::uint64_t>(late / options_.interval);
-      const auto next = start_ + options_.interval * tick;
+      const auto next = due();
       bool interrupted = false;
       while (Clock::now() < next && !interrupted && !stop) {
         auto until = std::min<Clock::time_point>(next, scans_.next_due().value_or(next));
