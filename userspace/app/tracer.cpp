@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <set>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_map>
 #include <unordered_set>
@@ -123,12 +122,6 @@ enum class Scope {
   everyone,  // --probe-all: every process, every allocator call
   watch,     // none of these: every process's heap; the growing ones zoomed (userspace/watch)
 };
-
-// Whether two paths name the same file (device and inode).
-bool same_file(const std::string& a, const std::string& b) {
-  struct stat sa {}, sb {};
-  return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
 
 watch::WatchConfig watch_config(const cli::TraceOptions& options) {
   watch::WatchConfig config;
@@ -710,7 +703,7 @@ class Tracer {
       auto outcome = zoom_outcomes_.find(key);
       const bool leaking = outcome != zoom_outcomes_.end() && outcome->second.leaking_stacks > 0;
       const std::uint64_t traced = outcome == zoom_outcomes_.end() ? 0 : outcome->second.outstanding_bytes;
-      const std::uint64_t growth = p && p->bytes > p->bytes_at_zoom ? p->bytes - p->bytes_at_zoom : 0;
+      const std::uint64_t growth = p ? p->growth_since_zoom() : 0;
       std::string note = leaking ? "" : fmt::format("its allocator was traced for {}: no leaking stack", format_duration(options_.zoom));
       if (std::string more = unexplained_growth(growth, traced, options_.min_heap_growth); !more.empty())
         note += (note.empty() ? "" : "; ") + more;
@@ -729,7 +722,8 @@ class Tracer {
     watch_.start_zoom(key, now);
     // Another tracer is never probed: its own probes and ours in one process stall it (its
     // traced commands then hang on it).
-    if (comm == "edleak-bpf" || same_file(fmt::format("/proc/{}/exe", pid), "/proc/self/exe")) {
+    static const FileId self_exe = file_id("/proc/self/exe");
+    if (comm == "edleak-bpf" || (self_exe != FileId{} && file_id(fmt::format("/proc/{}/exe", pid)) == self_exe)) {
       watch_.end_zoom(key, now, false, "another edleak-bpf: its allocator is not traced");
       return;
     }
@@ -765,8 +759,8 @@ class Tracer {
       const watch::WatchedProcess* p = watch_.find(process.pid);
       if (!record || !p || !p->zoomed || record->ended) continue;
       zoom_outcomes_[record->key] = {process.leaking_stacks, process.outstanding_bytes};
-      const std::uint64_t growth = p->bytes > p->bytes_at_zoom ? p->bytes - p->bytes_at_zoom : 0;
-      if (std::string note = unexplained_growth(growth, process.outstanding_bytes, options_.min_heap_growth);
+      if (std::string note =
+              unexplained_growth(p->growth_since_zoom(), process.outstanding_bytes, options_.min_heap_growth);
           !note.empty())
         process.notes.push_back(note);
     }

@@ -50,6 +50,8 @@ struct WatchedProcess {
   explicit WatchedProcess(const ProcessKey& k, std::size_t capacity) : key(k), heap(capacity) {}
   // Growing the way a leak grows, by the verdict and the config's thresholds.
   bool suspect(const WatchConfig& config) const;
+  // What the heap gained since the current (or last) window began.
+  std::uint64_t growth_since_zoom() const { return bytes > bytes_at_zoom ? bytes - bytes_at_zoom : 0; }
 };
 
 class HeapWatch {
