@@ -2,7 +2,8 @@
 # What the watch mode (edleak-bpf with neither -p nor a command) costs, as root from the repository:
 #   bench/watch_cost.sh [RUNS] [PROCESSES]     (defaults: 5 runs, 1000 processes)
 # 1. The churn loop (bench/alloc_loop.c: malloc+free pairs) untraced, then untraced while the
-#    watch mode runs (the loop is not a suspect: its heap is flat), interleaved RUNS times;
+#    watch mode runs (the loop is not a suspect: its heap is flat), interleaved RUNS times in
+#    ABBA order;
 #    medians and their ratio (the issue's target: <= 1.05x).
 # 2. The watcher's own CPU per interval with PROCESSES more processes on the machine (sleepers):
 #    its user+system time between 10 s and 30 s of a run at -i 1s, per interval.
@@ -14,7 +15,7 @@ build=${EDLEAK_BUILD_DIR:-build}
 loop=$build/bench/alloc_loop
 tracer=$build/edleak-bpf
 [[ -x $loop && -x $tracer ]] || { echo "watch_cost: build first ($loop, $tracer)" >&2; exit 2; }
-pairs=2000000
+pairs=${WATCH_COST_PAIRS:-100000000}  # ~1.5 s a run: each run spans at least one watcher tick
 median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 ns_of() { awk '/^ns_per_pair/ {print $2}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, in clock ticks
@@ -23,16 +24,28 @@ log=$(mktemp)
 wait_watching() { until grep -q "watching every" "$log"; do sleep 0.2; done; }
 
 untraced=() watched=()
-for ((r = 1; r <= runs; r++)); do
-  echo "run $r/$runs..." >&2
-  untraced+=("$("$loop" $pairs | ns_of)")
+measure_watched() {
   "$tracer" -i 1s -o /dev/null 2>"$log" &
   tracer_pid=$!
   wait_watching
   sleep 3  # a few intervals in
   watched+=("$("$loop" $pairs | ns_of)")
   kill -INT $tracer_pid; wait $tracer_pid || true
+}
+# ABBA order: the run that goes second in a round tends to be faster (caches, clocks), so the
+# order alternates between rounds instead of favouring one side.
+for ((r = 1; r <= runs; r++)); do
+  echo "run $r/$runs..." >&2
+  if ((r % 2)); then
+    untraced+=("$("$loop" $pairs | ns_of)")
+    measure_watched
+  else
+    measure_watched
+    untraced+=("$("$loop" $pairs | ns_of)")
+  fi
 done
+echo "untraced: ${untraced[*]}" >&2
+echo "watched:  ${watched[*]}" >&2
 u=$(printf '%s\n' "${untraced[@]}" | median)
 w=$(printf '%s\n' "${watched[@]}" | median)
 printf '%-34s %10s\n' "churn loop" "ns/pair (median of $runs)"
