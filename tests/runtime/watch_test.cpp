@@ -119,6 +119,66 @@ TEST(Watch, TheLeakingProcessAmongFiftySteadyOnesIsFoundAndOnlyIt) {
   for (auto& s : steady) kill(s->pid(), SIGTERM);
 }
 
+// Debian's own python3.11 (no frame pointers, stripped to .dynsym) serving "requests", one in 20
+// of which keeps its 2 KB response in a global list: watch mode zooms it unasked and reports the
+// leaking stack as linear, exact in bytes (every block is one response string) and whole down
+// to _start.
+TEST(Watch, DebiansPythonLeakingOneResponseInTwentyIsZoomedAndItsStackReported) {
+  EDLEAK_REQUIRE_LIVE();
+  const std::string python = "/usr/bin/python3.11";
+  ASSERT_TRUE(std::filesystem::exists(python)) << "scripts/setup installs python3.11";
+  const std::string body = "('r%06d' % i) * 300";
+  RunResult sized = run({python, "-c", "import sys; i = 0; print(sys.getsizeof(" + body + "))"});
+  ASSERT_EQ(sized.exit_code, 0) << sized.err;
+  const std::uint64_t block = std::stoull(sized.out);
+  const std::string server = "import time\n"
+                             "history = []\n"
+                             "def handle(i):\n"
+                             "    body = " + body + "\n"
+                             "    if i % 20 == 0:\n"
+                             "        history.append(body)\n"
+                             "    return len(body)\n"
+                             "print('ready', flush=True)\n"
+                             "i = 0\n"
+                             "while True:\n"
+                             "    for _ in range(100):\n"
+                             "        handle(i); i += 1\n"
+                             "    time.sleep(0.01)\n";
+  Background leaker({python, "-c", server});
+  ASSERT_TRUE(leaker.wait_for_line("ready"));
+  char dir[] = "/tmp/edleak-watch-py-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string output = std::string(dir) + "/reports.json";
+  Background tracer({tracer_path(), "-i", "250ms", "-d", "20s", "--zoom", "15s", "--format", "json", "-o", output});
+  ASSERT_EQ(tracer.wait(), 0);
+  kill(leaker.pid(), SIGTERM);
+  const std::vector<json> reports = read_reports(output);
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(reports.empty());
+  const json* found = nullptr;
+  bool zoomed = false;
+  for (const json& p : reports.back()["processes"]) {
+    if (p["pid"].get<int>() != leaker.pid()) continue;
+    zoomed = !p["heap"].is_null() && p["heap"]["zoomed"].get<bool>();
+    for (const json& l : p["leakers"])
+      if (l["leak_factor"]["class"] == "linear" && l["outstanding_allocs"].get<std::uint64_t>() > 0 &&
+          l["outstanding_bytes"].get<std::uint64_t>() == block * l["outstanding_allocs"].get<std::uint64_t>())
+        found = &l;
+  }
+  ASSERT_TRUE(zoomed) << reports.back().dump().substr(0, 2000);
+  ASSERT_NE(found, nullptr) << reports.back().dump().substr(0, 4000);
+  // Whole without frame pointers: from the allocator's caller in python3.11 down to _start.
+  const json& stack = (*found)["stack"];
+  ASSERT_GE(stack.size(), 5u);
+  EXPECT_NE(stack[0]["module"].get<std::string>().find("python3.11"), std::string::npos) << stack.dump();
+  std::string symbols;
+  for (const json& frame : stack) symbols += frame["symbol"].is_string() ? frame["symbol"].get<std::string>() + " " : "? ";
+  EXPECT_NE(symbols.find("PyEval_EvalCode"), std::string::npos) << symbols;
+  EXPECT_NE(symbols.find("Py_BytesMain"), std::string::npos) << symbols;
+  EXPECT_NE(symbols.find("_start"), std::string::npos) << symbols;
+  EXPECT_GE((*found)["outstanding_allocs"].get<std::uint64_t>(), 100u);
+}
+
 // Usage errors name the watch-mode options that do not apply.
 TEST(Watch, ZoomOptionsNeedTheWatchMode) {
   RunResult r = run({tracer_path(), "--zoom", "1m", "-p", "1"});
