@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
+#include <csignal>
 #include <fstream>
 #include <iterator>
 #include <thread>
@@ -125,7 +126,9 @@ void expect_sites(const Variant& v) {
   const auto& allocator = (*process)["allocators"][0];
   EXPECT_EQ(allocator["linked"], v.linked);
   EXPECT_TRUE(allocator["traced"].get<bool>());
-  if (v.linked == "executable") EXPECT_EQ(allocator["path"], program);
+  if (v.linked == "executable") {
+    EXPECT_EQ(allocator["path"], program);
+  }
   EXPECT_EQ(report["stats"]["lost_allocs"], 0);
   EXPECT_EQ(report["stats"]["stack_errors"], 0);
   // Frees of blocks never seen allocated: a free nested in realloc counted on its own, or a
@@ -216,6 +219,29 @@ TEST(Allocators, ProbeAllTracesAJemallocProgramStartedLater) {
   expect_site_counts(best, {"other_sites_jemalloc", "jemalloc", "shared", "", kJemallocSites, kJemallocAllocs,
                             kJemallocFrees},
                      program);
+}
+
+// All-process mode never probes another edleak-bpf: the jemalloc linked into a tracer would
+// trap on every allocation of its unwinder and symbolizer (seen: a tracer's unwind tables for
+// one process took 20 s instead of 0.5 s under another's --probe-all). The other tracer maps the
+// private libc, so this one looks at it.
+TEST(Allocators, ProbeAllLeavesAnotherTracerAlone) {
+  EDLEAK_REQUIRE_LIVE();
+  PrivateLibc libc;
+  const std::string dir = libc.dir();
+  Background other({tracer_path(), "-i", "1s", "-d", "30s", "--", "/bin/sleep", "30"}, {libc.env()});
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  RunResult r = run({"/bin/sh", "-c",
+                     fmt::format("exec {} --probe-all --libc {} -v -i 200ms -d 2s -o /dev/null", tracer_path(),
+                                 libc.libc_path())});
+  kill(other.pid(), SIGINT);
+  other.wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find(fmt::format("pid {} is another edleak-bpf: the allocator linked into", other.pid())),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find(fmt::format("probing /proc/{}/root{} for", other.pid(), tracer_path())), std::string::npos)
+      << r.err;
 }
 
 TEST(Allocators, JemallocLinked) {

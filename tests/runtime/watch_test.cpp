@@ -49,7 +49,8 @@ TEST(Watch, TheLeakingProcessAmongFiftySteadyOnesIsFoundAndOnlyIt) {
   const std::string output = std::string(dir) + "/reports.json";
   std::error_code ec;
   // --max-zoom above one: a steady process taken for a suspect would be zoomed too, and seen.
-  Background tracer({tracer_path(), "-i", "200ms", "-d", "40s", "--zoom", "20s", "--max-zoom", "8", "--format", "json",
+  Background tracer({tracer_path(), "-i", "200ms", "-d", "40s", "--zoom", "20s", "--max-zoom", "8",
+                     "--suspect-after", "2s", "--format", "json",
                      "-o", output});
   // Started once the tracer reports (loading takes seconds, more on a loaded machine), at a
   // random moment after.
@@ -149,7 +150,8 @@ TEST(Watch, DebiansPythonLeakingOneResponseInTwentyIsZoomedAndItsStackReported) 
   char dir[] = "/tmp/edleak-watch-py-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
   const std::string output = std::string(dir) + "/reports.json";
-  Background tracer({tracer_path(), "-i", "250ms", "-d", "20s", "--zoom", "15s", "--format", "json", "-o", output});
+  Background tracer({tracer_path(), "-i", "250ms", "-d", "20s", "--zoom", "15s", "--max-zoom", "16",
+                     "--suspect-after", "2s", "--format", "json", "-o", output});
   ASSERT_EQ(tracer.wait(), 0);
   kill(leaker.pid(), SIGTERM);
   const std::vector<json> reports = read_reports(output);
@@ -177,6 +179,52 @@ TEST(Watch, DebiansPythonLeakingOneResponseInTwentyIsZoomedAndItsStackReported) 
   EXPECT_NE(symbols.find("Py_BytesMain"), std::string::npos) << symbols;
   EXPECT_NE(symbols.find("_start"), std::string::npos) << symbols;
   EXPECT_GE((*found)["outstanding_allocs"].get<std::uint64_t>(), 100u);
+}
+
+// A window holds at most its share of the stack table (--max-stacks / --max-zoom): a process
+// leaking from 576 stacks, with a share of 256, has its window ended early and says why, while a
+// process leaking from one stack beside it is still traced and its leak reported.
+TEST(Watch, AProcessWithMoreStacksThanItsShareHasItsWindowEndedEarly) {
+  EDLEAK_REQUIRE_LIVE();
+  char dir[] = "/tmp/edleak-watch-share-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string output = std::string(dir) + "/reports.json";
+  Background wide({testprog("heap_grower"), "wide", "40"});
+  Background narrow({testprog("heap_grower"), "leak", "40"});
+  ASSERT_TRUE(wide.wait_for_line("ready"));
+  ASSERT_TRUE(narrow.wait_for_line("ready"));
+  Background tracer({tracer_path(), "-i", "200ms", "-d", "20s", "--zoom", "15s", "--max-zoom", "16",
+                     "--suspect-after", "2s", "--max-stacks", "4096", "--format", "json", "-o", output});
+  ASSERT_EQ(tracer.wait(), 0);
+  kill(wide.pid(), SIGTERM);
+  kill(narrow.pid(), SIGTERM);
+  const std::vector<json> reports = read_reports(output);
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(reports.empty());
+  bool wide_zoomed = false, wide_ended = false, wide_after = false, narrow_found = false;
+  std::string seen;
+  for (const json& report : reports)
+    for (const json& p : report["processes"]) {
+      const bool zoomed = !p["heap"].is_null() && p["heap"]["zoomed"].get<bool>();
+      if (p["pid"].get<int>() == wide.pid()) {
+        seen += fmt::format("t={} zoomed={} leakers={} notes={}\n", report["elapsed_s"].dump(), zoomed,
+                            p["leakers"].size(), p["notes"].dump());
+        if (wide_ended && zoomed) wide_after = true;
+        wide_zoomed = wide_zoomed || zoomed;
+        for (const auto& note : p["notes"])
+          if (note.get<std::string>().find("window ended early, not traced again: ") != std::string::npos &&
+              note.get<std::string>().find("share of --max-stacks (256 = 4096 / --max-zoom 16)") != std::string::npos)
+            wide_ended = true;
+      }
+      if (p["pid"].get<int>() == narrow.pid()) {
+        const json* l = find_leaker(p, "leak_chunk");
+        narrow_found = narrow_found || (l && (*l)["leak_factor"]["class"] == "linear");
+      }
+    }
+  EXPECT_TRUE(wide_zoomed) << seen;
+  EXPECT_TRUE(wide_ended) << seen;
+  EXPECT_FALSE(wide_after) << "zoomed again at once: " << seen;
+  EXPECT_TRUE(narrow_found);
 }
 
 // Usage errors name the watch-mode options that do not apply.

@@ -128,6 +128,7 @@ watch::WatchConfig watch_config(const cli::TraceOptions& options) {
   config.zoom_s = std::chrono::duration<double>(options.zoom).count();
   config.max_zoom = options.max_zoom;
   config.min_growth_bytes = options.min_heap_growth;
+  config.suspect_after_s = std::chrono::duration<double>(options.suspect_after).count();
   return config;
 }
 
@@ -698,6 +699,15 @@ class Tracer {
         if (auto heap = watch::read_heap(pid)) samples.push_back({static_cast<std::uint32_t>(pid), heap->anon_bytes});
     watch_.observe(now, samples);
     watch_.classify();
+    // Windows over their share of the stack table end now, whatever their stacks say.
+    for (auto it = zoom_outcomes_.begin(); it != zoom_outcomes_.end();) {
+      const ProcessKey key = (it++)->first;
+      const ZoomOutcome& outcome = zoom_outcomes_.at(key);
+      if (std::string note = over_stack_share(outcome.stacks, options_.max_stacks, options_.max_zoom); !note.empty()) {
+        watch_.bar(key, now, std::move(note));
+        zoom_out(key, "more stacks than its share");
+      }
+    }
     for (const ProcessKey& key : watch_.zooms_due(now)) {
       const watch::WatchedProcess* p = watch_.find(key.pid);
       auto outcome = zoom_outcomes_.find(key);
@@ -722,8 +732,7 @@ class Tracer {
     watch_.start_zoom(key, now);
     // Another tracer is never probed: its own probes and ours in one process stall it (its
     // traced commands then hang on it).
-    static const FileId self_exe = file_id("/proc/self/exe");
-    if (comm == "edleak-bpf" || (self_exe != FileId{} && file_id(fmt::format("/proc/{}/exe", pid)) == self_exe)) {
+    if (probe::is_tracer_executable(fmt::format("/proc/{}/exe", pid))) {
       watch_.end_zoom(key, now, false, "another edleak-bpf: its allocator is not traced");
       return;
     }
@@ -758,7 +767,8 @@ class Tracer {
       const lifecycle::ProcessRecord* record = processes_.current(process.pid);
       const watch::WatchedProcess* p = watch_.find(process.pid);
       if (!record || !p || !p->zoomed || record->ended) continue;
-      zoom_outcomes_[record->key] = {process.leaking_stacks, process.outstanding_bytes};
+      zoom_outcomes_[record->key] = {process.leaking_stacks, process.outstanding_bytes,
+                                     process.stacks + process.churn_stacks};
       if (std::string note =
               unexplained_growth(p->growth_since_zoom(), process.outstanding_bytes, options_.min_heap_growth);
           !note.empty())
@@ -958,6 +968,7 @@ class Tracer {
   struct ZoomOutcome {
     std::uint64_t leaking_stacks = 0;
     std::uint64_t outstanding_bytes = 0;
+    std::uint64_t stacks = 0;  // with blocks or churning: about what it holds of the stack table
   };
   std::map<ProcessKey, ZoomOutcome> zoom_outcomes_;  // of each zoomed process, at the last report
   Outputs outputs_{options_};

@@ -75,4 +75,16 @@ std::string unexplained_growth(std::uint64_t heap_growth, std::uint64_t traced_b
                      report::format_bytes(heap_growth), report::format_bytes(traced_bytes));
 }
 
+std::uint64_t zoom_stack_share(std::uint64_t max_stacks, std::size_t max_zoom) {
+  return max_stacks / std::max<std::size_t>(max_zoom, 1);
+}
+
+std::string over_stack_share(std::uint64_t stacks, std::uint64_t max_stacks, std::size_t max_zoom) {
+  const std::uint64_t share = zoom_stack_share(max_stacks, max_zoom);
+  if (stacks <= share) return "";
+  return fmt::format("window ended early, not traced again: {} stacks traced, more than one window's share of "
+                     "--max-stacks ({} = {} / --max-zoom {}); raise --max-stacks or lower --max-zoom to trace it",
+                     stacks, share, max_stacks, max_zoom);
+}
+
 }  // namespace edleak::app

@@ -23,4 +23,12 @@ void add_heap_watch(report::Report& report, const watch::HeapWatch& watch, doubl
 // allocated) gets a note; "" when they explain it.
 std::string unexplained_growth(std::uint64_t heap_growth, std::uint64_t traced_bytes, std::uint64_t min_growth);
 
+// A zoomed process's share of the kernel's stack table: --max-stacks split between --max-zoom
+// windows, so that one process with tens of thousands of stacks (a C++ compiler, seen on build
+// machines) cannot fill it for every other window (and the tracer's memory with it).
+std::uint64_t zoom_stack_share(std::uint64_t max_stacks, std::size_t max_zoom);
+// The note of a window ended early because the process holds more stacks than its share; ""
+// within it.
+std::string over_stack_share(std::uint64_t stacks, std::uint64_t max_stacks, std::size_t max_zoom);
+
 }  // namespace edleak::app

@@ -47,7 +47,7 @@ struct RawArgs {
   std::string max_unwind_rows;
   std::string scan_every;
   std::string max_scan_pause;
-  std::string zoom, max_zoom, min_heap_growth;
+  std::string zoom, max_zoom, min_heap_growth, suspect_after;
   std::vector<std::string> fail_on;
   std::string min_leak;
   std::string record, html, folded, folded_leaks, pprof, metrics;
@@ -237,6 +237,11 @@ Result<TraceOptions> validate_trace(const RawArgs& raw, int verbosity, std::vect
     auto zoom = parse_duration_of(raw.zoom, "--zoom");
     if (!zoom) return zoom.error();
     trace.zoom = *zoom;
+  }
+  if (!raw.suspect_after.empty()) {
+    auto after = parse_duration_of(raw.suspect_after, "--suspect-after");
+    if (!after) return after.error();
+    trace.suspect_after = *after;
   }
   if (auto r = set_bounded(raw.max_zoom, "--max-zoom", 1, 1024, trace.max_zoom); !r) return r.error();
   if (auto r = set_bounded(raw.min_heap_growth, "--min-heap-growth", 1, UINT64_MAX, trace.min_heap_growth); !r)
@@ -437,6 +442,10 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
             fmt::format("Watch mode: least heap growth, in bytes, that gets a process traced (default {})",
                         defaults.min_heap_growth),
             "N", "TARGETING");
+  CLI::Option* suspect_after = add_value("--suspect-after", raw.suspect_after,
+            fmt::format("Watch mode: how long a process's heap is seen growing before it is traced (default {})",
+                        format_duration(defaults.suspect_after)),
+            "DUR", "TARGETING");
   CLI::Option* no_follow =
       add(app.add_flag("--no-follow")
               ->description("With a command: trace only it, not its children (traced by default)")
@@ -593,7 +602,7 @@ ParseResult parse_options(int argc, const char* const* argv, std::ostream& out, 
   if (probe_all->count() && (!options.trace.pids.empty() || !options.trace.command.empty()))
     return usage_error(err, "--probe-all traces every process: it cannot be combined with -p or a command");
   options.trace.probe_all = probe_all->count() > 0;
-  for (const CLI::Option* watch_only : {zoom, max_zoom, min_heap_growth})
+  for (const CLI::Option* watch_only : {zoom, max_zoom, min_heap_growth, suspect_after})
     if (watch_only->count() && !options.trace.watch())
       return usage_error(err, fmt::format("{} applies to the watch mode (no -p, command or --probe-all)",
                                           watch_only->get_name(false, true)));

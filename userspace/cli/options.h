@@ -43,6 +43,9 @@ struct TraceOptions {
   std::chrono::nanoseconds zoom = std::chrono::minutes(2);
   std::size_t max_zoom = 4;
   std::uint64_t min_heap_growth = 1 << 20;
+  // A process's heap is watched growing this long before it may be zoomed: compilers and other
+  // short jobs grow for seconds and exit (zooming them would slow them and fill the stack table).
+  std::chrono::nanoseconds suspect_after = std::chrono::minutes(1);
   bool watch() const { return pids.empty() && command.empty() && !probe_all; }
   std::vector<std::string> command;            // after "--": start and trace it
   // Children: a command's whole tree is traced unless --no-follow; -p processes' future

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "probe/elf_symbols.h"
+#include "util/log.h"
 #include "symbolize/proc_maps.h"
 
 namespace edleak::probe {
@@ -280,6 +281,11 @@ Result<std::vector<Allocator>> discover_process_allocators(pid_t pid) {
   return allocators_from(executable, preload, mapped, resolver);
 }
 
+bool is_tracer_executable(const std::string& path) {
+  auto elf = ElfFile::open(path);
+  return elf && elf->find_function(kTracerMarker) != nullptr;
+}
+
 Result<std::vector<Allocator>> MappedAllocators::new_in_process(pid_t pid) {
   auto maps = symbolize::read_proc_maps(pid);
   if (!maps) return make_error("cannot read the mappings of pid {}: {}", pid, maps.error().message);
@@ -301,6 +307,10 @@ Result<std::vector<Allocator>> MappedAllocators::new_in_process(pid_t pid) {
     const std::string host = fmt::format("/proc/{}/map_files/{:x}-{:x}", pid, m.start, m.end);
     auto elf = ElfFile::open(host);
     if (!elf) continue;  // not an ELF file we can read: nothing to probe in it
+    if (is_executable && elf->find_function(kTracerMarker)) {
+      log::verbose("pid {} is another edleak-bpf: the allocator linked into {} is not probed", pid, m.path);
+      continue;
+    }
     // Probes go in through the process's root, as for its libc (map_files/ is only for reading).
     const ModuleFunctions module = module_functions(m.path, root + m.path, is_executable, *elf);
     if (module.defines("malloc") || module.defines("je_malloc")) out.push_back(identify_allocator(module));

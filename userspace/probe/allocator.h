@@ -72,6 +72,12 @@ Result<std::vector<Allocator>> discover_process_allocators(pid_t pid);
 // libmimalloc*: ld.so's lookup order per process would read every file of every process at
 // start-up), executables by their own symbols (an allocator linked in). Each file is read once,
 // by identity (device, inode): most processes share theirs.
+// The function every edleak-bpf executable defines (userspace/main.cpp): a file defining it is a
+// tracer, whose allocator other tracers leave alone.
+inline constexpr std::string_view kTracerMarker = "edleak_bpf_tracer_marker";
+// Whether `path` is an edleak-bpf executable (false when it cannot be read).
+bool is_tracer_executable(const std::string& path);
+
 class MappedAllocators {
  public:
   // The allocators in the files process `pid` maps that no earlier call returned (glibc and

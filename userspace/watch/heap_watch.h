@@ -25,6 +25,7 @@ struct WatchConfig {
   std::size_t min_samples = 10;      // readings before a process may be a suspect (doubled by
                                      // each window that found no leaking stack)
   std::uint64_t min_growth_bytes = 1 << 20;  // a smaller growth never makes a suspect
+  double suspect_after_s = 60;       // how long a series spans before it may make a suspect
   double zoom_s = 120;               // how long a suspect's allocator is traced
   std::size_t max_zoom = 4;          // suspects traced at once
 };
@@ -39,6 +40,7 @@ struct WatchedProcess {
   series::Series heap;
   classify::LeakFactor verdict;   // of `heap`, at the last classify()
   std::uint64_t bytes = 0;        // the latest reading
+  double first_s = 0, last_s = 0; // the current series' first and latest readings
   bool zoomed = false;
   double zoom_started_s = 0;
   double zoom_until_s = 0;        // zoomed: when the window ends
@@ -46,6 +48,7 @@ struct WatchedProcess {
   unsigned zooms = 0;             // windows started
   unsigned cleared = 0;           // windows that ended without a leaking stack
   std::string note;               // what the last window found, for the report
+  bool barred = false;            // never zoomed again (its window outgrew its share)
 
   explicit WatchedProcess(const ProcessKey& k, std::size_t capacity) : key(k), heap(capacity) {}
   // Growing the way a leak grows, by the verdict and the config's thresholds.
@@ -79,6 +82,10 @@ class HeapWatch {
   // the probes); without, the probes come off (true) and the heap series starts anew, so that
   // a new zoom needs new growth. `note` tells the report what it found.
   bool end_zoom(const ProcessKey& key, double t_s, bool stacks_leak, std::string note);
+  // A window ended because the process is too big to trace (more stacks than a window's share):
+  // the probes come off and, until it execs another program, it is never zoomed again (it would
+  // outgrow its share again). Its heap is still watched and reported.
+  void bar(const ProcessKey& key, double t_s, std::string note);
 
   const WatchedProcess* find(std::uint32_t pid) const;
   const std::unordered_map<std::uint32_t, WatchedProcess>& processes() const { return processes_; }
@@ -88,7 +95,7 @@ class HeapWatch {
   const WatchConfig& config() const { return config_; }
 
  private:
-  WatchedProcess& restart(std::uint32_t pid, const ProcessKey& key);
+  WatchedProcess& restart(std::uint32_t pid, const ProcessKey& key, double t_s);
   WatchConfig config_;
   std::unordered_map<std::uint32_t, WatchedProcess> processes_;  // by pid: one history each
   std::unordered_map<std::uint32_t, std::uint32_t> incarnations_;  // from events, until seen

@@ -91,5 +91,14 @@ TEST(UnexplainedGrowth, OnlyGrowthTheTracedCallsDoNotHoldIsNoted) {
                                                                     "allocations hold 1.0 MiB"));
 }
 
+TEST(OverStackShare, AWindowHoldsAtMostItsShareOfTheStackTable) {
+  EXPECT_EQ(zoom_stack_share(65536, 4), 16384u);
+  EXPECT_EQ(zoom_stack_share(65536, 0), 65536u);  // no division by a zero --max-zoom
+  EXPECT_EQ(over_stack_share(16384, 65536, 4), "");
+  EXPECT_THAT(over_stack_share(16385, 65536, 4),
+              HasSubstr("window ended early, not traced again: 16385 stacks traced, more than one window's "
+                        "share of --max-stacks (16384 = 65536 / --max-zoom 4)"));
+}
+
 }  // namespace
 }  // namespace edleak::app

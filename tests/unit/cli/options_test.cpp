@@ -445,11 +445,13 @@ TEST(ParseScanOptions, NoExitScan) {
 
 // Watch mode (the default) and --probe-all (every call of every process).
 TEST(ParseOptions, WatchModeOptions) {
-  Parsed p = parse({"--zoom", "30s", "--max-zoom", "2", "--min-heap-growth", "65536"});
+  Parsed p = parse({"--zoom", "30s", "--max-zoom", "2", "--min-heap-growth", "65536", "--suspect-after", "5s"});
   ASSERT_TRUE(p.result.options) << p.err;
   EXPECT_EQ(p.trace().zoom, 30s);
   EXPECT_EQ(p.trace().max_zoom, 2u);
   EXPECT_EQ(p.trace().min_heap_growth, 65536u);
+  EXPECT_EQ(p.trace().suspect_after, 5s);
+  EXPECT_EQ(parse({}).trace().suspect_after, 1min);
   Parsed all = parse({"--probe-all"});
   ASSERT_TRUE(all.result.options) << all.err;
   EXPECT_TRUE(all.trace().probe_all);
@@ -466,6 +468,8 @@ TEST(ParseOptions, WatchOptionsOutsideTheWatchModeAreUsageErrors) {
                      "--probe-all traces every process: it cannot be combined with -p or a command");
   expect_usage_error_line(parse({"--max-zoom", "0"}), "--max-zoom");
   expect_usage_error_line(parse({"--zoom", "soon"}), "--zoom");
+  expect_usage_error(parse({"--suspect-after", "5s", "--", "/bin/true"}),
+                     "--suspect-after applies to the watch mode (no -p, command or --probe-all)");
 }
 
 }  // namespace

@@ -34,6 +34,7 @@ TEST(HeapWatch, SteadyProcessesAreNeverSuspects) {
 
 TEST(HeapWatch, GrowingProcessIsASuspectOnceItHasEnoughSamples) {
   WatchConfig config;
+  config.suspect_after_s = 0;  // readings alone decide here
   config.min_samples = 10;
   HeapWatch w(config);
   double t = 0;
@@ -50,8 +51,50 @@ TEST(HeapWatch, GrowingProcessIsASuspectOnceItHasEnoughSamples) {
   EXPECT_EQ(w.find(20)->verdict.cls, classify::LeakClass::linear);
 }
 
+// A short job (a compiler grows for its whole life) is not a suspect: the series must span
+// suspect_after_s, whatever its readings say.
+TEST(HeapWatch, GrowthSeenForLessThanSuspectAfterIsNotASuspect) {
+  WatchConfig config;
+  config.suspect_after_s = 30;
+  HeapWatch w(config);
+  double t = 0;
+  auto growing = [](std::uint32_t, int i) -> std::uint64_t { return 10 * kMiB + i * kMiB; };
+  feed(w, t, 30, {40}, growing);  // readings at 0..29 s: 29 s seen
+  EXPECT_EQ(w.find(40)->verdict.cls, classify::LeakClass::linear);
+  EXPECT_TRUE(w.pick_suspects().empty());
+  feed(w, t, 1, {40}, [&](std::uint32_t pid, int) { return growing(pid, 30); });  // 30 s
+  ASSERT_EQ(w.pick_suspects().size(), 1u);
+  // A window that found nothing starts the span anew.
+  w.start_zoom(ProcessKey(40, 0), t);
+  EXPECT_TRUE(w.end_zoom(ProcessKey(40, 0), t, /*stacks_leak=*/false, ""));
+  feed(w, t, 25, {40}, [&](std::uint32_t pid, int i) { return growing(pid, 31 + i); });
+  EXPECT_TRUE(w.pick_suspects().empty());
+}
+
+// A process barred (its window outgrew its share of the stack table) is never zoomed again,
+// however it grows; an exec gives the new program a clean slate.
+TEST(HeapWatch, ABarredProcessIsNeverZoomedAgainUntilItExecs) {
+  WatchConfig config;
+  config.suspect_after_s = 0;
+  HeapWatch w(config);
+  double t = 0;
+  auto growing = [](std::uint32_t, int i) -> std::uint64_t { return 10 * kMiB + i * kMiB; };
+  feed(w, t, 20, {50}, growing);
+  ASSERT_EQ(w.pick_suspects().size(), 1u);
+  w.start_zoom(ProcessKey(50, 0), t);
+  w.bar(ProcessKey(50, 0), t, "too big");
+  EXPECT_FALSE(w.find(50)->zoomed);
+  EXPECT_EQ(w.find(50)->note, "too big");
+  feed(w, t, 200, {50}, [&](std::uint32_t pid, int i) { return growing(pid, 20 + i); });
+  EXPECT_TRUE(w.pick_suspects().empty());
+  w.on_exec(50, 1);
+  feed(w, t, 20, {50}, growing);
+  EXPECT_EQ(w.pick_suspects().size(), 1u);
+}
+
 TEST(HeapWatch, GrowthBelowTheMinimumIsNotASuspect) {
   WatchConfig config;
+  config.suspect_after_s = 0;  // readings alone decide here
   config.min_growth_bytes = 64 * kMiB;
   HeapWatch w(config);
   double t = 0;
@@ -62,6 +105,7 @@ TEST(HeapWatch, GrowthBelowTheMinimumIsNotASuspect) {
 
 TEST(HeapWatch, ZoomSlotsAreCappedAndTheFastestGoesFirst) {
   WatchConfig config;
+  config.suspect_after_s = 0;  // readings alone decide here
   config.max_zoom = 2;
   HeapWatch w(config);
   double t = 0;
@@ -81,6 +125,7 @@ TEST(HeapWatch, ZoomSlotsAreCappedAndTheFastestGoesFirst) {
 
 TEST(HeapWatch, WindowEndsClearOrExtend) {
   WatchConfig config;
+  config.suspect_after_s = 0;  // readings alone decide here
   config.zoom_s = 30;
   HeapWatch w(config);
   double t = 0;
@@ -107,6 +152,7 @@ TEST(HeapWatch, WindowEndsClearOrExtend) {
 // again after twice as many readings each time, not every min_samples.
 TEST(HeapWatch, EachClearedWindowDoublesTheEvidenceNeeded) {
   WatchConfig config;
+  config.suspect_after_s = 0;  // readings alone decide here
   config.min_samples = 10;
   HeapWatch w(config);
   double t = 0;
@@ -150,6 +196,7 @@ TEST(HeapWatch, EventsKeepHistoriesApart) {
 
 TEST(HeapWatch, GoneProcessesAreDroppedAndMemoryIsBounded) {
   WatchConfig config;
+  config.suspect_after_s = 0;  // readings alone decide here
   config.max_processes = 3;
   HeapWatch w(config);
   w.observe(0, std::vector<HeapSample>{{1, kMiB}, {2, kMiB}, {3, kMiB}, {4, kMiB}, {5, kMiB}});
