@@ -15,8 +15,8 @@ sample::SiteTable table_with_leak(std::int64_t per_sample) {
   for (int t = 0; t < 30; ++t) {
     sample::Snapshot snap;
     snap.t_s = t;
-    snap.sites = {{7, 0xa, per_sample * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0},
-                  {7, 0xb, 4096, 1, 1, 0}};
+    snap.sites = {{7, 0xa, per_sample * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0, 0, {}},
+                  {7, 0xb, 4096, 1, 1, 0, 0, {}}};
     table.ingest(snap);
   }
   return table;
@@ -65,8 +65,8 @@ TEST(FailVerdict, SeesStacksCutByTop) {
     sample::Snapshot snap;
     snap.t_s = t;
     // 0xa: a bigger logarithmic-looking cache listed first; 0xc: a small linear leak.
-    snap.sites = {{7, 0xa, static_cast<std::int64_t>(100000 * std::log(t + 2.0)), 1, 1, 0},
-                  {7, 0xc, 100 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0}};  // above the noise floor
+    snap.sites = {{7, 0xa, static_cast<std::int64_t>(100000 * std::log(t + 2.0)), 1, 1, 0, 0, {}},
+                  {7, 0xc, 100 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0, 0, {}}};  // above the noise floor
     table.ingest(snap);
   }
   const report::Report r = report_of(table, true, 1);

@@ -14,9 +14,9 @@ sample::SiteTable table_of(std::uint32_t tgid) {
   for (int t = 0; t < 30; ++t) {
     sample::Snapshot snap;
     snap.t_s = t;
-    snap.sites = {{tgid, 0xa, 1000 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0},
-                  {tgid, 0xc, 480, 3, 3, 0},
-                  {tgid, 0xd, 64, 1, 1, 0}};
+    snap.sites = {{tgid, 0xa, 1000 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0, 0, {}},
+                  {tgid, 0xc, 480, 3, 3, 0, 0, {}},
+                  {tgid, 0xd, 64, 1, 1, 0, 0, {}}};
     table.ingest(snap);
   }
   return table;
