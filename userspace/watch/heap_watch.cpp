@@ -124,6 +124,12 @@ bool HeapWatch::end_zoom(const ProcessKey& key, double t_s, bool stacks_leak, st
   return true;
 }
 
+void HeapWatch::restore(WatchedProcess process) {
+  const std::uint32_t pid = process.key.pid;
+  processes_.erase(pid);
+  processes_.emplace(pid, std::move(process));
+}
+
 const WatchedProcess* HeapWatch::find(std::uint32_t pid) const {
   auto it = processes_.find(pid);
   return it == processes_.end() ? nullptr : &it->second;

@@ -80,6 +80,11 @@ class HeapWatch {
   // a new zoom needs new growth. `note` tells the report what it found.
   bool end_zoom(const ProcessKey& key, double t_s, bool stacks_leak, std::string note);
 
+  // A watched process as a record holds it (`edleak-bpf report FILE`), replacing any of its
+  // pid; and the processes not watched. A replay classifies the restored series again.
+  void restore(WatchedProcess process);
+  void restore_unwatched(std::uint64_t unwatched) { unwatched_ = unwatched; }
+
   const WatchedProcess* find(std::uint32_t pid) const;
   const std::unordered_map<std::uint32_t, WatchedProcess>& processes() const { return processes_; }
   std::size_t zoomed() const;
