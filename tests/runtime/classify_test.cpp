@@ -155,7 +155,8 @@ struct AgingRun {
   int program_exit = -1;
 };
 
-AgingRun trace_aging(int leak) {
+// `record`: also --record it there.
+AgingRun trace_aging(int leak, const std::string& record = "") {
   AgingRun out;
   Background program({testprog("churn_server"), "aging", std::to_string(leak), "3"});
   EXPECT_TRUE(program.wait_for_line("ready"));
@@ -166,7 +167,8 @@ AgingRun trace_aging(int leak) {
   const std::string path = ::testing::TempDir() + "aging-" + std::to_string(out.pid) + ".json";
   Background tracer({"/bin/sh", "-c",
                      "exec " + tracer_path() + " -p " + std::to_string(out.pid) +
-                         " -i 250ms --all-stacks --format json > " + path});
+                         " -i 250ms --all-stacks --format json" + (record.empty() ? "" : " --record " + record) +
+                         " > " + path});
   // Attached and sampling once the first report is written (start-up takes seconds here).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   auto written = [&] {
@@ -192,7 +194,8 @@ AgingRun trace_aging(int leak) {
 TEST(LiveClassify, OldBlocksCountALeakBeneathTheAttachWarmupExactly) {
   EDLEAK_REQUIRE_LIVE();
   constexpr int kLeaked = 60;
-  const AgingRun r = trace_aging(kLeaked);
+  const std::string record = ::testing::TempDir() + "aging.edlk";
+  const AgingRun r = trace_aging(kLeaked, record);
   ASSERT_EQ(r.program_exit, 0);
   ASSERT_EQ(r.trace.exit_code, 0) << r.trace.err;
   const nlohmann::json* process = find_process(final_report(r.trace), r.pid);
@@ -206,6 +209,15 @@ TEST(LiveClassify, OldBlocksCountALeakBeneathTheAttachWarmupExactly) {
   EXPECT_TRUE(cls == "linear" || cls == "logarithmic" || cls == "exponential") << factor.dump();
   EXPECT_EQ(factor["leak_blocks"].get<std::uint64_t>(), static_cast<std::uint64_t>(kLeaked)) << factor.dump();
   EXPECT_EQ(factor["leak"].get<std::uint64_t>(), 256u * kLeaked) << factor.dump();
+
+  // Its record replays to the same verdicts, every stack's leak factor field for field: the old
+  // blocks and the series' low points are in it (record version 3).
+  const nlohmann::json replay = replayed_report(record, {"--all-stacks"});
+  const auto live_factors = leak_factors(final_report(r.trace));
+  EXPECT_FALSE(live_factors.empty());
+  EXPECT_EQ(leak_factors(replay), live_factors) << "live: " << final_report(r.trace).dump()
+                                                << "\nreplayed: " << replay.dump();
+  std::filesystem::remove(record);
 }
 
 TEST(LiveClassify, SteadyRingAttachedIsNeverALeakByAge) {

@@ -178,6 +178,24 @@ const nlohmann::json* only_process(const nlohmann::json& report) {
   return &report["processes"][0];
 }
 
+std::map<std::pair<int, std::string>, nlohmann::json> leak_factors(const nlohmann::json& report) {
+  std::map<std::pair<int, std::string>, nlohmann::json> out;
+  if (!report.contains("processes")) return out;
+  for (const auto& p : report["processes"])
+    for (const nlohmann::json& stack : listed_stacks(p))
+      out[{p.value("pid", -1), stack.value("stack_id", "")}] = stack["leak_factor"];
+  return out;
+}
+
+nlohmann::json replayed_report(const std::string& record, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {tracer_path(), "report", record, "--format", "json"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const RunResult r = run(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.reports.size(), 1u) << r.out.size() << " bytes out: " << r.out.substr(0, 2000) << "\nerr: " << r.err;
+  return r.reports.size() == 1 ? r.reports[0] : nlohmann::json::object();
+}
+
 namespace {
 std::string site_symbol(const nlohmann::json& leaker) {
   if (!leaker.contains("stack") || leaker["stack"].empty()) return "";

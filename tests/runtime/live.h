@@ -2,6 +2,7 @@
 // Running edleak-bpf and test programs from live tests, and reading its JSON reports.
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -74,6 +75,13 @@ const nlohmann::json* only_process(const nlohmann::json& report);
 // demangled C++ name starting with `symbol` followed by '(').
 const nlohmann::json* find_leaker(const nlohmann::json& process, const std::string& symbol);
 std::vector<std::string> site_symbols(const nlohmann::json& process);
+
+// Every listed stack's leak factor in a report ("leakers" and "other_stacks"), by pid and stack
+// id: what a replay of the run's record must give back, field for field.
+std::map<std::pair<int, std::string>, nlohmann::json> leak_factors(const nlohmann::json& report);
+// `edleak-bpf report RECORD --format json ARGS...`: the one report a replay prints (an empty
+// object, and a failure, when it prints none).
+nlohmann::json replayed_report(const std::string& record, const std::vector<std::string>& args = {});
 
 // A private copy of the system libc in a temporary directory, so that probes on it fire only
 // in the processes started with LD_LIBRARY_PATH=dir().

@@ -27,7 +27,7 @@ TEST(LiveOutputs, FailOnLinearAndEveryFileReplaysAsLive) {
   EDLEAK_REQUIRE_LIVE();
   const std::string record = temp_path("run.edlk"), html = temp_path("run.html"), folded = temp_path("run.folded"),
                     pprof = temp_path("run.pb.gz");
-  RunResult r = run({tracer_path(), "-i", "100ms", "--format", "json", "--top", "50", "--fail-on", "linear",
+  RunResult r = run({tracer_path(), "-i", "100ms", "--format", "json", "--top", "50", "-a", "--fail-on", "linear",
                      "--record", record, "--html", html, "--folded", folded, "--pprof", pprof, "--",
                      testprog("alloc_sites"), "30", "50"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
@@ -37,14 +37,18 @@ TEST(LiveOutputs, FailOnLinearAndEveryFileReplaysAsLive) {
   ASSERT_NE(live_process, nullptr) << r.out;
   for (const auto& path : {record, html, folded, pprof}) EXPECT_GT(std::filesystem::file_size(path), 100u) << path;
 
-  // The record replays to the live final report's verdicts, leak for leak.
-  RunResult replay = run({tracer_path(), "report", record, "--format", "json", "--top", "50"});
-  ASSERT_EQ(replay.exit_code, 0) << replay.err;
-  ASSERT_EQ(replay.reports.size(), 1u) << replay.out;
-  const auto* replayed = only_process(replay.reports[0]);
+  // The record replays to the live final report's verdicts: every stack's leak factor, field for
+  // field.
+  const nlohmann::json replay = replayed_report(record, {"--top", "50", "-a"});
+  const auto* replayed = only_process(replay);
   ASSERT_NE(replayed, nullptr);
   EXPECT_EQ(leaks_of(*replayed), leaks_of(*live_process));
   EXPECT_GE(leaks_of(*replayed).size(), 10u);
+  const auto live_factors = leak_factors(final_report(r));
+  EXPECT_GE(live_factors.size(), 10u);
+  EXPECT_EQ(leak_factors(replay), live_factors);
+  for (const auto& [key, factor] : live_factors)
+    EXPECT_EQ(leak_factors(replay)[key], factor) << "stack " << key.second;
 
   std::ifstream folded_in(folded);
   std::string line;

@@ -227,6 +227,44 @@ TEST(Watch, AProcessWithMoreStacksThanItsShareHasItsWindowEndedEarly) {
   EXPECT_TRUE(narrow_found);
 }
 
+// A recorded watch-mode run keeps every watched process's heap: its replay shows the final
+// report's watch line, and each process listed with its heap, its notes and its stacks' verdicts,
+// as the live report did. (A run of its own: on a busy machine the record of a zoomed compiler's
+// thousands of stacks holds the tracer up while it is written, which the test above must not
+// suffer.)
+TEST(Watch, RecordReplaysTheHeapsAsTheFinalReport) {
+  EDLEAK_REQUIRE_LIVE();
+  Background leaker({testprog("heap_grower"), "leak", "20"});
+  ASSERT_TRUE(leaker.wait_for_line("ready"));
+  char dir[] = "/tmp/edleak-watch-record-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string output = std::string(dir) + "/reports.json", record = std::string(dir) + "/watch.edlk";
+  const RunResult r = run({tracer_path(), "-i", "200ms", "-d", "12s", "--zoom", "20s", "--max-zoom", "2",
+                           "--suspect-after", "2s", "--format", "json", "-o", output, "--record", record},
+                          std::chrono::seconds(120));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<json> reports = read_reports(output);
+  const json replay = replayed_report(record);
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(reports.empty());
+  const json& last = reports.back();
+  ASSERT_FALSE(last["watch"].is_null());
+  EXPECT_EQ(replay["watch"], last["watch"]);
+  ASSERT_EQ(replay["processes"].size(), last["processes"].size()) << "live: " << last.dump().substr(0, 4000)
+                                                                  << "\nreplayed: " << replay.dump().substr(0, 4000);
+  std::size_t heaps = 0;
+  for (std::size_t i = 0; i < last["processes"].size(); ++i) {
+    const json &live_p = last["processes"][i], &replayed_p = replay["processes"][i];
+    EXPECT_EQ(replayed_p["pid"], live_p["pid"]);
+    EXPECT_EQ(replayed_p["comm"], live_p["comm"]);
+    EXPECT_EQ(replayed_p["heap"], live_p["heap"]) << "pid " << live_p["pid"];
+    EXPECT_EQ(replayed_p["notes"], live_p["notes"]) << "pid " << live_p["pid"];
+    heaps += !live_p["heap"].is_null();
+  }
+  EXPECT_GE(heaps, 1u) << last.dump().substr(0, 4000);  // the leaker at least: growing
+  EXPECT_EQ(leak_factors(replay), leak_factors(last));
+}
+
 // Usage errors name the watch-mode options that do not apply.
 TEST(Watch, ZoomOptionsNeedTheWatchMode) {
   RunResult r = run({tracer_path(), "--zoom", "1m", "-p", "1"});

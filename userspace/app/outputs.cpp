@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "lifecycle/proc_identity.h"
 #include "record/format.h"
 #include "report/folded_writer.h"
 #include "report/html_renderer.h"
@@ -53,7 +54,8 @@ Result<void> Outputs::start() {
 }
 
 void Outputs::on_report(const report::Report& report, const sample::SiteTable& table,
-                        const ProcessInfos& processes, const StackResolver& resolve) {
+                        const ProcessInfos& processes, const StackResolver& resolve,
+                        const watch::HeapWatch* watch, double watch_now_s) {
   verdict_.observe(report);
   if (metrics_) metrics_->set_text(report::metrics_text(report));
   for (const std::string& hint : debug_hints_.take(report)) log::info("{}", hint);
@@ -69,12 +71,22 @@ void Outputs::on_report(const report::Report& report, const sample::SiteTable& t
     context.interval_s = report.interval_s;
     context.final = report.final;
     context.command = options_.command;
-    context.targets_named = !options_.pids.empty() || !options_.command.empty();
+    context.targets_named = !options_.probe_all || !options_.pids.empty() || !options_.command.empty();
     context.attached = options_.command.empty();  // as the tracer's ReportContext
     context.min_leak_bytes = options_.min_leak_bytes;
     context.min_leak_share = options_.min_leak_share;
     context.options = cli::options_in_effect(options_);
     context.build_id_of = [this](const std::string& path) { return build_ids_.of(path); };
+    std::unordered_map<std::uint32_t, std::string> listed;  // the names the report showed
+    if (watch) {
+      for (const report::ProcessReport& p : report.processes) listed.emplace(p.pid, p.comm);
+      context.watch = watch;
+      context.watch_now_s = watch_now_s;
+      context.comm_of = [&listed](std::uint32_t pid) {
+        auto it = listed.find(pid);
+        return it != listed.end() ? it->second : lifecycle::process_comm(static_cast<pid_t>(pid));
+      };
+    }
     recording = make_recording(table, processes, resolve, context);
   }
   write_outputs(paths, report, recording ? &*recording : nullptr,

@@ -46,8 +46,10 @@ class Outputs {
   // Starts what must be up before tracing begins (the --metrics server): an error ends the run.
   Result<void> start();
 
+  // `watch`: watch mode's heaps as the report showed them, at the watch's clock `watch_now_s`.
   void on_report(const report::Report& report, const sample::SiteTable& table,
-                 const ProcessInfos& processes, const StackResolver& resolve);
+                 const ProcessInfos& processes, const StackResolver& resolve,
+                 const watch::HeapWatch* watch = nullptr, double watch_now_s = 0);
 
   // The run's exit status from the command's own (see FailVerdict).
   int exit_status(int command_status) const;

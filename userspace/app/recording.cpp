@@ -6,13 +6,35 @@ namespace edleak::app {
 
 namespace {
 
-record::RecordedSeries recorded_series(const series::Series& series) {
-  return {series.points(), series.min_bytes(), series.max_bytes(), series.samples_seen()};
+series::Series restored_series(const record::RecordedSeries& recorded) {
+  return series::Series::restored(sample::SiteTable::kSeriesCapacity, recorded);
 }
 
-series::Series restored_series(const record::RecordedSeries& recorded) {
-  return series::Series::restored(sample::SiteTable::kSeriesCapacity, recorded.points, recorded.min, recorded.max,
-                                  recorded.samples_seen);
+// Every watched process's heap and what the watch knows of it.
+record::RecordedWatch recorded_watch(const watch::HeapWatch& watch, double now_s, const CommReader& comm_of) {
+  record::RecordedWatch out;
+  out.now_s = now_s;
+  out.min_growth_bytes = watch.config().min_growth_bytes;
+  out.unwatched = watch.unwatched();
+  for (const auto& [pid, p] : watch.processes()) {
+    record::RecordedHeap h;
+    h.pid = p.key.pid;
+    h.incarnation = p.key.incarnation;
+    if (comm_of) h.comm = comm_of(pid);
+    h.bytes = p.bytes;
+    h.heap = p.heap.state();
+    h.zoomed = p.zoomed;
+    h.zoom_started_s = p.zoom_started_s;
+    h.zoom_until_s = p.zoom_until_s;
+    h.bytes_at_zoom = p.bytes_at_zoom;
+    h.zooms = p.zooms;
+    h.cleared = p.cleared;
+    h.note = p.note;
+    out.processes.push_back(std::move(h));
+  }
+  // The same bytes for the same state (the map's order is not).
+  std::sort(out.processes.begin(), out.processes.end(), [](const auto& a, const auto& b) { return a.pid < b.pid; });
+  return out;
 }
 
 }  // namespace
@@ -42,9 +64,19 @@ record::Recording make_recording(const sample::SiteTable& table,
     p.pid = key.pid;
     p.incarnation = key.incarnation;
     if (auto it = processes.find(key); it != processes.end()) {
-      p.comm = it->second.comm;
-      p.exited = it->second.exited;
-      if (const ScanOutcome* scan = it->second.scan.get()) {
+      const ProcessInfo& info = it->second;
+      p.comm = info.comm;
+      p.exited = info.exited;
+      p.exec_ended = info.exec_ended;
+      p.named = info.named;
+      p.parent_pid = info.parent_pid;
+      p.command = info.command;
+      p.exit_status = info.exit_status;
+      p.ns_pid = info.ns_pid;
+      p.cgroup = info.cgroup;
+      p.notes = info.notes;
+      p.allocators = info.allocators;
+      if (const ScanOutcome* scan = info.scan.get()) {
         record::RecordedScan& recorded = p.scan.emplace();
         recorded.summary = scan->summary;
         recorded.per_stack.assign(scan->per_stack.begin(), scan->per_stack.end());
@@ -57,15 +89,15 @@ record::Recording make_recording(const sample::SiteTable& table,
       record::RecordedSite s;
       s.latest = site.latest;
       s.incarnation = key.incarnation;
-      s.points = site.bytes.points();
-      s.min_bytes = site.bytes.min_bytes();
-      s.max_bytes = site.bytes.max_bytes();
-      s.samples_seen = site.bytes.samples_seen();
-      s.blocks = recorded_series(site.blocks);
-      s.frees = recorded_series(site.frees);
+      s.bytes = site.bytes.state();
+      s.blocks = site.blocks.state();
+      s.frees = site.frees.state();
+      s.old_blocks = site.old_blocks.state();
+      s.old_bytes = site.old_bytes;
       if (const auto* stack = table.stack(site.stack_id)) {
         s.stack_complete = stack->complete;
         s.stack_truncated = stack->truncated;
+        s.mmap = stack->mmap;
       }
       s.frames = resolve(key, site.stack_id);
       if (context.build_id_of)
@@ -75,6 +107,7 @@ record::Recording make_recording(const sample::SiteTable& table,
       r.sites.push_back(std::move(s));
     });
   }
+  if (context.watch) r.watch = recorded_watch(*context.watch, context.watch_now_s, context.comm_of);
   return r;
 }
 
@@ -82,6 +115,15 @@ Replay::Replay(const record::Recording& recording) {
   for (const auto& p : recording.processes) {
     ProcessInfo& info = processes_[sample::ProcessKey(p.pid, p.incarnation)];
     info = ProcessInfo(p.comm, p.exited);
+    info.exec_ended = p.exec_ended;
+    info.named = p.named;
+    info.parent_pid = p.parent_pid;
+    info.command = p.command;
+    info.exit_status = p.exit_status;
+    info.ns_pid = p.ns_pid;
+    info.cgroup = p.cgroup;
+    info.notes = p.notes;
+    info.allocators = p.allocators;
     if (p.scan) {
       auto scan = std::make_shared<ScanOutcome>();
       scan->summary = p.scan->summary;
@@ -91,21 +133,23 @@ Replay::Replay(const record::Recording& recording) {
   }
   for (const auto& s : recording.sites) {
     const sample::ProcessKey key(s.latest.tgid, s.incarnation);
-    // A version 1 record holds the bytes series only: the others restore empty (the old-blocks
-    // series is not recorded yet: a replay judges without ages).
+    // A version 1 record holds the bytes series only, a version 2 one the blocks and frees too:
+    // the others restore empty (a replay then judges without ages), and their series without
+    // low points (each point its own low).
     sample::Site site{key,
                       s.latest.stack_id,
                       s.latest,
-                      restored_series({s.points, s.min_bytes, s.max_bytes, s.samples_seen}),
+                      restored_series(s.bytes),
                       restored_series(s.blocks),
                       restored_series(s.frees),
-                      series::Series(sample::SiteTable::kSeriesCapacity),
-                      0,
+                      restored_series(s.old_blocks),
+                      s.old_bytes,
                       sample::AgeDecoder{}};
     // The table keeps raw frames for the capture's walk; a replay has only the symbolized ones.
     sample::StackRecord stack;
     stack.complete = s.stack_complete;
     stack.truncated = s.stack_truncated;
+    stack.mmap = s.mmap;
     for (const auto& f : s.frames) stack.frames.push_back(f.addr);
     table_.restore(std::move(site), stack);
     stacks_[{key, s.latest.stack_id}] = s.frames;
@@ -113,6 +157,33 @@ Replay::Replay(const record::Recording& recording) {
     processes_.try_emplace(key);
   }
   table_.restore_totals(recording.samples, recording.counters);
+  if (!recording.watch) return;
+  watch::WatchConfig config;
+  config.min_growth_bytes = recording.watch->min_growth_bytes;
+  watch_.emplace(config);
+  watch_->restore_unwatched(recording.watch->unwatched);
+  for (const record::RecordedHeap& h : recording.watch->processes) {
+    watch::WatchedProcess p(sample::ProcessKey(h.pid, h.incarnation), config.series_capacity);
+    p.heap = series::Series::restored(config.series_capacity, h.heap);
+    p.bytes = h.bytes;
+    p.zoomed = h.zoomed;
+    p.zoom_started_s = h.zoom_started_s;
+    p.zoom_until_s = h.zoom_until_s;
+    p.bytes_at_zoom = h.bytes_at_zoom;
+    p.zooms = h.zooms;
+    p.cleared = h.cleared;
+    p.note = h.note;
+    watch_->restore(std::move(p));
+    watched_comms_[h.pid] = h.comm;
+  }
+  watch_->classify();  // the verdicts, by the same classifier as the live watch
+}
+
+CommReader Replay::comm_reader() const {
+  return [this](std::uint32_t pid) {
+    auto it = watched_comms_.find(pid);
+    return it == watched_comms_.end() ? std::string() : it->second;
+  };
 }
 
 StackResolver Replay::resolver() const {
@@ -138,6 +209,8 @@ report::Report replay_report(const record::Recording& recording, std::size_t top
   context.min_leak_bytes = recording.min_leak_bytes;
   context.min_leak_share = recording.min_leak_share;
   report::Report report = build_report(replay.table(), replay.processes(), replay.resolver(), context);
+  if (const watch::HeapWatch* watch = replay.watch())
+    add_heap_watch(report, *watch, recording.watch->now_s, top, all_stacks, replay.comm_reader());
   report.recorded_options = recording.options;
   return report;
 }

@@ -552,12 +552,13 @@ class Tracer {
     context.min_leak_share = options_.min_leak_share;
     auto report = build_report(table_, infos_, [this](const ProcessKey& key, std::uint64_t id) { return stack_of(key, id); },
                                context);
-    if (scope_ == Scope::watch) add_watch(report);
+    const double watch_now = scope_ == Scope::watch ? add_watch(report) : 0;
     renderer_->render(report, out_);
     keep_up_with_mappings();  // building the report did too, from stack_of
     out_.flush();
     outputs_.on_report(report, table_, infos_,
-                       [this](const ProcessKey& key, std::uint64_t id) { return stack_of(key, id); });
+                       [this](const ProcessKey& key, std::uint64_t id) { return stack_of(key, id); },
+                       scope_ == Scope::watch ? &watch_ : nullptr, watch_now);
     const auto reported = Clock::now();
     tick_.report_ms = ms_since(started, reported);
     tick_.forgotten = ending.size();
@@ -759,21 +760,19 @@ class Tracer {
   }
 
   // The report's watch part; what each zoomed process's stacks say, for the end of its window.
-  void add_watch(report::Report& report) {
+  // Returns the watch's clock it was made at (a record keeps it).
+  double add_watch(report::Report& report) {
     const double now = std::chrono::duration<double>(Clock::now() - start_).count();
     add_heap_watch(report, watch_, now, options_.top, options_.all_stacks,
                    [](std::uint32_t pid) { return lifecycle::process_comm(static_cast<pid_t>(pid)); });
-    for (report::ProcessReport& process : report.processes) {
+    for (const report::ProcessReport& process : report.processes) {
       const lifecycle::ProcessRecord* record = processes_.current(process.pid);
       const watch::WatchedProcess* p = watch_.find(process.pid);
       if (!record || !p || !p->zoomed || record->ended) continue;
       zoom_outcomes_[record->key] = {process.leaking_stacks, process.outstanding_bytes,
                                      process.stacks + process.churn_stacks};
-      if (std::string note =
-              unexplained_growth(p->growth_since_zoom(), process.outstanding_bytes, options_.min_heap_growth);
-          !note.empty())
-        process.notes.push_back(note);
     }
+    return now;
   }
 
   // What happened to the command's tree (after SIGCHLD): exit stops (the last stacks read and

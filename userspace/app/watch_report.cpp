@@ -38,6 +38,12 @@ void add_heap_watch(report::Report& report, const watch::HeapWatch& watch, doubl
     // A traced process no longer zoomed: this is its last section until it grows again.
     process.heap->zoom_ended = !p->zoomed;
     if (!p->note.empty() && !p->zoomed) process.notes.push_back(p->note);
+    // Zoomed and running: what its heap did beside what its traced stacks hold now.
+    if (p->zoomed && !process.exited)
+      if (std::string note = unexplained_growth(p->growth_since_zoom(), process.outstanding_bytes,
+                                                watch.config().min_growth_bytes);
+          !note.empty())
+        process.notes.push_back(std::move(note));
   }
   std::vector<const watch::WatchedProcess*> more;
   for (const auto& [pid, p] : watch.processes()) {

@@ -13,7 +13,8 @@ namespace edleak::app {
 // The name of a process listed for its heap only (read when listed: most never are).
 using CommReader = std::function<std::string(std::uint32_t pid)>;
 
-// Gives each process of `report` (the traced ones) its heap, then lists the processes whose
+// Gives each process of `report` (the traced ones) its heap (and, zoomed, a note when its
+// growth is not explained by its traced stacks: unexplained_growth), then lists the processes whose
 // heap grows (every watched one with `all`), fastest first, up to `top`; the others are counted.
 void add_heap_watch(report::Report& report, const watch::HeapWatch& watch, double now_s, std::size_t top, bool all,
                     const CommReader& comm_of);

@@ -68,11 +68,14 @@ class Encoder {
       out.push_back(p.exited ? 1 : 0);
       out.push_back(p.scan ? 1 : 0);
       if (p.scan) put_scan(out, *p.scan);
+      put_process_info(out, p);
     }
     put_varint(out, r.sites.size());
     for (const RecordedSite& site : r.sites) put_site(out, site);
     put_varint(out, r.build_ids.size());
     for (const auto& [path, id] : r.build_ids) put_string(out, path), put_string(out, id);
+    out.push_back(r.watch ? 1 : 0);
+    if (r.watch) put_watch(out, *r.watch);
     out += kEnd;
     return out;
   }
@@ -98,6 +101,70 @@ class Encoder {
   static void put_points(std::string& out, const std::vector<series::Point>& points) {
     put_varint(out, points.size());
     for (const series::Point& p : points) put_double(out, p.t_s), put_double(out, p.bytes);
+  }
+  // What version 3 adds to a series: its lows, resolution and end samples.
+  static void put_series_tail(std::string& out, const RecordedSeries& s) {
+    const bool has_lows = s.lows.size() == s.points.size();
+    put_varint(out, has_lows ? s.lows.size() : 0);
+    if (has_lows)
+      for (double low : s.lows) put_double(out, low);
+    put_varint(out, s.samples_per_point);
+    const bool has_ends = s.first && s.last;
+    out.push_back(has_ends ? 1 : 0);
+    if (has_ends)
+      for (const series::Point* p : {&*s.first, &*s.last}) put_double(out, p->t_s), put_double(out, p->bytes);
+  }
+  // A series as version 2 has it: points, extremes, samples.
+  static void put_series_head(std::string& out, const RecordedSeries& s) {
+    put_points(out, s.points);
+    put_double(out, s.min);
+    put_double(out, s.max);
+    put_varint(out, s.samples_seen);
+  }
+  static void put_series(std::string& out, const RecordedSeries& s) {
+    put_series_head(out, s);
+    put_series_tail(out, s);
+  }
+  static void put_process_info(std::string& out, const RecordedProcess& p) {
+    out.push_back(p.exec_ended ? 1 : 0);
+    out.push_back(p.named ? 1 : 0);
+    put_varint(out, p.parent_pid);
+    put_string(out, p.command);
+    out.push_back(p.exit_status ? 1 : 0);
+    if (p.exit_status) put_varint(out, zigzag(*p.exit_status));
+    put_varint(out, p.ns_pid);
+    put_string(out, p.cgroup);
+    put_varint(out, p.notes.size());
+    for (const std::string& note : p.notes) put_string(out, note);
+    put_varint(out, p.allocators.size());
+    for (const report::AllocatorInfo& a : p.allocators) {
+      put_string(out, a.name);
+      put_string(out, a.path);
+      out.push_back(a.in_executable ? 1 : 0);
+      put_string(out, a.symbol_prefix);
+      out.push_back(a.traced ? 1 : 0);
+      put_string(out, a.description);
+    }
+  }
+  static void put_watch(std::string& out, const RecordedWatch& w) {
+    put_double(out, w.now_s);
+    put_varint(out, w.min_growth_bytes);
+    put_varint(out, w.unwatched);
+    put_varint(out, w.processes.size());
+    for (const RecordedHeap& h : w.processes) {
+      put_varint(out, h.pid);
+      put_varint(out, h.incarnation);
+      put_string(out, h.comm);
+      put_varint(out, h.bytes);
+      out.push_back(h.zoomed ? 1 : 0);
+      put_double(out, h.zoom_started_s);
+      put_double(out, h.zoom_until_s);
+      put_varint(out, h.bytes_at_zoom);
+      put_varint(out, h.zooms);
+      put_varint(out, h.cleared);
+      put_string(out, h.note);
+      put_series(out, h.heap);
+    }
   }
   static void put_reachability(std::string& out, const report::Reachability& r) {
     for (const report::BlockTotals* t : {&r.definitely_lost, &r.indirectly_lost, &r.possibly_lost, &r.still_reachable})
@@ -128,10 +195,10 @@ class Encoder {
     put_varint(out, l.total_frees);
     out.push_back(site.stack_complete ? 1 : 0);
     out.push_back(site.stack_truncated ? 1 : 0);
-    put_double(out, site.min_bytes);
-    put_double(out, site.max_bytes);
-    put_varint(out, site.samples_seen);
-    put_points(out, site.points);
+    put_double(out, site.bytes.min);
+    put_double(out, site.bytes.max);
+    put_varint(out, site.bytes.samples_seen);
+    put_points(out, site.bytes.points);
     put_varint(out, site.frames.size());
     for (const symbolize::Frame& f : site.frames) {
       put_varint(out, f.addr);
@@ -151,12 +218,11 @@ class Encoder {
         put_varint(out, static_cast<std::uint64_t>(std::max(inl.line, 0)));
       }
     }
-    for (const RecordedSeries* series : {&site.blocks, &site.frees}) {
-      put_points(out, series->points);
-      put_double(out, series->min);
-      put_double(out, series->max);
-      put_varint(out, series->samples_seen);
-    }
+    for (const RecordedSeries* series : {&site.blocks, &site.frees}) put_series_head(out, *series);
+    out.push_back(site.mmap ? 1 : 0);
+    for (const RecordedSeries* series : {&site.bytes, &site.blocks, &site.frees}) put_series_tail(out, *series);
+    put_series(out, site.old_blocks);
+    put_varint(out, zigzag(site.old_bytes));
   }
 
   std::unordered_map<std::string, std::uint64_t> index_;
@@ -220,6 +286,7 @@ class Decoder {
       p.comm = string("a process name");
       p.exited = boolean("exited");
       if (version_ >= 2 && boolean("has_scan")) p.scan = read_scan();
+      if (version_ >= 3) read_process_info(p);
     }
     r.sites.resize(count(34, "sites"));
     for (RecordedSite& site : r.sites) read_site(site);
@@ -227,6 +294,7 @@ class Decoder {
       std::string path = string("a module path");
       r.build_ids[std::move(path)] = string("a build ID");
     }
+    if (version_ >= 3 && boolean("has_watch")) r.watch = read_watch();
     if (bytes_.substr(pos_, kEnd.size()) != kEnd) fail(pos_, "missing end marker");
     pos_ += kEnd.size();
     if (pos_ != bytes_.size()) fail(pos_, fmt::format("{} bytes after the end marker", bytes_.size() - pos_));
@@ -377,10 +445,10 @@ class Decoder {
     l.total_frees = varint("total frees");
     site.stack_complete = boolean("stack_complete");
     site.stack_truncated = boolean("stack_truncated");
-    site.min_bytes = finite("min_bytes");
-    site.max_bytes = finite("max_bytes");
-    site.samples_seen = varint("samples_seen");
-    site.points = points("points");
+    site.bytes.min = finite("min_bytes");
+    site.bytes.max = finite("max_bytes");
+    site.bytes.samples_seen = varint("samples_seen");
+    site.bytes.points = points("points");
     site.frames.resize(count(10, "frames"));
     for (symbolize::Frame& f : site.frames) {
       f.addr = varint("a frame address");
@@ -400,12 +468,100 @@ class Decoder {
       }
     }
     if (version_ < 2) return;
-    for (RecordedSeries* series : {&site.blocks, &site.frees}) {
-      series->points = points("a series' points");
-      series->min = finite("a series' minimum");
-      series->max = finite("a series' maximum");
-      series->samples_seen = varint("a series' samples");
+    for (RecordedSeries* series : {&site.blocks, &site.frees}) *series = series_head("a series' points");
+    if (version_ < 3) return;
+    site.mmap = boolean("mmap");
+    for (RecordedSeries* series : {&site.bytes, &site.blocks, &site.frees}) series_tail(*series);
+    site.old_blocks = full_series("the old blocks' series");
+    site.old_bytes = unzigzag(varint("old bytes"));
+  }
+
+  // Version 3's part of a series: lows (none, or one per point), resolution, end samples.
+  void series_tail(RecordedSeries& s) {
+    const std::size_t at = pos_;
+    const std::size_t lows = count(8, "a series' lows");
+    if (lows != 0 && lows != s.points.size())
+      fail(at, fmt::format("{} lows for a series of {} points", lows, s.points.size()));
+    s.lows.resize(lows);
+    for (double& low : s.lows) low = finite("a series' low");
+    const std::size_t resolution_at = pos_;
+    s.samples_per_point = varint("a series' samples per point");
+    if (s.samples_per_point > std::max<std::uint64_t>(s.samples_seen, 1))
+      fail(resolution_at, fmt::format("{} samples per point in a series of {} samples", s.samples_per_point,
+                                      s.samples_seen));
+    if (boolean("a series' has_ends")) {
+      series::Point first, last;
+      first.t_s = finite("a series' first time");
+      first.bytes = finite("a series' first bytes");
+      last.t_s = finite("a series' last time");
+      last.bytes = finite("a series' last bytes");
+      s.first = first;
+      s.last = last;
     }
+  }
+
+  RecordedSeries series_head(std::string_view what) {
+    RecordedSeries s;
+    s.points = points(what);
+    s.min = finite("a series' minimum");
+    s.max = finite("a series' maximum");
+    s.samples_seen = varint("a series' samples");
+    return s;
+  }
+
+  RecordedSeries full_series(std::string_view what) {
+    RecordedSeries s = series_head(what);
+    series_tail(s);
+    return s;
+  }
+
+  void read_process_info(RecordedProcess& p) {
+    p.exec_ended = boolean("exec_ended");
+    p.named = boolean("named");
+    p.parent_pid = u32("a parent pid");
+    p.command = string("a process command line");
+    if (boolean("has_exit_status")) {
+      const std::size_t at = pos_;
+      const std::int64_t status = unzigzag(varint("an exit status"));
+      if (status < INT32_MIN || status > INT32_MAX) fail(at, fmt::format("exit status {} out of range", status));
+      p.exit_status = static_cast<int>(status);
+    }
+    p.ns_pid = u32("a namespace pid");
+    p.cgroup = string("a cgroup");
+    p.notes.resize(count(1, "notes"));
+    for (std::string& note : p.notes) note = string("a note");
+    p.allocators.resize(count(6, "allocators"));
+    for (report::AllocatorInfo& a : p.allocators) {
+      a.name = string("an allocator name");
+      a.path = string("an allocator path");
+      a.in_executable = boolean("in_executable");
+      a.symbol_prefix = string("an allocator prefix");
+      a.traced = boolean("traced");
+      a.description = string("an allocator description");
+    }
+  }
+
+  RecordedWatch read_watch() {
+    RecordedWatch w;
+    w.now_s = finite("the watch's time");
+    w.min_growth_bytes = varint("min_growth_bytes");
+    w.unwatched = varint("unwatched");
+    w.processes.resize(count(40, "watched processes"));
+    for (RecordedHeap& h : w.processes) {
+      h.pid = u32("a watched pid");
+      h.incarnation = u32("a watched incarnation");
+      h.comm = string("a watched process name");
+      h.bytes = varint("a heap's bytes");
+      h.zoomed = boolean("zoomed");
+      h.zoom_started_s = finite("zoom_started_s");
+      h.zoom_until_s = finite("zoom_until_s");
+      h.bytes_at_zoom = varint("bytes_at_zoom");
+      h.zooms = u32("zooms");
+      h.cleared = u32("cleared");
+      h.note = string("a heap note");
+      h.heap = full_series("a heap series");
+    }
+    return w;
   }
 
   std::string_view bytes_;

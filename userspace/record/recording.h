@@ -18,25 +18,24 @@
 
 namespace edleak::record {
 
-// A series besides the bytes one (outstanding blocks, frees over time), as Series::restored takes
-// it. Version 2 on; empty when read from a version 1 record.
-struct RecordedSeries {
-  std::vector<series::Point> points;
-  double min = 0, max = 0;
-  std::uint64_t samples_seen = 0;
-};
+// A series of a site or of a process's heap, as Series::restored takes it back. Its low points,
+// resolution and first and latest samples are version 3 on (older records read without them).
+using RecordedSeries = series::SeriesState;
 
 // One (process, stack) of the capture: its last aggregates, its series and its symbolized stack.
 struct RecordedSite {
   sample::SiteSample latest;             // tgid and stack_id included
   std::uint32_t incarnation = 0;         // of the process history (see RecordedProcess)
-  std::vector<series::Point> points;     // outstanding bytes over time (the series' points)
-  double min_bytes = 0, max_bytes = 0;   // true extremes of the samples behind the points
-  std::uint64_t samples_seen = 0;        // samples behind the points
+  RecordedSeries bytes{};                // outstanding bytes over time
   bool stack_complete = false;
   bool stack_truncated = false;
+  bool mmap = false;                     // a direct mmap's site (version 3 on)
   std::vector<symbolize::Frame> frames;  // allocation site first
   RecordedSeries blocks{}, frees{};      // version 2 on
+  // Version 3 on: the outstanding blocks 8 samples old or more (sample::Site::old_blocks; empty
+  // when the capture had no ages) and the bytes they hold at the last sample.
+  RecordedSeries old_blocks{};
+  std::int64_t old_bytes = 0;
 };
 
 // A process's last reachability scan (version 2 on): what the report shows of it, and the
@@ -54,6 +53,38 @@ struct RecordedProcess {
   std::string comm;
   bool exited = false;
   std::optional<RecordedScan> scan{};  // version 2 on
+  // Version 3 on: the rest of what the report says of it (app::ProcessInfo); a version 1 or 2
+  // record reads as the defaults, every process named.
+  bool exec_ended = false;
+  bool named = true;
+  std::uint32_t parent_pid = 0;
+  std::string command{};
+  std::optional<int> exit_status{};
+  std::uint32_t ns_pid = 0;
+  std::string cgroup{};
+  std::vector<std::string> notes{};
+  std::vector<report::AllocatorInfo> allocators{};
+};
+
+// Watch mode (version 3 on): one process's heap as watch::HeapWatch had it.
+struct RecordedHeap {
+  std::uint32_t pid = 0;
+  std::uint32_t incarnation = 0;
+  std::string comm;  // as the live report named it, or read when recorded
+  std::uint64_t bytes = 0;
+  RecordedSeries heap{};
+  bool zoomed = false;
+  double zoom_started_s = 0, zoom_until_s = 0;
+  std::uint64_t bytes_at_zoom = 0;
+  std::uint32_t zooms = 0, cleared = 0;
+  std::string note;
+};
+
+struct RecordedWatch {
+  double now_s = 0;                    // the watch's clock (seconds since the run began) at the report
+  std::uint64_t min_growth_bytes = 0;  // --min-heap-growth
+  std::uint64_t unwatched = 0;
+  std::vector<RecordedHeap> processes;  // every process watched, by pid
 };
 
 struct Recording {
@@ -63,7 +94,9 @@ struct Recording {
   double interval_s = 0;
   std::uint64_t samples = 0;
   bool final = false;           // the record was written at the end of the run
-  bool targets_named = false;   // -p or a command (not every process): quiet processes are listed
+  // Processes without leakers are listed when named (-p, a command, a zoomed process in watch
+  // mode; not with --probe-all).
+  bool targets_named = false;
   sample::Counters counters;
   std::vector<std::string> command;  // the traced command line ("" when -p or every process)
   std::vector<RecordedProcess> processes;
@@ -76,6 +109,7 @@ struct Recording {
   double min_leak_share = 0.0001;
   // ...and every option of the run, name and value, in effect (given or by default).
   std::vector<std::pair<std::string, std::string>> options;
+  std::optional<RecordedWatch> watch;  // watch mode, version 3 on
 };
 
 }  // namespace edleak::record

@@ -7,6 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "classify/leak_factor.h"
+#include "util/duration.h"
+
 namespace edleak::report {
 namespace {
 
@@ -72,6 +75,33 @@ std::string printable(std::string_view text) {
     else out += c;
   }
   return out;
+}
+
+std::string interval_text(double interval_s) {
+  if (!std::isfinite(interval_s) || interval_s <= 0 || interval_s > 1e9) return fmt::format("{}s", interval_s);
+  return format_duration(std::chrono::nanoseconds(std::llround(interval_s * 1e9)));
+}
+
+std::string heap_text(const HeapReport& heap, bool with_sparkline) {
+  std::string text = fmt::format("heap {}", format_bytes(heap.bytes));
+  if (heap.verdict.cls != classify::LeakClass::insufficient_data)
+    text += fmt::format(", {} {}", classify::to_string(heap.verdict.cls), format_rate(heap.verdict.growth_bytes_per_s));
+  if (with_sparkline)
+    if (std::string spark = sparkline(heap.series); !spark.empty()) text += " " + spark;
+  if (heap.zoomed)
+    text += fmt::format("; allocator traced, {} left in this window", interval_text(std::max(1.0, std::round(heap.zoom_left_s))));
+  else if (heap.zoom_ended)
+    text += "; allocator no longer traced (window ended)";
+  return text;
+}
+
+std::string watch_text(const WatchSummary& w) {
+  std::string text = fmt::format("watching {} {} (heap: anonymous resident memory): {} growing, {} with the allocator traced",
+                                 w.processes, w.processes == 1 ? "process" : "processes", w.growing, w.zoomed);
+  if (w.unlisted)
+    text += fmt::format("; {} {} not shown (--top)", w.unlisted, w.unlisted == 1 ? "more process" : "more processes");
+  if (w.unwatched) text += fmt::format("; {} not watched (too many)", w.unwatched);
+  return text;
 }
 
 }  // namespace edleak::report

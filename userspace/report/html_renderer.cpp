@@ -28,7 +28,7 @@ h3{font-size:15px;margin:18px 0 6px}.meta{color:#555}.class{padding:1px 6px;bord
 .chart .ylabel{text-anchor:end}.chart .xlabel{text-anchor:middle}.chart polyline.series{stroke-width:2}
 .chart polyline.fit{stroke-width:1.5;stroke-dasharray:5 3}
 ol.stack{font:12px/1.35 ui-monospace,monospace;margin:6px 0 0;padding-left:28px}
-ol.stack .inl{color:#777}.leaker{margin-left:8px}
+ol.stack .inl{color:#777}.leaker,.heap{margin-left:8px}.note{color:#555;font-style:italic}
 )";
 
 std::string class_name(const classify::LeakFactor& f) { return std::string(classify::to_string(f.cls)); }
@@ -36,6 +36,28 @@ std::string class_name(const classify::LeakFactor& f) { return std::string(class
 std::string leaker_label(std::uint32_t pid, const Leaker& leaker) {
   std::string site = leaker.stack.empty() ? "[no stack]" : symbolize::format_frame(leaker.stack.front());
   return fmt::format("{}: {}", pid, site.substr(0, site.find(' ')));
+}
+
+// A series with a marker per point and its fitted curve (none without a verdict).
+Chart series_chart(const char* css_class, const std::vector<series::Point>& points, const std::string& label,
+                   const classify::LeakFactor& f) {
+  Chart chart;
+  chart.css_class = css_class;
+  chart.legend = true;  // which line is measured, which is the fit
+  chart.lines.push_back({points, label, "#0072B2", true, false});
+  if (f.cls != classify::LeakClass::insufficient_data)
+    chart.lines.push_back({fitted_curve(points, f), "fitted curve (" + class_name(f) + ")", "#D55E00", false, true});
+  return chart;
+}
+
+// Watch mode: the process's heap over time, as the leakers' bytes are shown.
+void write_heap(std::ostream& out, const HeapReport& heap) {
+  const std::string cls = class_name(heap.verdict);
+  out << fmt::format("<div class=\"heap\" data-class=\"{}\" data-zoomed=\"{}\">\n", cls, heap.zoomed ? "yes" : "no");
+  out << fmt::format("<h3><span class=\"class {}\">{}</span> {}</h3>\n", cls, cls, html_escape(heap_text(heap, false)));
+  if (heap.series.size() >= 2)
+    out << render_svg(series_chart("heap-chart", heap.series, "heap (anonymous resident)", heap.verdict)) << '\n';
+  out << "</div>\n";
 }
 
 void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
@@ -47,13 +69,7 @@ void write_leaker(std::ostream& out, std::size_t rank, const Leaker& leaker) {
                      rank, cls, cls, format_bytes(f.leak), format_rate(f.growth_bytes_per_s),
                      format_bytes(leaker.outstanding_bytes), leaker.outstanding_allocs, leaker.total_allocs,
                      leaker.total_frees);
-  Chart chart;
-  chart.css_class = "leaker-chart";
-  chart.legend = true;  // which line is measured, which is the fit
-  chart.lines.push_back({leaker.series, "outstanding bytes", "#0072B2", true, false});
-  if (f.cls != classify::LeakClass::insufficient_data)
-    chart.lines.push_back({fitted_curve(leaker), "fitted curve (" + cls + ")", "#D55E00", false, true});
-  out << render_svg(chart) << '\n';
+  out << render_svg(series_chart("leaker-chart", leaker.series, "outstanding bytes", f)) << '\n';
   out << "<ol class=\"stack\">\n";
   for (const symbolize::Frame& frame : leaker.stack) {
     const auto lines = symbolize::format_frame_with_inlined(frame);
@@ -88,11 +104,12 @@ void write_overview(std::ostream& out, const Report& report) {
 
 }  // namespace
 
-std::vector<series::Point> fitted_curve(const Leaker& leaker) {
+std::vector<series::Point> fitted_curve(const Leaker& leaker) { return fitted_curve(leaker.series, leaker.leak_factor); }
+
+std::vector<series::Point> fitted_curve(std::span<const series::Point> series, const classify::LeakFactor& f) {
   std::vector<series::Point> curve;
-  if (leaker.series.size() < 2) return curve;
-  const classify::LeakFactor& f = leaker.leak_factor;
-  const double t0 = leaker.series.front().t_s, t1 = leaker.series.back().t_s;
+  if (series.size() < 2) return curve;
+  const double t0 = series.front().t_s, t1 = series.back().t_s;
   // The fit is on normalised data (classify/leak_factor.h): x = (t - t0) / (t1 - t0) and bytes
   // = min_size + (max_size - min_size) * (a x^2 + b x + c).
   for (int i = 0; i <= kFitSteps; ++i) {
@@ -111,10 +128,18 @@ void HtmlRenderer::render(const Report& report, std::ostream& out) {
                      report.final ? "final " : "", format_utc_iso8601(report.time), report.samples, report.elapsed_s,
                      report.interval_s, report.stats.lost_allocs, report.stats.lost_sites, report.stats.stack_errors,
                      report.stats.unknown_frees);
+  if (report.watch) out << fmt::format("<p class=\"watch\">{}</p>\n", html_escape(watch_text(*report.watch)));
   write_overview(out, report);
   for (const ProcessReport& p : report.processes) {
     out << fmt::format("<section class=\"process\" data-pid=\"{}\">\n<h2>pid {} ({}{})</h2>\n", p.pid, p.pid,
                        html_escape(p.comm), p.exited ? ", exited" : "");
+    for (const std::string& note : p.notes) out << fmt::format("<p class=\"note\">{}</p>\n", html_escape(note));
+    if (p.heap) write_heap(out, *p.heap);
+    // Watch mode, a process not traced: its heap is all there is to say.
+    if (p.heap && !p.heap->zoomed && !p.heap->zoom_ended) {
+      out << "</section>\n";
+      continue;
+    }
     out << fmt::format("<p class=\"meta\">{} leaking of {} stacks, {} outstanding, {} allocs, {} frees</p>\n",
                        p.leaking_stacks, p.stacks, format_bytes(p.outstanding_bytes), p.total_allocs, p.total_frees);
     for (std::size_t i = 0; i < p.leakers.size(); ++i) write_leaker(out, i + 1, p.leakers[i]);

@@ -20,7 +20,7 @@ std::vector<ProfileStack> profile_stacks(const record::Recording& recording) {
     s.frames = &site.frames;
     s.outstanding_bytes = site.latest.outstanding_bytes > 0 ? static_cast<std::uint64_t>(site.latest.outstanding_bytes) : 0;
     s.outstanding_blocks = site.latest.outstanding_blocks > 0 ? static_cast<std::uint64_t>(site.latest.outstanding_blocks) : 0;
-    s.leak_bytes = classify::compute_leak_factor(site.points, site.min_bytes, site.max_bytes).leak;
+    s.leak_bytes = classify::compute_leak_factor(site.bytes.points, site.bytes.min, site.bytes.max).leak;
     if (s.outstanding_bytes == 0 && s.leak_bytes == 0) continue;
     out.push_back(s);
   }

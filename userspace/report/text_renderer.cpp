@@ -32,11 +32,6 @@ std::string clock_time(std::chrono::system_clock::time_point time, TextRenderer:
   return fmt::format("{:02}:{:02}:{:02}", parts.tm_hour, parts.tm_min, parts.tm_sec);
 }
 
-std::string interval_text(double interval_s) {
-  if (!std::isfinite(interval_s) || interval_s <= 0 || interval_s > 1e9) return fmt::format("{}s", interval_s);
-  return format_duration(std::chrono::nanoseconds(std::llround(interval_s * 1e9)));
-}
-
 void write_frame(std::ostream& out, const symbolize::Frame& frame) {
   // symbolize's layout: one line per function at addr, inlined ones first, each at its own line.
   std::vector<std::string> lines = symbolize::format_frame_with_inlined(frame);
@@ -138,19 +133,6 @@ std::string exit_text(const std::optional<int>& status) {
   return fmt::format(", exited with status {}", WEXITSTATUS(*status));
 }
 
-// Watch mode: the heap's verdict, growth and shape, and whether the allocator is traced.
-std::string heap_text(const HeapReport& heap) {
-  std::string text = fmt::format("heap {}", format_bytes(heap.bytes));
-  if (heap.verdict.cls != classify::LeakClass::insufficient_data)
-    text += fmt::format(", {} {}", classify::to_string(heap.verdict.cls), format_rate(heap.verdict.growth_bytes_per_s));
-  if (std::string spark = sparkline(heap.series); !spark.empty()) text += " " + spark;
-  if (heap.zoomed)
-    text += fmt::format("; allocator traced, {} left in this window", interval_text(std::max(1.0, std::round(heap.zoom_left_s))));
-  else if (heap.zoom_ended)
-    text += "; allocator no longer traced (window ended)";
-  return text;
-}
-
 void write_process_summary(std::ostream& out, const ProcessReport& process, std::uint64_t samples) {
   std::string about = printable(process.comm);
   if (process.parent_pid) about += fmt::format(", child of {}", process.parent_pid);
@@ -221,12 +203,7 @@ void TextRenderer::render(const Report& report, std::ostream& out) {
   }
   write_stats(out, report.stats);
   if (report.watch) {
-    const WatchSummary& w = *report.watch;
-    out << fmt::format("watching {} (heap: anonymous resident memory): {} growing, {} with the allocator traced",
-                       count_of(w.processes, "process", "processes"), w.growing, w.zoomed);
-    if (w.unlisted) out << fmt::format("; {} not shown (--top)", count_of(w.unlisted, "more process", "more processes"));
-    if (w.unwatched) out << fmt::format("; {} not watched (too many)", w.unwatched);
-    out << '\n';
+    out << watch_text(*report.watch) << '\n';
   } else if (report.processes.empty()) {
     out << "no process with outstanding allocations\n";
   }

@@ -68,20 +68,44 @@ void Series::halve() {
   bucket_samples_ *= 2;
 }
 
-Series Series::restored(std::size_t capacity, std::vector<Point> points, double min_bytes, double max_bytes,
-                        std::uint64_t samples_seen) {
-  Series s(std::max(capacity, points.size()));
-  if (points.empty()) return s;
-  s.points_ = std::move(points);
+Series Series::restored(std::size_t capacity, SeriesState state) {
+  Series s(std::max(capacity, state.points.size()));
+  if (state.points.empty()) return s;
+  const std::size_t n = state.points.size();
+  s.points_ = std::move(state.points);
   s.points_.reserve(s.capacity_);
-  s.weights_.assign(s.points_.size(), 1);
-  s.first_ = s.points_.front();
-  s.last_ = s.points_.back();
-  s.min_bytes_ = min_bytes;
-  s.max_bytes_ = max_bytes;
-  s.samples_seen_ = std::max<std::uint64_t>(samples_seen, s.points_.size());
-  s.bucket_samples_ = std::max<std::uint64_t>(1, s.samples_seen_ / s.points_.size());
+  s.weights_.assign(n, 1);
+  s.weights_.reserve(s.capacity_);
+  if (state.lows.size() == n) {
+    s.lows_ = std::move(state.lows);
+  } else {
+    // Unknown: each point is its own lowest sample, which the leak factor's floor reads as it
+    // reads points without lows.
+    s.lows_.clear();
+    for (const Point& p : s.points_) s.lows_.push_back(p.bytes);
+  }
+  s.lows_.reserve(s.capacity_);
+  s.first_ = state.first.value_or(s.points_.front());
+  s.last_ = state.last.value_or(s.points_.back());
+  s.min_bytes_ = state.min;
+  s.max_bytes_ = state.max;
+  s.samples_seen_ = std::max<std::uint64_t>(state.samples_seen, n);
+  s.in_points_ = n;
+  s.bucket_samples_ = state.samples_per_point > 0 ? state.samples_per_point
+                                                  : std::max<std::uint64_t>(1, s.samples_seen_ / n);
   return s;
+}
+
+SeriesState Series::state() const {
+  SeriesState out;
+  out.points = points_;
+  out.lows = lows_;
+  out.min = min_bytes_;
+  out.max = max_bytes_;
+  out.samples_seen = samples_seen_;
+  out.samples_per_point = bucket_samples_;
+  if (samples_seen_ > 0) out.first = first_, out.last = last_;
+  return out;
 }
 
 const std::vector<Point>& Series::points() const { return points_; }

@@ -2,6 +2,7 @@
 // One allocation point's outstanding-bytes-over-time series, in bounded memory.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace edleak::series {
@@ -9,6 +10,18 @@ namespace edleak::series {
 struct Point {
   double t_s = 0;    // seconds, any origin
   double bytes = 0;  // outstanding bytes at t_s
+};
+
+// What a Series is, as far as anything reading it can tell (points, lows, extremes, resolution,
+// first and last samples): what a record keeps (record/) and Series::restored takes back, so
+// that a replayed series classifies as the live one did.
+struct SeriesState {
+  std::vector<Point> points;
+  std::vector<double> lows;  // the lowest sample behind each point; empty: unknown
+  double min = 0, max = 0;   // true extremes of the samples
+  std::uint64_t samples_seen = 0;
+  std::uint64_t samples_per_point = 0;  // the resolution; 0: unknown (samples_seen / points)
+  std::optional<Point> first, last;     // the first and latest samples; unknown: the end points
 };
 
 // Holds at most `capacity` points whatever the run length: when full, neighbouring points are
@@ -32,11 +45,13 @@ class Series {
   // A capacity below kMinCapacity is raised to it.
   explicit Series(std::size_t capacity = kDefaultCapacity);
 
-  // A series as recorded (record/): its points (at most `capacity`, time order), the true
-  // extremes and the number of samples behind them. The points are taken as they are, each of
-  // weight one: a replay classifies them again, it does not append to them.
-  static Series restored(std::size_t capacity, std::vector<Point> points, double min_bytes, double max_bytes,
-                         std::uint64_t samples_seen);
+  // A series as recorded (record/): its points (time order; the capacity is raised to hold
+  // them) and what else the state has. What the state does not know is taken from the points
+  // (a lowest sample per point: the point itself; the first and last samples: the end points).
+  // The points are taken as they are, each of weight one: a replay classifies them again, it
+  // does not append to them (an append still keeps every invariant).
+  static Series restored(std::size_t capacity, SeriesState state);
+  SeriesState state() const;
 
   // Appends a sample; t_s must not go backwards (a sample at an earlier time is ignored, as is a
   // sample whose time or bytes is not a finite number).

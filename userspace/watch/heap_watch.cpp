@@ -136,6 +136,12 @@ void HeapWatch::bar(const ProcessKey& key, double t_s, std::string note) {
   if (it != processes_.end() && it->second.key == key) it->second.barred = true;
 }
 
+void HeapWatch::restore(WatchedProcess process) {
+  const std::uint32_t pid = process.key.pid;
+  processes_.erase(pid);
+  processes_.emplace(pid, std::move(process));
+}
+
 const WatchedProcess* HeapWatch::find(std::uint32_t pid) const {
   auto it = processes_.find(pid);
   return it == processes_.end() ? nullptr : &it->second;

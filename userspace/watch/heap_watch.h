@@ -87,6 +87,11 @@ class HeapWatch {
   // outgrow its share again). Its heap is still watched and reported.
   void bar(const ProcessKey& key, double t_s, std::string note);
 
+  // A watched process as a record holds it (`edleak-bpf report FILE`), replacing any of its
+  // pid; and the processes not watched. A replay classifies the restored series again.
+  void restore(WatchedProcess process);
+  void restore_unwatched(std::uint64_t unwatched) { unwatched_ = unwatched; }
+
   const WatchedProcess* find(std::uint32_t pid) const;
   const std::unordered_map<std::uint32_t, WatchedProcess>& processes() const { return processes_; }
   std::size_t zoomed() const;

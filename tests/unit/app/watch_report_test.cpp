@@ -84,6 +84,27 @@ TEST(AddHeapWatch, RendersAsHeapLinesAndJson) {
   EXPECT_THAT(json.str(), HasSubstr(R"("heap":{"bytes":132120576,"leak_factor":{)"));
 }
 
+// A zoomed process whose heap grew since its window began by more than its traced stacks hold
+// gets the note (in the report of the live run and of its replay alike); an exited one does not.
+TEST(AddHeapWatch, ZoomedGrowthTheStacksDoNotHoldIsNoted) {
+  watch::HeapWatch w = sample_watch();  // pid 2 zoomed at t = 29 with 39 MiB
+  for (int i = 30; i < 35; ++i) {
+    std::vector<watch::HeapSample> s{{1, 10 * kMiB}, {2, 10 * kMiB + i * kMiB}, {3, 10 * kMiB}};
+    w.observe(i, s);
+  }
+  report::Report r = traced_report();
+  r.processes[0].outstanding_bytes = kMiB;
+  add_heap_watch(r, w, 40, 10, false, comm_of);
+  ASSERT_EQ(r.processes[0].pid, 2u);
+  ASSERT_EQ(r.processes[0].notes.size(), 1u);
+  EXPECT_THAT(r.processes[0].notes[0], HasSubstr("its heap grew 5.0 MiB while traced; the traced allocations hold "
+                                                 "1.0 MiB"));
+  report::Report exited = traced_report();
+  exited.processes[0].exited = true;
+  add_heap_watch(exited, w, 40, 10, false, comm_of);
+  EXPECT_TRUE(exited.processes[0].notes.empty());
+}
+
 TEST(UnexplainedGrowth, OnlyGrowthTheTracedCallsDoNotHoldIsNoted) {
   EXPECT_EQ(unexplained_growth(10 * kMiB, 8 * kMiB, kMiB), "");
   EXPECT_EQ(unexplained_growth(kMiB / 2, 0, kMiB), "");  // too small to say

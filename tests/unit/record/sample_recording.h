@@ -1,6 +1,7 @@
 #pragma once
 // A hand-built recording shared by the record and output tests: one process with a leaking
-// stack (an inlined frame, a stripped one) and a churning one.
+// stack (an inlined frame, a stripped one) and a churning one, and every field of the current
+// version.
 #include "record/recording.h"
 
 namespace edleak::record::test_data {
@@ -16,6 +17,33 @@ inline Recording sample_recording() {
   r.counters.unknown_frees = 3;
   r.command = {"./server", "--port", "80"};
   r.processes = {{1234, 0, "server", true}};
+  // Version 3: the rest of the process.
+  RecordedProcess& p = r.processes[0];
+  p.exec_ended = false;
+  p.named = true;
+  p.parent_pid = 1200;
+  p.command = "./server --port 80";
+  p.exit_status = 256;
+  p.ns_pid = 7;
+  p.cgroup = "/system.slice/server.service";
+  p.notes = {"a note"};
+  p.allocators = {{"jemalloc", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", false, "je_", true, "jemalloc (...)"}};
+  // Version 3: watch mode's heaps.
+  RecordedWatch& w = r.watch.emplace();
+  w.now_s = 20.25;
+  w.min_growth_bytes = 1 << 20;
+  w.unwatched = 2;
+  RecordedHeap heap;
+  heap.pid = 1234, heap.comm = "server", heap.bytes = 30 << 20;
+  for (int t = 1; t <= 20; ++t) heap.heap.points.push_back({double(t), double(t) * (1 << 20)});
+  for (int t = 1; t <= 20; ++t) heap.heap.lows.push_back(double(t) * (1 << 20) - (1 << 19));
+  heap.heap.min = 1 << 20, heap.heap.max = 20 << 20, heap.heap.samples_seen = 20, heap.heap.samples_per_point = 1;
+  heap.zoomed = true, heap.zoom_started_s = 10, heap.zoom_until_s = 130, heap.bytes_at_zoom = 10 << 20;
+  heap.zooms = 2, heap.cleared = 1, heap.note = "its allocator was traced for 2m: no leaking stack";
+  w.processes.push_back(heap);
+  RecordedHeap quiet;
+  quiet.pid = 99, quiet.incarnation = 3, quiet.comm = "quiet", quiet.bytes = 4096;
+  w.processes.push_back(quiet);
   r.build_ids["/usr/bin/server"] = "0123456789abcdef";
   r.counters.overwritten_blocks = 4;
   r.counters.lost_events = 5;
@@ -35,8 +63,17 @@ inline Recording sample_recording() {
 
   RecordedSite leak;
   leak.latest = {1234, 0xa, 2000, 20, 20, 0};
-  for (int t = 1; t <= 20; ++t) leak.points.push_back({double(t), 100.0 * t});
-  leak.min_bytes = 100, leak.max_bytes = 2000, leak.samples_seen = 20;
+  for (int t = 1; t <= 20; ++t) leak.bytes.points.push_back({double(t), 100.0 * t});
+  leak.bytes.min = 100, leak.bytes.max = 2000, leak.bytes.samples_seen = 20;
+  // Version 3: the lows, the resolution and the end samples, and the old blocks.
+  for (int t = 1; t <= 20; ++t) leak.bytes.lows.push_back(100.0 * t - 50);
+  leak.bytes.samples_per_point = 1;
+  leak.bytes.first = series::Point{1, 100};
+  leak.bytes.last = series::Point{20.5, 2050};
+  for (int t = 1; t <= 20; ++t) leak.old_blocks.points.push_back({double(t), t < 9 ? 0.0 : t - 8.0});
+  leak.old_blocks.min = 0, leak.old_blocks.max = 12, leak.old_blocks.samples_seen = 20;
+  leak.old_blocks.samples_per_point = 1;
+  leak.old_bytes = 1200;
   leak.stack_complete = true;
   for (int t = 1; t <= 20; ++t) leak.blocks.points.push_back({double(t), double(t)});
   leak.blocks.min = 1, leak.blocks.max = 20, leak.blocks.samples_seen = 20;
@@ -55,8 +92,9 @@ inline Recording sample_recording() {
 
   RecordedSite churn;
   churn.latest = {1234, 0xb, 4096, 1, 200, 199};
-  for (int t = 1; t <= 20; ++t) churn.points.push_back({double(t), 4096});
-  churn.min_bytes = churn.max_bytes = 4096, churn.samples_seen = 20;
+  for (int t = 1; t <= 20; ++t) churn.bytes.points.push_back({double(t), 4096});
+  churn.bytes.min = churn.bytes.max = 4096, churn.bytes.samples_seen = 20;
+  churn.mmap = true;
   for (int t = 1; t <= 20; ++t) churn.frees.points.push_back({double(t), 10.0 * t});
   churn.frees.min = 10, churn.frees.max = 200, churn.frees.samples_seen = 20;
   symbolize::Frame churn_site = main_frame;

@@ -1,5 +1,5 @@
-// The age ring decoded as the kernel fills it: a model of bpf/edleak.bpf.c's note_age() (one
-// slot per birth epoch, touched while the block is young) drives AgeDecoder reading by reading.
+// The age ring decoded as the kernel fills it: a model of bpf/edleak.bpf.c's note_age()
+// (kernel_site.h) drives AgeDecoder reading by reading.
 #include "sample/age_ring.h"
 
 #include <cstdint>
@@ -9,43 +9,10 @@
 #include <gtest/gtest.h>
 
 #include "sample/site_table.h"
+#include "kernel_site.h"
 
 namespace edleak::sample {
 namespace {
-
-// One site as the BPF side keeps it.
-struct KernelSite {
-  AgeRing ring;
-  std::int64_t bytes = 0, blocks = 0;
-  std::uint32_t epoch = 0;
-  struct Block {
-    std::uint32_t birth;
-    std::int64_t size;
-  };
-  void note(std::uint32_t birth, std::int64_t size, std::int32_t count) {
-    if (epoch - birth >= kAgeSlots) return;
-    ring.bytes[birth % kAgeSlots] += static_cast<std::uint64_t>(size);
-    ring.blocks[birth % kAgeSlots] += static_cast<std::uint32_t>(count);
-  }
-  Block alloc(std::int64_t size) {
-    bytes += size;
-    ++blocks;
-    note(epoch, size, 1);
-    return {epoch, size};
-  }
-  void free(const Block& b) {
-    bytes -= b.size;
-    --blocks;
-    note(b.birth, -b.size, -1);
-  }
-};
-
-// A reading: the site is read, then the next epoch begins (as Capture::snapshot does).
-OldHeld read(KernelSite& k, AgeDecoder& d) {
-  const OldHeld old = d.read(k.ring, k.epoch, k.bytes, k.blocks);
-  ++k.epoch;
-  return old;
-}
 
 TEST(AgeDecoder, KeptBlocksTurnOldAfterTheRingsWindow) {
   KernelSite k;
@@ -116,13 +83,7 @@ TEST(SiteTable, AppendsOldBlocksWhenTheSnapshotHasAges) {
     Snapshot snap;
     snap.t_s = r;
     snap.age_epoch = k.epoch;
-    SiteSample s;
-    s.tgid = 1;
-    s.stack_id = 7;
-    s.outstanding_bytes = k.bytes;
-    s.outstanding_blocks = k.blocks;
-    s.age = k.ring;
-    snap.sites.push_back(s);
+    snap.sites.push_back(k.sample(1, 7));
     table.ingest(snap);
     ++k.epoch;
   }

@@ -168,20 +168,47 @@ TEST(Series, LowsKeepTheLowestSampleBehindEachPoint) {
 namespace edleak::series {
 namespace {
 
-// A replayed series (record/) classifies as the live one: same points, same true extremes.
-TEST(SeriesRestored, KeepsPointsAndExtremes) {
+// A replayed series (record/) classifies as the live one: its whole state comes back (points,
+// lows, extremes, resolution, the first and latest samples), pending samples included in the
+// latest one.
+TEST(SeriesRestored, KeepsItsWholeState) {
   Series live(64);
-  for (int i = 0; i < 200; ++i) live.append(i, 10.0 * i + (i % 7));
-  Series back = Series::restored(64, live.points(), live.min_bytes(), live.max_bytes(), live.samples_seen());
+  for (int i = 0; i < 203; ++i) live.append(i, 10.0 * i + (i % 7) * 40.0);
+  ASSERT_GT(live.samples_seen(), live.samples_in_points());  // a bucket pending
+  Series back = Series::restored(64, live.state());
   ASSERT_EQ(back.size(), live.size());
   for (std::size_t i = 0; i < back.size(); ++i) {
     EXPECT_EQ(back.points()[i].t_s, live.points()[i].t_s);
     EXPECT_EQ(back.points()[i].bytes, live.points()[i].bytes);
+    EXPECT_EQ(back.lows()[i], live.lows()[i]);
+    EXPECT_LT(back.lows()[i], back.points()[i].bytes) << i;  // the lows are not the means
   }
   EXPECT_EQ(back.min_bytes(), live.min_bytes());
   EXPECT_EQ(back.max_bytes(), live.max_bytes());
-  EXPECT_EQ(back.samples_seen(), 200u);
-  EXPECT_TRUE(Series::restored(64, {}, 0, 0, 0).empty());
+  EXPECT_EQ(back.samples_seen(), 203u);
+  EXPECT_EQ(back.samples_per_point(), live.samples_per_point());
+  EXPECT_EQ(back.first().bytes, live.first().bytes);
+  EXPECT_EQ(back.last().t_s, 202);
+  EXPECT_EQ(back.last().bytes, live.last().bytes);
+  EXPECT_TRUE(Series::restored(64, {}).empty());
+  // Appending to a restored series keeps every invariant.
+  for (int i = 203; i < 400; ++i) back.append(i, 5.0 * i);
+  EXPECT_LE(back.size(), back.capacity());
+  EXPECT_EQ(back.lows().size(), back.size());
+}
+
+// What an older record does not know is taken from the points: each point its own low, the
+// resolution from the samples behind them, the end points for the first and latest samples.
+TEST(SeriesRestored, FillsWhatTheStateDoesNotKnow) {
+  SeriesState state;
+  for (int i = 0; i < 20; ++i) state.points.push_back({double(i), 3.0 * i});
+  state.min = 0, state.max = 57, state.samples_seen = 40;
+  const Series back = Series::restored(64, state);
+  ASSERT_EQ(back.lows().size(), 20u);
+  for (std::size_t i = 0; i < 20; ++i) EXPECT_EQ(back.lows()[i], back.points()[i].bytes);
+  EXPECT_EQ(back.samples_per_point(), 2u);
+  EXPECT_EQ(back.first().bytes, 0);
+  EXPECT_EQ(back.last().bytes, 57);
 }
 
 }  // namespace
