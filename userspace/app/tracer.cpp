@@ -460,6 +460,7 @@ class Tracer {
     auto snap = capture_->snapshot(std::chrono::duration<double>(Clock::now() - start_).count());
     if (!snap) return snap.error();
     table_.ingest(*snap);
+    make_room(snap->t_s);
     // New stacks, most outstanding bytes first: in all-process mode a busy machine brings more
     // than can be symbolized in an interval (each new compiler process: hundreds of stacks; a
     // zoomed compiler in watch mode: thousands), so there a tick spends at most kSymbolizeBudget
@@ -493,6 +494,38 @@ class Tracer {
     }
     tick_.symbolize_ms = ms_since(sampled, Clock::now());
     return {};
+  }
+
+  // Room in the kernel maps for every process (sample/room_policy.h): empty idle sites evicted,
+  // then shares. Right after the snapshot, so that what is evicted is what the policy saw.
+  void make_room(double t_s) {
+    sample::RoomLimits limits;
+    limits.site_capacity = capture_->site_capacity();
+    limits.block_capacity = capture_->block_capacity();
+    if (!sample::room_needed(capture_->site_count(), capture_->live_block_count(), limits, capture_->caps_in_force()))
+      return;
+    const sample::RoomPlan plan = sample::plan_room(table_.site_uses(), limits);
+    std::vector<sample::SiteUse> evicted = plan.evict_idle;
+    evicted.insert(evicted.end(), plan.evict_over_share.begin(), plan.evict_over_share.end());
+    if (!evicted.empty()) {
+      auto stacks = capture_->evict_sites(evicted);
+      if (!stacks) {
+        log::warn("{}", stacks.error().message);
+        return;
+      }
+      std::map<ProcessKey, std::vector<std::uint64_t>> by_process;
+      for (const auto& site : evicted) {
+        by_process[site.process].push_back(site.stack_id);
+        symbolized_.erase({site.process, site.stack_id});  // symbolized again if it comes back
+      }
+      for (const auto& [key, ids] : by_process) table_.retire(key, ids, t_s);
+      table_.forget_stacks(*stacks);
+    }
+    if (auto r = capture_->set_caps(plan.site_capped, plan.block_capped); !r) log::warn("{}", r.error().message);
+    log::verbose("room: {} idle sites evicted, {} over their process's share (of {} sites); {} processes at their "
+                 "share of the sites map ({}), {} at their share of the blocks map ({})",
+                 plan.evict_idle.size(), plan.evict_over_share.size(), limits.site_capacity, plan.site_capped.size(),
+                 plan.site_share, plan.block_capped.size(), plan.block_share);
   }
 
   // A named process that exited before its exit event could be asked for (between being found
