@@ -109,12 +109,6 @@ edleak_unwind_mode unwind_mode(cli::UnwindMode mode) {
   return EDLEAK_UNWIND_AUTO;
 }
 
-struct SiteKeyHash {
-  std::size_t operator()(const std::pair<ProcessKey, std::uint64_t>& p) const {
-    return sample::ProcessKeyHash()(p.first) * 31 + std::hash<std::uint64_t>()(p.second);
-  }
-};
-
 // What the run traces and how its probes are placed.
 enum class Scope {
   command,   // -- CMD (and its tree unless --no-follow)
@@ -460,7 +454,9 @@ class Tracer {
     auto snap = capture_->snapshot(std::chrono::duration<double>(Clock::now() - start_).count());
     if (!snap) return snap.error();
     table_.ingest(*snap);
+    const auto ingested = Clock::now();
     make_room(snap->t_s);
+    tick_.room_ms = ms_since(ingested, Clock::now());
     // New stacks, most outstanding bytes first: in all-process mode a busy machine brings more
     // than can be symbolized in an interval (each new compiler process: hundreds of stacks; a
     // zoomed compiler in watch mode: thousands), so there a tick spends at most kSymbolizeBudget
@@ -470,7 +466,7 @@ class Tracer {
     std::vector<std::pair<bool, const sample::SiteSample*>> fresh;  // (live, site)
     for (const auto& site : snap->sites) {
       const ProcessKey key(site.tgid, site.incarnation);
-      if (symbolized_.count({key, site.stack_id})) continue;
+      if (auto it = symbolized_.find(key); it != symbolized_.end() && it->second.count(site.stack_id)) continue;
       const auto* record = processes_.find(key);
       fresh.emplace_back(!(record && record->ended), &site);
     }
@@ -487,7 +483,7 @@ class Tracer {
       ++tick_.symbolized;
       --tick_.deferred;
       const ProcessKey key(site->tgid, site->incarnation);
-      symbolized_.insert({key, site->stack_id});
+      symbolized_[key].insert(site->stack_id);
       auto& record = processes_.on_seen(key);
       if (record.command.empty() && !record.ended) read_identity(record);  // first seen allocating
       (void)stack_of(key, site->stack_id);
@@ -514,10 +510,8 @@ class Tracer {
         return;
       }
       std::map<ProcessKey, std::vector<std::uint64_t>> by_process;
-      for (const auto& site : evicted) {
-        by_process[site.process].push_back(site.stack_id);
-        symbolized_.erase({site.process, site.stack_id});  // symbolized again if it comes back
-      }
+      // (They stay in symbolized_: a stack that comes back is not symbolized again.)
+      for (const auto& site : evicted) by_process[site.process].push_back(site.stack_id);
       for (const auto& [key, ids] : by_process) table_.retire(key, ids, t_s);
       table_.forget_stacks(*stacks);
     }
@@ -562,9 +556,9 @@ class Tracer {
                  processes_.untracked_parents());
     // The tick's cost: what a busy machine makes the loop spend (kept under the interval).
     log::verbose("tick: sample {:.1f} ms, symbolize {:.1f} ms ({} new stacks, {} left for later), report {:.1f} ms, "
-                 "forget {:.1f} ms ({} histories)",
+                 "forget {:.1f} ms ({} histories); of the sample, making room {:.1f} ms",
                  tick_.sample_ms, tick_.symbolize_ms, tick_.symbolized, tick_.deferred, tick_.report_ms,
-                 tick_.forget_ms, tick_.forgotten);
+                 tick_.forget_ms, tick_.forgotten, tick_.room_ms);
   }
 
   void report(double interval_s, bool final) {
@@ -940,9 +934,7 @@ class Tracer {
       last_refresh_.erase(pid);
       deferred_refreshes_.erase(pid);
     }
-    std::set<ProcessKey> gone_set(gone.begin(), gone.end());
-    for (auto it = symbolized_.begin(); it != symbolized_.end();)
-      it = gone_set.count(it->first) ? symbolized_.erase(it) : std::next(it);
+    for (const ProcessKey& key : gone) symbolized_.erase(key);
   }
 
   struct ExecCheck {
@@ -953,6 +945,7 @@ class Tracer {
   // Where the last tick's time went (-v).
   struct TickTimes {
     double sample_ms = 0, symbolize_ms = 0, report_ms = 0, forget_ms = 0;
+    double room_ms = 0;  // part of sample_ms: making room in the maps (make_room)
     std::size_t symbolized = 0, deferred = 0, forgotten = 0;
   };
   static double ms_since(Clock::time_point from, Clock::time_point to) {
@@ -983,7 +976,9 @@ class Tracer {
   sample::SiteTable table_;
   symbolize::Symbolizer symbolizer_;
   ProcessInfos infos_;
-  std::unordered_set<std::pair<ProcessKey, std::uint64_t>, SiteKeyHash> symbolized_;
+  // The stacks of each history already symbolized (or handed to the symbolizer): by history, so
+  // that forgetting a history costs its own entries, not a walk of every history's.
+  std::unordered_map<ProcessKey, std::unordered_set<std::uint64_t>, sample::ProcessKeyHash> symbolized_;
   // What each named process or command allocates with (by pid: its histories share it).
   std::unordered_map<std::uint32_t, std::vector<report::AllocatorInfo>> allocators_;
   Scans scans_{options_};

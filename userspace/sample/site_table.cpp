@@ -21,6 +21,9 @@ Site& SiteTable::find_or_add(ProcessSites& process, const SiteSample& sample) {
     site.bytes.append(r->second.t_s, 0);
     site.blocks.append(r->second.t_s, 0);
     site.frees.append(r->second.t_s, static_cast<double>(site.base_frees));
+    --process.retired_totals.stacks;
+    process.retired_totals.allocs -= r->second.allocs;
+    process.retired_totals.frees -= r->second.frees;
     process.retired.erase(r);
   }
   return site;
@@ -87,6 +90,9 @@ void SiteTable::retire(const ProcessKey& key, const std::vector<std::uint64_t>& 
   for (const Site& site : process.sites) {
     if (!going.count(site.stack_id)) continue;
     process.retired[site.stack_id] = Retired{site.latest.total_allocs, site.latest.total_frees, t_s};
+    ++process.retired_totals.stacks;
+    process.retired_totals.allocs += site.latest.total_allocs;
+    process.retired_totals.frees += site.latest.total_frees;
     const bool holding = site.latest.outstanding_blocks > 0 || site.latest.outstanding_bytes > 0;
     for (RoomCounts* room : {&process.room, &room_totals_}) {
       if (!holding) {
@@ -120,14 +126,8 @@ const RoomCounts* SiteTable::room_of(const ProcessKey& key) const {
 }
 
 RetiredTotals SiteTable::retired_of(const ProcessKey& key) const {
-  RetiredTotals out;
-  if (auto it = processes_.find(key); it != processes_.end())
-    for (const auto& [id, r] : it->second.retired) {
-      ++out.stacks;
-      out.allocs += r.allocs;
-      out.frees += r.frees;
-    }
-  return out;
+  auto it = processes_.find(key);
+  return it == processes_.end() ? RetiredTotals{} : it->second.retired_totals;
 }
 
 void SiteTable::restore(Site site, const StackRecord& stack) {

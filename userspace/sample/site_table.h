@@ -118,6 +118,7 @@ class SiteTable {
     std::vector<Site> sites;
     std::unordered_map<std::uint64_t, std::uint32_t> index;  // stack id -> position in sites
     std::unordered_map<std::uint64_t, Retired> retired;      // evicted, not back: by stack id
+    RetiredTotals retired_totals;                            // their sums
     RoomCounts room;
   };
   Site& find_or_add(ProcessSites& process, const SiteSample& sample);
