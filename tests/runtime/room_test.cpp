@@ -1,7 +1,8 @@
 // Live tests of room in the kernel maps (userspace/sample/room_policy.h): one process with
 // thousands of stacks (stack_spray, as a C++ compiler) fills a small sites map, and a second
-// process started after it still gets its leak reported, with its site and exact counts; what
-// the first lost to make room is counted in its section and in the stats.
+// process started after it still gets its leak reported, with its site and exact counts (the same
+// when one process holds the blocks map); what the first lost to make room is counted in its
+// section and in the stats.
 #include <string>
 #include <vector>
 
@@ -55,6 +56,30 @@ void expect_the_leak_reported_exactly(const RunResult& r) {
   EXPECT_EQ((*leaker)["outstanding_bytes"], 60000) << brief(r);
   EXPECT_EQ(children[0]["room"]["refused_site_allocs"], 0);
   EXPECT_EQ(children[0]["room"]["evicted_holding"], 0);
+}
+
+// The blocks map of 8,192 entries: the spray keeps 8,000 blocks (one a stack) over 1.5 s, the
+// leaking child starts 2 s in.
+TEST(Room, AProcessHoldingTheBlocksMapGivesUpBlocksAndTheNextOnesLeakIsStillReported) {
+  EDLEAK_REQUIRE_LIVE();
+  auto argv = std::vector<std::string>{tracer_path(), "-v", "-i", "200ms", "--format", "json", "-a", "--top", "5",
+                                       "--max-allocs", "8192", "--", "sh", "-c",
+                                       fmt::format("{} 8000 1500 3000 keep & sleep 2; {} 60 20; wait",
+                                                   testprog("stack_spray"), testprog("leaky_child"))};
+  RunResult r = run(argv, std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << brief(r);
+  expect_the_leak_reported_exactly(r);
+  auto spray = ended_sections_of(r, "stack_spray");
+  ASSERT_FALSE(spray.empty()) << brief(r);
+  const json& room = spray.back()["room"];
+  EXPECT_GT(room["evicted_holding"].get<std::uint64_t>(), 0u) << brief(r);
+  const json& stats = final_report(r)["stats"];
+  EXPECT_EQ(stats["lost_allocs"], 0) << brief(r);
+  EXPECT_EQ(stats["refused_block_allocs"], room["refused_block_allocs"]) << brief(r);
+  // Every allocation of the spray is in its counts or refused.
+  EXPECT_GE(spray.back()["total_allocs"].get<std::uint64_t>() + room["refused_block_allocs"].get<std::uint64_t>(),
+            8000u)
+      << brief(r);
 }
 
 TEST(Room, AProcessHoldingEveryStackIsCappedAndTheNextOnesLeakIsStillReported) {

@@ -503,6 +503,13 @@ class Tracer {
     const sample::RoomPlan plan = sample::plan_room(table_.site_uses(), limits);
     std::vector<sample::SiteUse> evicted = plan.evict_idle;
     evicted.insert(evicted.end(), plan.evict_over_share.begin(), plan.evict_over_share.end());
+    evicted.insert(evicted.end(), plan.evict_for_blocks.begin(), plan.evict_for_blocks.end());
+    std::uint64_t blocks_deleted = 0;
+    if (!plan.evict_for_blocks.empty()) {
+      auto deleted = capture_->delete_blocks_of(plan.evict_for_blocks);
+      if (!deleted) log::warn("{}", deleted.error().message);
+      else blocks_deleted = *deleted;
+    }
     if (!evicted.empty()) {
       auto stacks = capture_->evict_sites(evicted);
       if (!stacks) {
@@ -516,10 +523,12 @@ class Tracer {
       table_.forget_stacks(*stacks);
     }
     if (auto r = capture_->set_caps(plan.site_capped, plan.block_capped); !r) log::warn("{}", r.error().message);
-    log::verbose("room: {} idle sites evicted, {} over their process's share (of {} sites); {} processes at their "
-                 "share of the sites map ({}), {} at their share of the blocks map ({})",
-                 plan.evict_idle.size(), plan.evict_over_share.size(), limits.site_capacity, plan.site_capped.size(),
-                 plan.site_share, plan.block_capped.size(), plan.block_share);
+    log::verbose("room: {} idle sites evicted, {} over their process's share (of {} sites), {} with {} blocks over "
+                 "a share of the blocks map; {} processes at their share of the sites map ({}), {} at their share "
+                 "of the blocks map ({})",
+                 plan.evict_idle.size(), plan.evict_over_share.size(), limits.site_capacity,
+                 plan.evict_for_blocks.size(), blocks_deleted, plan.site_capped.size(), plan.site_share,
+                 plan.block_capped.size(), plan.block_share);
   }
 
   // A named process that exited before its exit event could be asked for (between being found

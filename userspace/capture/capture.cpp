@@ -822,6 +822,23 @@ Result<std::vector<std::uint64_t>> Capture::evict_sites(const std::vector<sample
   return impl_->delete_unnamed_stacks(stacks);
 }
 
+Result<std::uint64_t> Capture::delete_blocks_of(const std::vector<sample::SiteUse>& sites) {
+  std::map<sample::ProcessKey, std::unordered_set<std::uint64_t>> stacks;
+  for (const auto& s : sites) stacks[s.process].insert(s.stack_id);
+  std::uint64_t deleted = 0;
+  for (const auto& [process, ids] : stacks) {
+    // One pass of the lister (or batch lookups) a history: a few histories at most, the biggest.
+    auto blocks = live_blocks(process);
+    if (!blocks) return blocks.error();
+    std::vector<edleak_block_key> keys;
+    for (const auto& b : *blocks)
+      if (ids.count(b.stack_id)) keys.push_back({process.pid, process.incarnation, b.addr});
+    if (auto r = delete_keys(impl_->skel->maps.blocks, keys); !r) return r.error();
+    deleted += keys.size();
+  }
+  return deleted;
+}
+
 Result<void> Capture::Impl::set_caps(bpf_map* map, std::set<sample::ProcessKey>& current,
                                      const std::vector<sample::ProcessKey>& wanted,
                                      std::uint64_t sample::Refusals::*field) {

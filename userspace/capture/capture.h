@@ -105,6 +105,10 @@ class Capture {
   // other site has (returned: they leave the caller's tables too). A site holding blocks leaves
   // them in the blocks map: their frees are counted as orphan frees, credited to no site.
   Result<std::vector<std::uint64_t>> evict_sites(const std::vector<sample::SiteUse>& sites);
+  // Deletes the live blocks these sites (of the last snapshot) count from the blocks map, before
+  // they are evicted: room in the blocks map. Returns how many went. Their frees are then frees
+  // of blocks not seen allocated (unknown_frees).
+  Result<std::uint64_t> delete_blocks_of(const std::vector<sample::SiteUse>& sites);
   // The process histories that get no new site, and those that get no new block, from now on
   // (each refusal counted, per history in Snapshot::refusals); the caps of any other are lifted.
   Result<void> set_caps(const std::vector<sample::ProcessKey>& site_capped,

@@ -84,7 +84,10 @@ RoomPlan plan_room(const std::vector<SiteUse>& sites, const RoomLimits& limits) 
             return sites[a].outstanding_bytes < sites[b].outstanding_bytes;
           return sites[a].idle_samples > sites[b].idle_samples;
         });
-        for (std::size_t j = 0; j < list.size() - plan.site_share; ++j) plan.evict_over_share.push_back(sites[list[j]]);
+        for (std::size_t j = 0; j < list.size() - plan.site_share; ++j) {
+          evicted[list[j]] = true;
+          plan.evict_over_share.push_back(sites[list[j]]);
+        }
       }
   }
 
@@ -100,6 +103,26 @@ RoomPlan plan_room(const std::vector<SiteUse>& sites, const RoomLimits& limits) 
   if (live > low_blocks) {
     plan.block_share = fair_share(values_of(blocks), low_blocks, limits.min_block_share);
     plan.block_capped = at_or_over(blocks, plan.block_share);
+  }
+  // Above the high mark, the processes over their share give up sites with their blocks, the
+  // sites holding the fewest bytes first, until they are down to it.
+  const auto high_blocks = static_cast<std::uint64_t>(std::llround(limits.high * static_cast<double>(limits.block_capacity)));
+  if (live > high_blocks) {
+    std::map<ProcessKey, std::vector<std::size_t>> of;
+    for (std::size_t i = 0; i < sites.size(); ++i)
+      if (!evicted[i] && sites[i].outstanding_blocks > 0 && blocks[sites[i].process] > plan.block_share)
+        of[sites[i].process].push_back(i);
+    for (auto& [process, list] : of) {
+      std::stable_sort(list.begin(), list.end(), [&](std::size_t a, std::size_t b) {
+        return sites[a].outstanding_bytes < sites[b].outstanding_bytes;
+      });
+      std::uint64_t held = blocks[process];
+      for (std::size_t i : list) {
+        if (held <= plan.block_share) break;
+        plan.evict_for_blocks.push_back(sites[i]);
+        held -= static_cast<std::uint64_t>(sites[i].outstanding_blocks);
+      }
+    }
   }
   return plan;
 }

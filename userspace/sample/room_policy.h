@@ -14,7 +14,9 @@
 //      the map is still nearly full, loses its sites beyond the share, those holding the fewest
 //      bytes first (evicted with their blocks: their frees are then counted as orphans);
 //   3. the blocks map likewise: a process at or over its share of the live blocks gets no new
-//      block (refused, counted) until it frees below it.
+//      block (refused, counted) until it frees below it; while the map is above its high mark, a
+//      process over its share loses sites (the fewest bytes first) with their blocks, deleted
+//      from the map, down to its share.
 // Pure: fed what the site table holds, returns what to do; the tracer applies it.
 #include <cstddef>
 #include <cstdint>
@@ -52,12 +54,15 @@ struct RoomLimits {
 struct RoomPlan {
   std::vector<SiteUse> evict_idle;        // empty and idle: counts kept
   std::vector<SiteUse> evict_over_share;  // of processes over their share, with their blocks
+  // Of processes over their share of the blocks map: evicted, and their blocks deleted.
+  std::vector<SiteUse> evict_for_blocks;
   std::vector<ProcessKey> site_capped;    // at or over their share of the sites map
   std::vector<ProcessKey> block_capped;   // at or over their share of the blocks map
   std::size_t site_share = 0;             // 0: no share in force
   std::uint64_t block_share = 0;
   bool empty() const {
-    return evict_idle.empty() && evict_over_share.empty() && site_capped.empty() && block_capped.empty();
+    return evict_idle.empty() && evict_over_share.empty() && evict_for_blocks.empty() && site_capped.empty() &&
+           block_capped.empty();
   }
 };
 

@@ -116,6 +116,28 @@ TEST(RoomPolicy, ProcessesOverTheirShareOfTheBlocksMapGetNoNewBlock) {
   EXPECT_THAT(plan.site_capped, IsEmpty());
 }
 
+// A process holding nearly the whole blocks map (a replay of a big record, say): above the high
+// mark it gives up its sites holding the fewest bytes, with their blocks, down to its share.
+TEST(RoomPolicy, AboveTheHighMarkAProcessOverItsBlocksShareGivesUpSitesWithTheirBlocks) {
+  std::vector<SiteUse> sites;
+  for (std::uint64_t i = 0; i < 10; ++i)
+    sites.push_back({ProcessKey(100), i, static_cast<std::int64_t>((i + 1) << 20), 95'000, 0});  // 950,000 blocks
+  sites.push_back({ProcessKey(1), 99, 1 << 20, 1'000, 0});
+  const RoomLimits l = limits(1000, 1'000'000);
+  const RoomPlan plan = plan_room(sites, l);
+  ASSERT_EQ(plan.block_share, 699'000u);
+  // 950,000 - 3 x 95,000 = 665,000 <= the share: its three smallest sites go.
+  ASSERT_EQ(plan.evict_for_blocks.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(plan.evict_for_blocks[i].process, ProcessKey(100));
+    EXPECT_EQ(plan.evict_for_blocks[i].stack_id, i);
+  }
+  // Between the marks: capped only.
+  sites[0].outstanding_blocks = sites[1].outstanding_blocks = 10'000;  // 780,000 + 1,000
+  EXPECT_TRUE(plan_room(sites, l).evict_for_blocks.empty());
+  EXPECT_THAT(plan_room(sites, l).block_capped, ElementsAre(ProcessKey(100)));
+}
+
 TEST(RoomPolicy, CapsAreLiftedOnceTheMapIsBackBelowTheLowMark) {
   std::vector<SiteUse> sites;
   add(sites, 100, 300, 64, 5);
