@@ -37,16 +37,6 @@ std::string brief(const RunResult& r) {
   return out + r.err.substr(r.err.size() > 4000 ? r.err.size() - 4000 : 0);
 }
 
-// A sites map of 2,048 entries; the spray brings 6,000 stacks over 3 s and keeps their blocks,
-// the leaking child starts 1.5 s in, when the spray alone has filled the map.
-RunResult run_beside_spray(const std::string& spray_mode) {
-  auto argv = std::vector<std::string>{tracer_path(), "-v", "-i", "200ms", "--format", "json", "-a", "--top", "5",
-                                       "--max-stacks", "2048", "--", "sh", "-c",
-                                       fmt::format("{} 6000 3000 2000 {} & sleep 1.5; {} 60 20; wait",
-                                                   testprog("stack_spray"), spray_mode, testprog("leaky_child"))};
-  return run(argv, std::chrono::seconds(60));
-}
-
 void expect_the_leak_reported_exactly(const RunResult& r) {
   auto children = ended_sections_of(r, "leaky_child");
   ASSERT_EQ(children.size(), 1u) << brief(r);
@@ -58,70 +48,80 @@ void expect_the_leak_reported_exactly(const RunResult& r) {
   EXPECT_EQ(children[0]["room"]["evicted_holding"], 0);
 }
 
-// The blocks map of 8,192 entries: the spray keeps 8,000 blocks (one a stack) over 1.5 s, the
-// leaking child starts 2 s in.
+struct SprayRun {
+  RunResult r;
+  json spray;  // its last section
+  json stats;  // of the final report
+};
+
+// `stack_spray SPRAY_ARGS` under the tracer with a small map (`map_option` 2048 or 8192), and
+// the leaking child started `delay` after it, when the spray alone has filled the map: the
+// child's leak is reported exactly, whatever the spray lost.
+void run_spray_beside_a_leak(const std::string& map_option, const std::string& spray_args, const std::string& delay,
+                             SprayRun& out) {
+  out.r = run({tracer_path(), "-v", "-i", "200ms", "--format", "json", "-a", "--top", "5", map_option,
+               map_option == "--max-stacks" ? "2048" : "8192", "--", "sh", "-c",
+               fmt::format("{} {} & sleep {}; {} 60 20; wait", testprog("stack_spray"), spray_args, delay,
+                           testprog("leaky_child"))},
+              std::chrono::seconds(60));
+  ASSERT_EQ(out.r.exit_code, 0) << brief(out.r);
+  expect_the_leak_reported_exactly(out.r);
+  auto spray = ended_sections_of(out.r, "stack_spray");
+  ASSERT_FALSE(spray.empty()) << brief(out.r);
+  out.spray = spray.back();
+  out.stats = final_report(out.r)["stats"];
+}
+
+// The spray keeps 8,000 blocks (one a stack) over 1.5 s against a blocks map of 8,192.
 TEST(Room, AProcessHoldingTheBlocksMapGivesUpBlocksAndTheNextOnesLeakIsStillReported) {
   EDLEAK_REQUIRE_LIVE();
-  auto argv = std::vector<std::string>{tracer_path(), "-v", "-i", "200ms", "--format", "json", "-a", "--top", "5",
-                                       "--max-allocs", "8192", "--", "sh", "-c",
-                                       fmt::format("{} 8000 1500 3000 keep & sleep 2; {} 60 20; wait",
-                                                   testprog("stack_spray"), testprog("leaky_child"))};
-  RunResult r = run(argv, std::chrono::seconds(60));
-  ASSERT_EQ(r.exit_code, 0) << brief(r);
-  expect_the_leak_reported_exactly(r);
-  auto spray = ended_sections_of(r, "stack_spray");
-  ASSERT_FALSE(spray.empty()) << brief(r);
-  const json& room = spray.back()["room"];
-  EXPECT_GT(room["evicted_holding"].get<std::uint64_t>(), 0u) << brief(r);
-  const json& stats = final_report(r)["stats"];
-  EXPECT_EQ(stats["lost_allocs"], 0) << brief(r);
-  EXPECT_EQ(stats["refused_block_allocs"], room["refused_block_allocs"]) << brief(r);
+  SprayRun s;
+  run_spray_beside_a_leak("--max-allocs", "8000 1500 3000 keep", "2", s);
+  if (HasFatalFailure()) return;
+  const json& room = s.spray["room"];
+  EXPECT_GT(room["evicted_holding"].get<std::uint64_t>(), 0u) << brief(s.r);
+  EXPECT_EQ(s.stats["lost_allocs"], 0) << brief(s.r);
+  EXPECT_EQ(s.stats["refused_block_allocs"], room["refused_block_allocs"]) << brief(s.r);
   // Every allocation of the spray is in its counts or refused.
-  EXPECT_GE(spray.back()["total_allocs"].get<std::uint64_t>() + room["refused_block_allocs"].get<std::uint64_t>(),
-            8000u)
-      << brief(r);
+  EXPECT_GE(s.spray["total_allocs"].get<std::uint64_t>() + room["refused_block_allocs"].get<std::uint64_t>(), 8000u)
+      << brief(s.r);
 }
 
+// The spray brings 6,000 stacks over 3 s and keeps their blocks, against a sites map of 2,048.
 TEST(Room, AProcessHoldingEveryStackIsCappedAndTheNextOnesLeakIsStillReported) {
   EDLEAK_REQUIRE_LIVE();
-  RunResult r = run_beside_spray("keep");
-  ASSERT_EQ(r.exit_code, 0) << brief(r);
-  expect_the_leak_reported_exactly(r);
-  auto spray = ended_sections_of(r, "stack_spray");
-  ASSERT_FALSE(spray.empty()) << brief(r);
-  const json& room = spray.back()["room"];
+  SprayRun s;
+  run_spray_beside_a_leak("--max-stacks", "6000 3000 2000 keep", "1.5", s);
+  if (HasFatalFailure()) return;
+  const json& room = s.spray["room"];
   // Over its share: new stacks refused, or its sites beyond the share evicted with their blocks.
   EXPECT_GT(room["refused_site_allocs"].get<std::uint64_t>() + room["evicted_holding"].get<std::uint64_t>(), 0u)
-      << brief(r);
-  const json& stats = final_report(r)["stats"];
-  EXPECT_EQ(stats["refused_site_allocs"], room["refused_site_allocs"]) << brief(r);
-  EXPECT_EQ(stats["evicted_holding_sites"], room["evicted_holding"]) << brief(r);
+      << brief(s.r);
+  EXPECT_EQ(s.stats["refused_site_allocs"], room["refused_site_allocs"]) << brief(s.r);
+  EXPECT_EQ(s.stats["evicted_holding_sites"], room["evicted_holding"]) << brief(s.r);
   // Every allocation of the spray is in its counts or in a counter of what was not recorded.
-  const std::uint64_t accounted = spray.back()["total_allocs"].get<std::uint64_t>() +
-                                  stats["refused_site_allocs"].get<std::uint64_t>() +
-                                  stats["lost_sites"].get<std::uint64_t>();
-  EXPECT_GE(accounted, 6000u) << brief(r);
+  EXPECT_GE(s.spray["total_allocs"].get<std::uint64_t>() + s.stats["refused_site_allocs"].get<std::uint64_t>() +
+                s.stats["lost_sites"].get<std::uint64_t>(),
+            6000u)
+      << brief(s.r);
 }
 
+// The same 6,000 stacks, each block freed at once.
 TEST(Room, EmptyIdleSitesAreEvictedWithTheirCountsKept) {
   EDLEAK_REQUIRE_LIVE();
-  RunResult r = run_beside_spray("free");
-  ASSERT_EQ(r.exit_code, 0) << brief(r);
-  expect_the_leak_reported_exactly(r);
-  auto spray = ended_sections_of(r, "stack_spray");
-  ASSERT_FALSE(spray.empty()) << brief(r);
-  const json& s = spray.back();
-  EXPECT_GT(s["room"]["evicted_idle"].get<std::uint64_t>(), 1000u) << brief(r);
+  SprayRun s;
+  run_spray_beside_a_leak("--max-stacks", "6000 3000 2000 free", "1.5", s);
+  if (HasFatalFailure()) return;
+  EXPECT_GT(s.spray["room"]["evicted_idle"].get<std::uint64_t>(), 1000u) << brief(s.r);
   // Its 6,000 blocks, allocated and freed, are all in its totals (the evicted sites' counts stay)
   // or refused: 2,000 new stacks a second against a map of 2,048 is more than eviction keeps up
   // with, so between ticks it is at its share (the map's other users keep theirs).
-  const std::uint64_t allocs = s["total_allocs"].get<std::uint64_t>();
-  EXPECT_GE(allocs + s["room"]["refused_site_allocs"].get<std::uint64_t>(), 6000u) << brief(r);
-  EXPECT_GE(allocs, 4000u) << brief(r);
-  EXPECT_LE(allocs - s["total_frees"].get<std::uint64_t>(), 10u) << brief(r);  // it frees what it sprays
-  const json& stats = final_report(r)["stats"];
-  EXPECT_EQ(stats["lost_sites"], 0) << brief(r);
-  EXPECT_EQ(stats["orphan_frees"], 0) << brief(r);
+  const std::uint64_t allocs = s.spray["total_allocs"].get<std::uint64_t>();
+  EXPECT_GE(allocs + s.spray["room"]["refused_site_allocs"].get<std::uint64_t>(), 6000u) << brief(s.r);
+  EXPECT_GE(allocs, 4000u) << brief(s.r);
+  EXPECT_LE(allocs - s.spray["total_frees"].get<std::uint64_t>(), 10u) << brief(s.r);  // it frees what it sprays
+  EXPECT_EQ(s.stats["lost_sites"], 0) << brief(s.r);
+  EXPECT_EQ(s.stats["orphan_frees"], 0) << brief(s.r);
 }
 
 }  // namespace
