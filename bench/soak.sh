@@ -75,6 +75,13 @@ def rss(l): return int(re.search(r"rss\s+(\d+) kB", l).group(1))
 def hist(l): return int(re.search(r"(\d+) process histories", l).group(1))
 early, last = states[len(states) // 5], states[-1]
 print(f"soak: rss {rss(early)} kB at a fifth of the run, {rss(last)} kB at the end; histories {hist(last)} at the end")
+# The kernel sites map over the run (the tracer's own tables follow it): how often it was full.
+ksites = sorted(int(re.search(r"kernel: (\d+) sites", l).group(1)) for l in states)
+capacity = int(os.environ.get("SOAK_MAX_STACKS", "65536"))
+print(f"soak: kernel sites over {len(ksites)} ticks: median {ksites[len(ksites) // 2]}, max {ksites[-1]} of {capacity}; "
+      f"ticks with the map full: {sum(1 for k in ksites if k >= capacity)}; rss max {max(rss(l) for l in states)} kB")
+room = [l for l in open(f"{work}/tracer.log") if "room:" in l and "idle sites evicted" in l]
+if room: print(f"soak: {len(room)} ticks made room; the last: {room[-1].split('room: ', 1)[1].strip()}")
 # SOAK_STRICT=0 (the CI run): what holds today must hold (nothing lost, tables that follow the
 # live processes); what does not yet on a shared machine (every leaking process's final section,
 # flat RSS: see BENCHMARKS.md) is printed, not failed.

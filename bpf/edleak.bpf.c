@@ -100,6 +100,34 @@ struct {
 	__type(value, struct edleak_stack);
 } stacks SEC(".maps");
 
+/* Processes over their share of the sites map / the blocks map (edleak_abi.h, edleak_caps): set
+ * by userspace, the value counts the allocations refused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EDLEAK_MAX_CAPS);
+	__type(key, struct edleak_history);
+	__type(value, __u64);
+} site_caps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EDLEAK_MAX_CAPS);
+	__type(key, struct edleak_history);
+	__type(value, __u64);
+} block_caps SEC(".maps");
+
+/* Which of site_caps and block_caps hold any entry (EDLEAK_CAPS_*), set by userspace. */
+volatile __u32 caps_active = 0;
+
+/* Site serials are numbered per CPU (count << 10 | cpu), as histories are (see
+ * history_counters): they need only differ between the sites of one (process, stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} site_serials SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EDLEAK_CTR_COUNT);
@@ -770,14 +798,14 @@ static __always_inline __u64 capture_stack(struct pt_regs *ctx, __u32 tgid)
 
 /* Stores the frames capture_stack() left in this CPU's scratch under their id, unless another
  * process or CPU stored the same stack first. */
-static __always_inline void store_stack(__u64 stack_id)
+static __always_inline bool store_stack(__u64 stack_id)
 {
 	__u32 zero = 0;
 	struct stack_scratch *scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
 	long err;
 
 	if (!scratch || bpf_map_lookup_elem(&stacks, &stack_id))
-		return;
+		return false;
 	/* Stored frames end at the first 0: clear what an earlier, deeper capture left (here, on
 	 * new stacks only, rather than on every allocation). */
 	for (__u32 i = 1; i < EDLEAK_MAX_FRAMES; i++) {
@@ -788,6 +816,7 @@ static __always_inline void store_stack(__u64 stack_id)
 	err = bpf_map_update_elem(&stacks, &stack_id, &scratch->stack, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: another CPU stored it first */)
 		count(EDLEAK_CTR_STACK_ERRORS);
+	return err == 0;
 }
 
 /* ---- accounting ------------------------------------------------------------------------ */
@@ -798,11 +827,41 @@ static __always_inline struct edleak_site *site_of(__u32 tgid, __u32 incarnation
 	struct edleak_site_key key = { .tgid = tgid, .incarnation = incarnation, .stack_id = stack_id };
 	struct edleak_site *site = bpf_map_lookup_elem(&sites, &key);
 	struct edleak_site zero = {};
+	__u32 first = 0, *serial;
 
 	if (site || !create)
 		return site;
+	serial = bpf_map_lookup_elem(&site_serials, &first);
+	if (!serial)
+		return NULL;
+	*serial += 1;
+	zero.serial = *serial << 10 | (bpf_get_smp_processor_id() & 1023);
 	bpf_map_update_elem(&sites, &key, &zero, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&sites, &key);
+}
+
+/* The site that counted a block (or a mapping) whose site had serial `serial`: NULL when that
+ * site was evicted since, even if the same (process, stack) has a new one, which did not count
+ * the block. */
+static __always_inline struct edleak_site *site_that_counted(__u32 tgid, __u32 incarnation, __u64 stack_id,
+							     __u32 serial)
+{
+	struct edleak_site *site = site_of(tgid, incarnation, stack_id, false);
+
+	return site && site->serial == serial ? site : NULL;
+}
+
+/* When the process history is in a caps map (over its share): the refusal counted, true. */
+static __always_inline bool refused(void *caps, __u32 tgid, __u32 incarnation, __u32 counter)
+{
+	struct edleak_history key = { .tgid = tgid, .incarnation = incarnation };
+	__u64 *refusals = bpf_map_lookup_elem(caps, &key);
+
+	if (!refusals)
+		return false;
+	__sync_fetch_and_add(refusals, 1);
+	count(counter);
+	return true;
 }
 
 /* A change of (bytes, blocks) to live blocks born in epoch `birth`, noted in the site's age ring
@@ -825,13 +884,15 @@ static __always_inline void note_age(struct edleak_site *site, __u32 birth, __s6
 /* Credits the release of a block to the stack that allocated it. */
 static __always_inline void release_block(__u32 tgid, __u32 incarnation, const struct edleak_block *block)
 {
-	struct edleak_site *site = site_of(tgid, incarnation, block->stack_id, false);
+	struct edleak_site *site = site_that_counted(tgid, incarnation, block->stack_id, block->site_serial);
 
-	if (site) {
-		__sync_fetch_and_add(&site->outstanding_bytes, -(__s64)block->size);
-		__sync_fetch_and_add(&site->total_frees, 1);
-		note_age(site, block->birth, -(__s64)block->size, -1);
+	if (!site) {
+		count(EDLEAK_CTR_ORPHAN_FREES);
+		return;
 	}
+	__sync_fetch_and_add(&site->outstanding_bytes, -(__s64)block->size);
+	__sync_fetch_and_add(&site->total_frees, 1);
+	note_age(site, block->birth, -(__s64)block->size, -1);
 }
 
 /* Records a new live block under the current stack. The block goes in first: a block the
@@ -842,12 +903,20 @@ static __always_inline struct edleak_site *site_for_capture(__u32 tgid, __u32 in
 {
 	/* A known site implies a stored stack: the stacks map is only touched for new sites. */
 	struct edleak_site *site = site_of(tgid, incarnation, stack_id, false);
+	bool stored;
 
 	if (!site) {
-		store_stack(stack_id);
+		if ((caps_active & EDLEAK_CAPS_SITES) &&
+		    refused(&site_caps, tgid, incarnation, EDLEAK_CTR_REFUSED_SITE_ALLOCS))
+			return NULL;
+		stored = store_stack(stack_id);
 		site = site_of(tgid, incarnation, stack_id, true);
-		if (!site)
+		if (!site) {
 			count(EDLEAK_CTR_LOST_SITES);
+			/* No site will ever name these frames: they would hold a stacks entry for good. */
+			if (stored)
+				bpf_map_delete_elem(&stacks, &stack_id);
+		}
 	}
 	return site;
 }
@@ -861,10 +930,15 @@ static __always_inline void record_block(struct pt_regs *ctx, __u32 tgid, __u32 
 	struct edleak_site *site;
 	long err;
 
+	/* Before the walk: a refused block costs no unwinding. */
+	if ((caps_active & EDLEAK_CAPS_BLOCKS) &&
+	    refused(&block_caps, tgid, incarnation, EDLEAK_CTR_REFUSED_BLOCK_ALLOCS))
+		return;
 	block.stack_id = capture_stack(ctx, tgid);
 	site = site_for_capture(tgid, incarnation, block.stack_id);
 	if (!site)
 		return;
+	block.site_serial = site->serial;
 	err = bpf_map_update_elem(&blocks, &key, &block, BPF_NOEXIST);
 	if (err == -17 /* EEXIST */) {
 		/* The allocator handed out a live block again: its free was missed (a free through an
@@ -1147,7 +1221,7 @@ static __always_inline void resize_block(__u32 tgid, struct thread_state *state,
 	block = bpf_map_lookup_elem(&blocks, &key);
 	if (!block)
 		return;
-	site = site_of(tgid, state->incarnation, block->stack_id, false);
+	site = site_that_counted(tgid, state->incarnation, block->stack_id, block->site_serial);
 	if (site) {
 		__sync_fetch_and_add(&site->outstanding_bytes, (__s64)new_size - (__s64)block->size);
 		note_age(site, block->birth, (__s64)new_size - (__s64)block->size, 0);
@@ -1419,10 +1493,13 @@ static __always_inline void note_mapping_call(__u32 op, __u64 addr, __u64 len, _
 static __always_inline void credit_unmapped(__u32 tgid, __u32 incarnation, const struct edleak_mmap_region *m,
 					    __u64 bytes, bool whole)
 {
-	struct edleak_site *site = site_of(tgid, incarnation, m->stack_id, false);
+	struct edleak_site *site = site_that_counted(tgid, incarnation, m->stack_id, m->site_serial);
 
-	if (!site)
+	if (!site) {
+		if (whole)
+			count(EDLEAK_CTR_ORPHAN_FREES);
 		return;
+	}
 	__sync_fetch_and_add(&site->outstanding_bytes, -(__s64)bytes);
 	if (whole)
 		__sync_fetch_and_add(&site->total_frees, 1);
@@ -1475,9 +1552,10 @@ static long unmap_step(__u32 index, void *ctx)
 		r->regions[region_index(last)].end = m->end;
 		r->regions[region_index(last)].stack_id = m->stack_id;
 		r->regions[region_index(last)].birth = m->birth;
+		r->regions[region_index(last)].site_serial = m->site_serial;
 		r->count = last + 1;
 		m->end = w->start;
-		site = site_of(w->tgid, w->incarnation, m->stack_id, false);
+		site = site_that_counted(w->tgid, w->incarnation, m->stack_id, m->site_serial);
 		if (site) {
 			__sync_fetch_and_add(&site->total_allocs, 1);
 			note_age(site, m->birth, 0, 1);
@@ -1596,6 +1674,7 @@ static __always_inline void record_mapping(__u32 tgid, __u64 start, __u64 len)
 	r->regions[region_index(n)].end = start + size;
 	r->regions[region_index(n)].stack_id = stack_id;
 	r->regions[region_index(n)].birth = age_epoch;
+	r->regions[region_index(n)].site_serial = site->serial;
 	r->count = n + 1;
 	__sync_fetch_and_add(&site->outstanding_bytes, size);
 	__sync_fetch_and_add(&site->total_allocs, 1);
@@ -1621,7 +1700,7 @@ static long remap_step(__u32 index, void *ctx)
 	m = &w->r->regions[region_index(index)];
 	if (m->start != w->old)
 		return 0;
-	site = site_of(w->tgid, w->incarnation, m->stack_id, false);
+	site = site_that_counted(w->tgid, w->incarnation, m->stack_id, m->site_serial);
 	if (site) {
 		__sync_fetch_and_add(&site->outstanding_bytes, (__s64)w->new_size - (__s64)(m->end - m->start));
 		note_age(site, m->birth, (__s64)w->new_size - (__s64)(m->end - m->start), 0);

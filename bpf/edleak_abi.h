@@ -107,9 +107,9 @@ struct edleak_block_key {
 
 struct edleak_block {
 	__u64 size;
-	__u64 stack_id; /* hash of the frames, key of the stacks map */
-	__u32 birth;    /* the age epoch it was allocated in (see edleak_site) */
-	__u32 pad;
+	__u64 stack_id;    /* hash of the frames, key of the stacks map */
+	__u32 birth;       /* the age epoch it was allocated in (see edleak_site) */
+	__u32 site_serial; /* edleak_site.serial of the site it was counted in */
 };
 
 /* Per (process, stack) aggregates: updated atomically by every thread of the process. */
@@ -131,11 +131,17 @@ struct edleak_site_key {
  * a block grows old (userspace/sample/age_ring.h decodes it). */
 #define EDLEAK_AGE_SLOTS 8
 
+/* Userspace evicts sites to make room when the map is nearly full (userspace/sample/room_policy.h):
+ * an empty one, whose counts it keeps, or one of a process over its share of the map, with its
+ * blocks. Each site is numbered at creation (`serial`) and each block notes the number of the
+ * site it was counted in, so that the free of a block whose site was evicted (and perhaps created
+ * again since) is never credited to a site that did not count it (EDLEAK_CTR_ORPHAN_FREES). */
 struct edleak_site {
 	__s64 outstanding_bytes;
 	__u64 total_allocs; /* outstanding blocks = total_allocs - total_frees */
 	__u64 total_frees;
-	__u64 pad;
+	__u32 serial;       /* nonzero, different for each site created */
+	__u32 pad;
 	__u64 young_bytes[EDLEAK_AGE_SLOTS];  /* wrapping sums (two's complement) */
 	__u32 young_blocks[EDLEAK_AGE_SLOTS];
 };
@@ -155,8 +161,8 @@ struct edleak_mmap_region {
 	__u64 start;
 	__u64 end;
 	__u64 stack_id; /* site (tgid, stack_id) whose outstanding bytes hold end - start */
-	__u32 birth;    /* age epoch of the mmap (see edleak_site) */
-	__u32 pad;
+	__u32 birth;       /* age epoch of the mmap (see edleak_site) */
+	__u32 site_serial; /* of the site that counted it (see edleak_site) */
 };
 
 struct edleak_mmap_regions {
@@ -185,8 +191,25 @@ enum edleak_counter {
 	EDLEAK_CTR_OVERWRITTEN_BLOCKS, /* a block recorded at the address of a live one (its free
 					* was missed): the old one is credited to its stack */
 	EDLEAK_CTR_LOST_EVENTS,       /* process events ring buffer full: an event dropped */
+	EDLEAK_CTR_REFUSED_SITE_ALLOCS,  /* allocation not recorded: a new stack of a process over
+					  * its share of the sites map (site_caps) */
+	EDLEAK_CTR_REFUSED_BLOCK_ALLOCS, /* allocation not recorded: a process over its share of
+					  * the blocks map (block_caps) */
+	EDLEAK_CTR_ORPHAN_FREES,      /* free (or unmap) of a block whose site was evicted while
+				       * it was live: not credited to any site */
 	EDLEAK_CTR_COUNT,
 };
+
+/* Shares of the maps (userspace/sample/room_policy.h): processes over their share of the sites
+ * map get no new site (site_caps), those over their share of the blocks map no new block
+ * (block_caps); both keyed by struct edleak_history, the value counts the allocations refused.
+ * The global caps_active (EDLEAK_CAPS_*) says which of them hold any, so that a run without caps
+ * never looks them up. */
+enum edleak_caps {
+	EDLEAK_CAPS_SITES = 1,
+	EDLEAK_CAPS_BLOCKS = 2,
+};
+#define EDLEAK_MAX_CAPS 4096
 
 /* ---- process events (process_events ring buffer) ------------------------------------------ */
 

@@ -17,6 +17,9 @@ report::Stats to_report_stats(const sample::Counters& c) {
   s.failed_allocs = c.failed_allocs;
   s.overwritten_blocks = c.overwritten_blocks;
   s.lost_events = c.lost_events;
+  s.refused_site_allocs = c.refused_site_allocs;
+  s.refused_block_allocs = c.refused_block_allocs;
+  s.orphan_frees = c.orphan_frees;
   return s;
 }
 
@@ -74,6 +77,8 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
   out.final = context.final;
   out.all_stacks = context.all_stacks;
   out.stats = to_report_stats(table.counters());
+  out.stats.evicted_idle_sites = table.room_totals().evicted_idle;
+  out.stats.evicted_holding_sites = table.room_totals().evicted_holding;
 
   // Every process with sites, and every process the caller knows of (a named process may have
   // no site yet); see ReportContext::list_quiet_processes for those without leakers.
@@ -178,6 +183,21 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       proc.leakers.push_back(std::move(leaker));
     }
     add_churn(proc, churn, key, resolve, context);
+    // Stacks whose kernel site was evicted (sample/room_policy.h) and has not come back: their
+    // counts stay in the process's, and they count with the churning stacks (most were evicted
+    // empty: they freed what they allocated).
+    const sample::RetiredTotals retired = table.retired_of(key);
+    proc.total_allocs += retired.allocs;
+    proc.total_frees += retired.frees;
+    proc.churn_stacks += retired.stacks;
+    proc.churn_allocs_per_s += static_cast<double>(retired.allocs) / (context.elapsed_s > 0 ? context.elapsed_s : 1);
+    if (const sample::RoomCounts* room = table.room_of(key)) {
+      proc.room.evicted_idle = room->evicted_idle;
+      proc.room.evicted_holding = room->evicted_holding;
+      proc.room.evicted_holding_bytes = room->evicted_holding_bytes;
+      proc.room.refused_site_allocs = room->refused_site_allocs;
+      proc.room.refused_block_allocs = room->refused_block_allocs;
+    }
     if (proc.leakers.empty() && !(named && context.list_quiet_processes)) continue;
     out.processes.push_back(std::move(proc));
   }

@@ -109,12 +109,6 @@ edleak_unwind_mode unwind_mode(cli::UnwindMode mode) {
   return EDLEAK_UNWIND_AUTO;
 }
 
-struct SiteKeyHash {
-  std::size_t operator()(const std::pair<ProcessKey, std::uint64_t>& p) const {
-    return sample::ProcessKeyHash()(p.first) * 31 + std::hash<std::uint64_t>()(p.second);
-  }
-};
-
 // What the run traces and how its probes are placed.
 enum class Scope {
   command,   // -- CMD (and its tree unless --no-follow)
@@ -461,6 +455,9 @@ class Tracer {
     auto snap = capture_->snapshot(std::chrono::duration<double>(Clock::now() - start_).count());
     if (!snap) return snap.error();
     table_.ingest(*snap);
+    const auto ingested = Clock::now();
+    make_room(snap->t_s);
+    tick_.room_ms = ms_since(ingested, Clock::now());
     // New stacks, most outstanding bytes first: in all-process mode a busy machine brings more
     // than can be symbolized in an interval (each new compiler process: hundreds of stacks; a
     // zoomed compiler in watch mode: thousands), so there a tick spends at most kSymbolizeBudget
@@ -470,7 +467,7 @@ class Tracer {
     std::vector<std::pair<bool, const sample::SiteSample*>> fresh;  // (live, site)
     for (const auto& site : snap->sites) {
       const ProcessKey key(site.tgid, site.incarnation);
-      if (symbolized_.count({key, site.stack_id})) continue;
+      if (auto it = symbolized_.find(key); it != symbolized_.end() && it->second.count(site.stack_id)) continue;
       const auto* record = processes_.find(key);
       fresh.emplace_back(!(record && record->ended), &site);
     }
@@ -487,13 +484,52 @@ class Tracer {
       ++tick_.symbolized;
       --tick_.deferred;
       const ProcessKey key(site->tgid, site->incarnation);
-      symbolized_.insert({key, site->stack_id});
+      symbolized_[key].insert(site->stack_id);
       auto& record = processes_.on_seen(key);
       if (record.command.empty() && !record.ended) read_identity(record);  // first seen allocating
       (void)stack_of(key, site->stack_id);
     }
     tick_.symbolize_ms = ms_since(sampled, Clock::now());
     return {};
+  }
+
+  // Room in the kernel maps for every process (sample/room_policy.h): empty idle sites evicted,
+  // then shares. Right after the snapshot, so that what is evicted is what the policy saw.
+  void make_room(double t_s) {
+    sample::RoomLimits limits;
+    limits.site_capacity = capture_->site_capacity();
+    limits.block_capacity = capture_->block_capacity();
+    if (!sample::room_needed(capture_->site_count(), capture_->live_block_count(), limits, capture_->caps_in_force()))
+      return;
+    const sample::RoomPlan plan = sample::plan_room(table_.site_uses(), limits);
+    std::vector<sample::SiteUse> evicted = plan.evict_idle;
+    evicted.insert(evicted.end(), plan.evict_over_share.begin(), plan.evict_over_share.end());
+    evicted.insert(evicted.end(), plan.evict_for_blocks.begin(), plan.evict_for_blocks.end());
+    std::uint64_t blocks_deleted = 0;
+    if (!plan.evict_for_blocks.empty()) {
+      auto deleted = capture_->delete_blocks_of(plan.evict_for_blocks);
+      if (!deleted) log::warn("{}", deleted.error().message);
+      else blocks_deleted = *deleted;
+    }
+    if (!evicted.empty()) {
+      auto stacks = capture_->evict_sites(evicted);
+      if (!stacks) {
+        log::warn("{}", stacks.error().message);
+        return;
+      }
+      std::map<ProcessKey, std::vector<std::uint64_t>> by_process;
+      // (They stay in symbolized_: a stack that comes back is not symbolized again.)
+      for (const auto& site : evicted) by_process[site.process].push_back(site.stack_id);
+      for (const auto& [key, ids] : by_process) table_.retire(key, ids, t_s);
+      table_.forget_stacks(*stacks);
+    }
+    if (auto r = capture_->set_caps(plan.site_capped, plan.block_capped); !r) log::warn("{}", r.error().message);
+    log::verbose("room: {} idle sites evicted, {} over their process's share (of {} sites), {} with {} blocks over "
+                 "a share of the blocks map; {} processes at their share of the sites map ({}), {} at their share "
+                 "of the blocks map ({})",
+                 plan.evict_idle.size(), plan.evict_over_share.size(), limits.site_capacity,
+                 plan.evict_for_blocks.size(), blocks_deleted, plan.site_capped.size(), plan.site_share,
+                 plan.block_capped.size(), plan.block_share);
   }
 
   // A named process that exited before its exit event could be asked for (between being found
@@ -530,9 +566,9 @@ class Tracer {
                  processes_.untracked_parents());
     // The tick's cost: what a busy machine makes the loop spend (kept under the interval).
     log::verbose("tick: sample {:.1f} ms, symbolize {:.1f} ms ({} new stacks, {} left for later), report {:.1f} ms, "
-                 "forget {:.1f} ms ({} histories)",
+                 "forget {:.1f} ms ({} histories); of the sample, making room {:.1f} ms",
                  tick_.sample_ms, tick_.symbolize_ms, tick_.symbolized, tick_.deferred, tick_.report_ms,
-                 tick_.forget_ms, tick_.forgotten);
+                 tick_.forget_ms, tick_.forgotten, tick_.room_ms);
   }
 
   void report(double interval_s, bool final) {
@@ -916,9 +952,7 @@ class Tracer {
       last_refresh_.erase(pid);
       deferred_refreshes_.erase(pid);
     }
-    std::set<ProcessKey> gone_set(gone.begin(), gone.end());
-    for (auto it = symbolized_.begin(); it != symbolized_.end();)
-      it = gone_set.count(it->first) ? symbolized_.erase(it) : std::next(it);
+    for (const ProcessKey& key : gone) symbolized_.erase(key);
   }
 
   struct ExecCheck {
@@ -929,6 +963,7 @@ class Tracer {
   // Where the last tick's time went (-v).
   struct TickTimes {
     double sample_ms = 0, symbolize_ms = 0, report_ms = 0, forget_ms = 0;
+    double room_ms = 0;  // part of sample_ms: making room in the maps (make_room)
     std::size_t symbolized = 0, deferred = 0, forgotten = 0;
   };
   static double ms_since(Clock::time_point from, Clock::time_point to) {
@@ -959,7 +994,9 @@ class Tracer {
   sample::SiteTable table_;
   symbolize::Symbolizer symbolizer_;
   ProcessInfos infos_;
-  std::unordered_set<std::pair<ProcessKey, std::uint64_t>, SiteKeyHash> symbolized_;
+  // The stacks of each history already symbolized (or handed to the symbolizer): by history, so
+  // that forgetting a history costs its own entries, not a walk of every history's.
+  std::unordered_map<ProcessKey, std::unordered_set<std::uint64_t>, sample::ProcessKeyHash> symbolized_;
   // What each named process or command allocates with (by pid: its histories share it).
   std::unordered_map<std::uint32_t, std::vector<report::AllocatorInfo>> allocators_;
   Scans scans_{options_};

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <unordered_map>
 #include <unordered_set>
+#include <map>
+#include <set>
 
 #include "capture/batch_read.h"
 #include "edleak_bpf.skel.h"
@@ -243,6 +245,38 @@ struct Capture::Impl {
   bool iter_keys_failed = false;
   std::uint64_t live_blocks_seen = 0;  // outstanding blocks of every process at the last snapshot
   std::uint32_t age_epoch = 1;  // the current one (bpf/edleak_abi.h, edleak_site); 0: none
+  // Process histories in site_caps / block_caps now, and what each history refused while capped
+  // before (a cap's counter goes with its entry when the cap is lifted).
+  std::set<sample::ProcessKey> site_capped, block_capped;
+  std::map<sample::ProcessKey, sample::Refusals> refusals_before;
+
+  // Drops the entries of the last snapshot's sites that `gone` says are no longer in the map.
+  template <typename Gone>
+  void drop_site_entries(Gone&& gone) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < site_keys.size(); ++i) {
+      if (gone(site_keys[i])) continue;
+      site_keys[kept] = site_keys[i];
+      site_values[kept] = site_values[i];
+      ++kept;
+    }
+    site_keys.resize(kept);
+    site_values.resize(kept);
+  }
+  // Deletes those of `candidates` that no site left (of the last snapshot) names from the stacks
+  // map; returns them. A site created since, by another history with one of these stacks, loses
+  // its frames (as it would between a read and the deletes; rare: a fork shares its parent's
+  // stacks, and its parent still has them).
+  Result<std::vector<std::uint64_t>> delete_unnamed_stacks(const std::unordered_set<std::uint64_t>& candidates);
+  // Makes `map` (site_caps or block_caps) hold exactly `wanted`; what a lifted cap had counted goes
+  // to refusals_before.
+  Result<void> set_caps(bpf_map* map, std::set<sample::ProcessKey>& current, const std::vector<sample::ProcessKey>& wanted,
+                        std::uint64_t sample::Refusals::*field);
+  void forget_caps(const std::vector<sample::ProcessKey>& gone);
+  void update_caps_active() {
+    const std::uint32_t active = (site_capped.empty() ? 0 : EDLEAK_CAPS_SITES) | (block_capped.empty() ? 0 : EDLEAK_CAPS_BLOCKS);
+    __atomic_store_n(&skel->bss->caps_active, active, __ATOMIC_SEQ_CST);
+  }
 
   Result<std::vector<LiveBlock>> blocks_by_iterator(const sample::ProcessKey& process);
   Result<std::vector<LiveBlock>> blocks_by_batch(const sample::ProcessKey& process);
@@ -526,6 +560,25 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   ctr.state_errors = totals[EDLEAK_CTR_STATE_ERRORS];
   ctr.overwritten_blocks = totals[EDLEAK_CTR_OVERWRITTEN_BLOCKS];
   ctr.lost_events = totals[EDLEAK_CTR_LOST_EVENTS];
+  ctr.refused_site_allocs = totals[EDLEAK_CTR_REFUSED_SITE_ALLOCS];
+  ctr.refused_block_allocs = totals[EDLEAK_CTR_REFUSED_BLOCK_ALLOCS];
+  ctr.orphan_frees = totals[EDLEAK_CTR_ORPHAN_FREES];
+
+  // Each capped history's refusals: those of its caps lifted before, and its caps' counters now.
+  std::map<sample::ProcessKey, sample::Refusals> refusals = impl_->refusals_before;
+  auto add_live = [&](bpf_map* map, const std::set<sample::ProcessKey>& capped, std::uint64_t sample::Refusals::*field) {
+    for (const auto& key : capped) {
+      const edleak_history h{key.pid, key.incarnation};
+      std::uint64_t n = 0;
+      if (bpf_map_lookup_elem(bpf_map__fd(map), &h, &n) != 0) continue;
+      auto& r = refusals[key];
+      r.process = key;
+      r.*field += n;
+    }
+  };
+  add_live(skel->maps.site_caps, impl_->site_capped, &sample::Refusals::site_allocs);
+  add_live(skel->maps.block_caps, impl_->block_capped, &sample::Refusals::block_allocs);
+  for (auto& [key, r] : refusals) snap.refusals.push_back(r);
   return snap;
 }
 
@@ -704,13 +757,9 @@ Result<std::vector<std::uint64_t>> Capture::forget_processes(const std::vector<s
   const auto& values = impl_->site_values;
   std::vector<edleak_site_key> doomed_sites;
   ProcessSet holders;
-  std::unordered_set<std::uint64_t> kept_stacks;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const sample::ProcessKey key(keys[i].tgid, keys[i].incarnation);
-    if (!gone.count(key)) {
-      kept_stacks.insert(keys[i].stack_id);
-      continue;
-    }
+    if (!gone.count(key)) continue;
     doomed_sites.push_back(keys[i]);
     if (values[i].total_allocs > values[i].total_frees) holders.insert(key);
   }
@@ -727,15 +776,122 @@ Result<std::vector<std::uint64_t>> Capture::forget_processes(const std::vector<s
   // Direct mappings are kept per process (not per history).
   for (const auto& key : processes) bpf_map_delete_elem(bpf_map__fd(maps.mmap_regions), &key.pid);
   if (auto r = delete_keys(maps.sites, doomed_sites); !r) return r.error();
+  impl_->forget_caps(processes);
   std::unordered_set<std::uint64_t> doomed_stacks;
-  for (const auto& k : doomed_sites)
-    if (!kept_stacks.count(k.stack_id)) doomed_stacks.insert(k.stack_id);
+  for (const auto& k : doomed_sites) doomed_stacks.insert(k.stack_id);
+  impl_->drop_site_entries(
+      [&](const edleak_site_key& k) { return gone.count(sample::ProcessKey(k.tgid, k.incarnation)) > 0; });
   // A stack stays while a site of another history has it (a forked child shares its parent's).
-  std::vector<std::uint64_t> stacks(doomed_stacks.begin(), doomed_stacks.end());
-  if (auto r = delete_keys(maps.stacks, stacks); !r) return r.error();
-  for (std::uint64_t id : stacks) impl_->known_stacks.erase(id);
+  return impl_->delete_unnamed_stacks(doomed_stacks);
+}
+
+Result<std::vector<std::uint64_t>> Capture::Impl::delete_unnamed_stacks(const std::unordered_set<std::uint64_t>& candidates) {
+  std::unordered_set<std::uint64_t> named;
+  for (const auto& k : site_keys)
+    if (candidates.count(k.stack_id)) named.insert(k.stack_id);
+  std::vector<std::uint64_t> stacks;
+  for (std::uint64_t id : candidates)
+    if (!named.count(id)) stacks.push_back(id);
+  if (auto r = delete_keys(skel->maps.stacks, stacks); !r) return r.error();
+  for (std::uint64_t id : stacks) known_stacks.erase(id);
   return stacks;
 }
+
+Result<std::vector<std::uint64_t>> Capture::evict_sites(const std::vector<sample::SiteUse>& sites) {
+  if (sites.empty()) return std::vector<std::uint64_t>{};
+  std::vector<edleak_site_key> keys;
+  keys.reserve(sites.size());
+  std::unordered_set<std::uint64_t> stacks;
+  for (const auto& s : sites) {
+    keys.push_back({s.process.pid, s.process.incarnation, s.stack_id});
+    stacks.insert(s.stack_id);
+  }
+  if (auto r = delete_keys(impl_->skel->maps.sites, keys); !r) return r.error();
+  struct KeyHash {
+    std::size_t operator()(const edleak_site_key& k) const {
+      return std::hash<std::uint64_t>()(k.stack_id ^ (static_cast<std::uint64_t>(k.incarnation) << 32 | k.tgid));
+    }
+  };
+  struct KeyEq {
+    bool operator()(const edleak_site_key& a, const edleak_site_key& b) const {
+      return a.tgid == b.tgid && a.incarnation == b.incarnation && a.stack_id == b.stack_id;
+    }
+  };
+  std::unordered_set<edleak_site_key, KeyHash, KeyEq> evicted(keys.begin(), keys.end());
+  impl_->drop_site_entries([&](const edleak_site_key& k) { return evicted.count(k) > 0; });
+  return impl_->delete_unnamed_stacks(stacks);
+}
+
+Result<std::uint64_t> Capture::delete_blocks_of(const std::vector<sample::SiteUse>& sites) {
+  std::map<sample::ProcessKey, std::unordered_set<std::uint64_t>> stacks;
+  for (const auto& s : sites) stacks[s.process].insert(s.stack_id);
+  std::uint64_t deleted = 0;
+  for (const auto& [process, ids] : stacks) {
+    // One pass of the lister (or batch lookups) a history: a few histories at most, the biggest.
+    auto blocks = live_blocks(process);
+    if (!blocks) return blocks.error();
+    std::vector<edleak_block_key> keys;
+    for (const auto& b : *blocks)
+      if (ids.count(b.stack_id)) keys.push_back({process.pid, process.incarnation, b.addr});
+    if (auto r = delete_keys(impl_->skel->maps.blocks, keys); !r) return r.error();
+    deleted += keys.size();
+  }
+  return deleted;
+}
+
+Result<void> Capture::Impl::set_caps(bpf_map* map, std::set<sample::ProcessKey>& current,
+                                     const std::vector<sample::ProcessKey>& wanted,
+                                     std::uint64_t sample::Refusals::*field) {
+  std::set<sample::ProcessKey> want;
+  for (const auto& key : wanted)
+    if (want.size() < EDLEAK_MAX_CAPS) want.insert(key);  // the biggest users are few; the map holds 4096
+  const int fd = bpf_map__fd(map);
+  for (auto it = current.begin(); it != current.end();) {
+    if (want.count(*it)) {
+      ++it;
+      continue;
+    }
+    const edleak_history h{it->pid, it->incarnation};
+    std::uint64_t n = 0;
+    if (bpf_map_lookup_and_delete_elem(fd, &h, &n) == 0) {
+      auto& r = refusals_before[*it];
+      r.process = *it;
+      r.*field += n;
+    }
+    it = current.erase(it);
+  }
+  for (const auto& key : want) {
+    if (current.count(key)) continue;
+    const edleak_history h{key.pid, key.incarnation};
+    const std::uint64_t zero = 0;
+    if (bpf_map_update_elem(fd, &h, &zero, BPF_NOEXIST) != 0 && errno != EEXIST)
+      return make_error("cannot cap pid {} in the BPF map {}: {}", key.pid, bpf_map__name(map), errno_text(errno));
+    current.insert(key);
+  }
+  return {};
+}
+
+void Capture::Impl::forget_caps(const std::vector<sample::ProcessKey>& gone) {
+  for (const auto& key : gone) {
+    const edleak_history h{key.pid, key.incarnation};
+    if (site_capped.erase(key)) bpf_map_delete_elem(bpf_map__fd(skel->maps.site_caps), &h);
+    if (block_capped.erase(key)) bpf_map_delete_elem(bpf_map__fd(skel->maps.block_caps), &h);
+    refusals_before.erase(key);
+  }
+  update_caps_active();
+}
+
+Result<void> Capture::set_caps(const std::vector<sample::ProcessKey>& site_capped,
+                               const std::vector<sample::ProcessKey>& block_capped) {
+  auto r = impl_->set_caps(impl_->skel->maps.site_caps, impl_->site_capped, site_capped, &sample::Refusals::site_allocs);
+  if (r) r = impl_->set_caps(impl_->skel->maps.block_caps, impl_->block_capped, block_capped, &sample::Refusals::block_allocs);
+  impl_->update_caps_active();
+  return r;
+}
+
+bool Capture::caps_in_force() const { return !impl_->site_capped.empty() || !impl_->block_capped.empty(); }
+std::size_t Capture::site_capacity() const { return bpf_map__max_entries(impl_->skel->maps.sites); }
+std::uint64_t Capture::block_capacity() const { return bpf_map__max_entries(impl_->skel->maps.blocks); }
 
 std::uint32_t Capture::unwind_row_capacity() const {
   return bpf_map__max_entries(impl_->skel->maps.unwind_rows);

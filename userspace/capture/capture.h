@@ -11,6 +11,7 @@
 
 #include "edleak_abi.h"
 #include "probe/probe_plan.h"
+#include "sample/room_policy.h"
 #include "sample/snapshot.h"
 #include "util/result.h"
 
@@ -96,6 +97,23 @@ class Capture {
   // Forgets the blocks and aggregates of process histories that ended, and the frames of stacks
   // no other history has (returned: they leave the caller's tables too).
   Result<std::vector<std::uint64_t>> forget_processes(const std::vector<sample::ProcessKey>& processes);
+
+  // ---- room in the maps (sample/room_policy.h) ----
+  std::size_t site_capacity() const;
+  std::uint64_t block_capacity() const;
+  // Deletes these sites of the last snapshot from the sites map, and the frames of stacks no
+  // other site has (returned: they leave the caller's tables too). A site holding blocks leaves
+  // them in the blocks map: their frees are counted as orphan frees, credited to no site.
+  Result<std::vector<std::uint64_t>> evict_sites(const std::vector<sample::SiteUse>& sites);
+  // Deletes the live blocks these sites (of the last snapshot) count from the blocks map, before
+  // they are evicted: room in the blocks map. Returns how many went. Their frees are then frees
+  // of blocks not seen allocated (unknown_frees).
+  Result<std::uint64_t> delete_blocks_of(const std::vector<sample::SiteUse>& sites);
+  // The process histories that get no new site, and those that get no new block, from now on
+  // (each refusal counted, per history in Snapshot::refusals); the caps of any other are lifted.
+  Result<void> set_caps(const std::vector<sample::ProcessKey>& site_capped,
+                        const std::vector<sample::ProcessKey>& block_capped);
+  bool caps_in_force() const;
 
   // ---- unwinding (the maps behind unwind::UnwindRegistry) ----
   std::uint32_t unwind_row_capacity() const;

@@ -178,6 +178,11 @@ json to_json(const ProcessReport& process) {
       {"churn", churn_json(process)},
       {"scan", process.scan ? to_json(*process.scan) : json(nullptr)},
       {"heap", process.heap ? heap_json(*process.heap) : json(nullptr)},
+      {"room", json{{"evicted_idle", process.room.evicted_idle},
+                    {"evicted_holding", process.room.evicted_holding},
+                    {"evicted_holding_bytes", process.room.evicted_holding_bytes},
+                    {"refused_site_allocs", process.room.refused_site_allocs},
+                    {"refused_block_allocs", process.room.refused_block_allocs}}},
   };
 }
 
@@ -190,6 +195,11 @@ json to_json(const Stats& stats) {
       {"failed_allocs", stats.failed_allocs},
       {"overwritten_blocks", stats.overwritten_blocks},
       {"lost_events", stats.lost_events},
+      {"evicted_idle_sites", stats.evicted_idle_sites},
+      {"evicted_holding_sites", stats.evicted_holding_sites},
+      {"refused_site_allocs", stats.refused_site_allocs},
+      {"refused_block_allocs", stats.refused_block_allocs},
+      {"orphan_frees", stats.orphan_frees},
   };
 }
 

@@ -104,6 +104,15 @@ std::string metrics_text(const Report& report) {
       {{"edleak_unknown_frees_total", "counter", "Frees of blocks not seen allocated."}, report.stats.unknown_frees},
       {{"edleak_failed_allocs_total", "counter", "Allocations that returned NULL."}, report.stats.failed_allocs},
       {{"edleak_samples_total", "counter", "Samples of the capture maps."}, report.samples},
+      {{"edleak_evicted_sites_total", "counter", "Sites evicted from the kernel map to make room, empty (counts kept)."},
+       report.stats.evicted_idle_sites},
+      {{"edleak_evicted_holding_sites_total", "counter", "Sites evicted with live blocks (process over its share)."},
+       report.stats.evicted_holding_sites},
+      {{"edleak_refused_site_allocs_total", "counter", "Allocations of new stacks refused (process over its share of the sites map)."},
+       report.stats.refused_site_allocs},
+      {{"edleak_refused_block_allocs_total", "counter", "Allocations refused (process over its share of the blocks map)."},
+       report.stats.refused_block_allocs},
+      {{"edleak_orphan_frees_total", "counter", "Frees of blocks whose site had been evicted."}, report.stats.orphan_frees},
   };
   for (const auto& [family, value] : counters) {
     header(out, family);

@@ -12,6 +12,8 @@
 //   edleak_lost_allocs_total, edleak_lost_sites_total, edleak_stack_errors_total,
 //   edleak_unknown_frees_total, edleak_failed_allocs_total    counters of the capture
 //   edleak_samples_total                             counter
+//   edleak_evicted_sites_total, edleak_evicted_holding_sites_total, edleak_refused_site_allocs_total,
+//   edleak_refused_block_allocs_total, edleak_orphan_frees_total   making room in the maps
 //
 // Label cardinality is bounded whatever the traced programs do: at most kMaxProcesses processes
 // (the biggest leaks first) and kMaxStacksPerProcess stacks each, identified by their rank

@@ -96,6 +96,18 @@ struct HeapReport {
   bool zoom_ended = false;            // this section is the last of a window: the probes came off
 };
 
+// What making room in the capture's maps did to one process (userspace/sample/room_policy.h).
+struct RoomReport {
+  std::uint64_t evicted_idle = 0;     // empty idle stacks whose kernel entry was evicted (counts kept)
+  std::uint64_t evicted_holding = 0;  // stacks evicted with live blocks (over its share of the sites map)
+  std::uint64_t evicted_holding_bytes = 0;  // the bytes those blocks held (not counted since)
+  std::uint64_t refused_site_allocs = 0;    // allocations of new stacks refused (over its share)
+  std::uint64_t refused_block_allocs = 0;   // allocations refused (over its share of the blocks map)
+  bool any() const {
+    return evicted_idle || evicted_holding || refused_site_allocs || refused_block_allocs;
+  }
+};
+
 struct ProcessReport {
   std::uint32_t pid = 0;
   std::string comm;
@@ -124,6 +136,7 @@ struct ProcessReport {
   std::vector<Churner> churners;        // the busiest first; at most --top and 10
   std::optional<ScanSummary> scan;      // the last reachability scan, if any
   std::optional<HeapReport> heap;       // watch mode
+  RoomReport room;
 };
 
 // Watch mode: the processes watched, and how many of them are shown.
@@ -147,6 +160,14 @@ struct Stats {
   std::uint64_t failed_allocs = 0;  // allocator returned NULL (not an allocation)
   std::uint64_t overwritten_blocks = 0;  // a live block's address handed out again (free missed)
   std::uint64_t lost_events = 0;    // process events dropped (ring buffer full)
+  // Room in the maps (see RoomReport), for the whole run: sites evicted empty (their counts
+  // kept) or with live blocks; allocations refused to processes over their share of the sites
+  // map (a new stack) or of the blocks map; frees of blocks whose site had been evicted.
+  std::uint64_t evicted_idle_sites = 0;
+  std::uint64_t evicted_holding_sites = 0;
+  std::uint64_t refused_site_allocs = 0;
+  std::uint64_t refused_block_allocs = 0;
+  std::uint64_t orphan_frees = 0;
 };
 
 struct Report {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "classify/leak_factor.h"
 #include "report/format.h"
@@ -106,6 +107,20 @@ void write_process(std::ostream& out, const ProcessReport& process, std::uint64_
     out << "  command: " << printable(process.command.size() > 160 ? process.command.substr(0, 157) + "..." : process.command)
         << '\n';
   for (const std::string& note : process.notes) out << "  note: " << printable(note) << '\n';
+  if (process.room.any()) {
+    // The capture's maps were nearly full: what of this process was given up to make room.
+    const RoomReport& r = process.room;
+    std::vector<std::string> parts;
+    if (r.evicted_idle) parts.push_back(count_of(r.evicted_idle, "idle stack", "idle stacks") + " evicted (counts kept)");
+    if (r.evicted_holding)
+      parts.push_back(fmt::format("{} evicted holding {} (over its share of the sites map, not counted since)",
+                                  count_of(r.evicted_holding, "stack", "stacks"), format_bytes(r.evicted_holding_bytes)));
+    if (r.refused_site_allocs)
+      parts.push_back(count_of(r.refused_site_allocs, "alloc", "allocs") + " of new stacks refused (over its share of the sites map)");
+    if (r.refused_block_allocs)
+      parts.push_back(count_of(r.refused_block_allocs, "alloc", "allocs") + " refused (over its share of the blocks map)");
+    out << "  room: " << fmt::format("{}", fmt::join(parts, ", ")) << '\n';
+  }
   if (process.scan) write_scan(out, *process.scan);
   for (std::size_t i = 0; i < process.leakers.size(); ++i) write_leaker(out, i + 1, process.leakers[i]);
   if (process.unlisted > 0) out << fmt::format("  ... {} not shown (--top)\n", count_of(process.unlisted, "more stack", "more stacks"));
@@ -181,6 +196,14 @@ void write_stats(std::ostream& out, const Stats& stats) {
                      stats.stack_errors, stats.unknown_frees, stats.failed_allocs);
   if (stats.overwritten_blocks > 0) out << fmt::format("; blocks allocated over missed frees: {}", stats.overwritten_blocks);
   if (stats.lost_events > 0) out << fmt::format("; process events lost: {}", stats.lost_events);
+  // Making room in the maps (only when it happened): what was evicted, what was refused.
+  if (stats.evicted_idle_sites || stats.evicted_holding_sites || stats.refused_site_allocs ||
+      stats.refused_block_allocs || stats.orphan_frees)
+    out << fmt::format("; room: {} evicted, {} evicted holding blocks, allocs refused over a share: {} "
+                       "(new stacks), {} (blocks), frees of evicted stacks' blocks: {}",
+                       count_of(stats.evicted_idle_sites, "idle stack", "idle stacks"),
+                       count_of(stats.evicted_holding_sites, "stack", "stacks"),
+                       stats.refused_site_allocs, stats.refused_block_allocs, stats.orphan_frees);
   // Drops make the numbers above too low: say which limit to raise.
   if (stats.lost_allocs > 0) out << " (incomplete: raise --max-allocs)";
   if (stats.lost_sites > 0) out << " (incomplete: raise --max-stacks)";

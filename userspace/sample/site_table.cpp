@@ -1,16 +1,32 @@
 #include "sample/site_table.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace edleak::sample {
 
 Site& SiteTable::find_or_add(ProcessSites& process, const SiteSample& sample) {
   auto [it, inserted] = process.index.try_emplace(sample.stack_id, static_cast<std::uint32_t>(process.sites.size()));
-  if (inserted)
-    process.sites.push_back(Site{ProcessKey(sample.tgid, sample.incarnation), sample.stack_id, {},
-                                 series::Series(kSeriesCapacity), series::Series(kSeriesCapacity),
-                                 series::Series(kSeriesCapacity)});
-  return process.sites[it->second];
+  if (!inserted) return process.sites[it->second];
+  Site& site = process.sites.emplace_back(Site{ProcessKey(sample.tgid, sample.incarnation), sample.stack_id, {},
+                                               series::Series(kSeriesCapacity), series::Series(kSeriesCapacity),
+                                               series::Series(kSeriesCapacity)});
+  // A stack whose site was evicted, allocating again: it continues from where it was left, so
+  // that neither its counts nor its series start over as if it were new.
+  if (auto r = process.retired.find(sample.stack_id); r != process.retired.end()) {
+    site.base_allocs = r->second.allocs;
+    site.base_frees = r->second.frees;
+    site.latest.total_allocs = site.base_allocs;
+    site.latest.total_frees = site.base_frees;
+    site.bytes.append(r->second.t_s, 0);
+    site.blocks.append(r->second.t_s, 0);
+    site.frees.append(r->second.t_s, static_cast<double>(site.base_frees));
+    --process.retired_totals.stacks;
+    process.retired_totals.allocs -= r->second.allocs;
+    process.retired_totals.frees -= r->second.frees;
+    process.retired.erase(r);
+  }
+  return site;
 }
 
 void SiteTable::ingest(const Snapshot& snapshot) {
@@ -31,12 +47,18 @@ void SiteTable::ingest(const Snapshot& snapshot) {
       site = &find_or_add(process, s);
       added = added || process.sites.size() != before;
     }
+    const bool changed = site->latest.total_allocs != s.total_allocs + site->base_allocs ||
+                         site->latest.total_frees != s.total_frees + site->base_frees ||
+                         site->latest.outstanding_bytes != s.outstanding_bytes;
+    site->idle_samples = changed ? 0 : site->idle_samples + 1;
     site->latest = s;
+    site->latest.total_allocs += site->base_allocs;
+    site->latest.total_frees += site->base_frees;
     // Outstanding bytes cannot be negative; a transient negative value is a free racing the
     // read of a realloc in flight.
     site->bytes.append(snapshot.t_s, static_cast<double>(std::max<std::int64_t>(s.outstanding_bytes, 0)));
     site->blocks.append(snapshot.t_s, static_cast<double>(std::max<std::int64_t>(s.outstanding_blocks, 0)));
-    site->frees.append(snapshot.t_s, static_cast<double>(s.total_frees));
+    site->frees.append(snapshot.t_s, static_cast<double>(site->latest.total_frees));
     if (snapshot.age_epoch != 0) {
       const OldHeld old = site->age.read(s.age, snapshot.age_epoch, s.outstanding_bytes, s.outstanding_blocks);
       site->old_blocks.append(snapshot.t_s, static_cast<double>(old.blocks));
@@ -47,7 +69,65 @@ void SiteTable::ingest(const Snapshot& snapshot) {
   if (added) order.clear();
   previous_order_ = std::move(order);
   counters_ = snapshot.counters;
+  for (const Refusals& r : snapshot.refusals)
+    if (auto it = processes_.find(r.process); it != processes_.end()) {
+      it->second.room.refused_site_allocs = r.site_allocs;
+      it->second.room.refused_block_allocs = r.block_allocs;
+    }
+  room_totals_.refused_site_allocs = counters_.refused_site_allocs;
+  room_totals_.refused_block_allocs = counters_.refused_block_allocs;
   ++samples_;
+}
+
+void SiteTable::retire(const ProcessKey& key, const std::vector<std::uint64_t>& stack_ids, double t_s) {
+  auto it = processes_.find(key);
+  if (it == processes_.end()) return;
+  ProcessSites& process = it->second;
+  std::unordered_set<std::uint64_t> going;
+  for (std::uint64_t id : stack_ids)
+    if (process.index.count(id)) going.insert(id);
+  if (going.empty()) return;
+  for (const Site& site : process.sites) {
+    if (!going.count(site.stack_id)) continue;
+    process.retired[site.stack_id] = Retired{site.latest.total_allocs, site.latest.total_frees, t_s};
+    ++process.retired_totals.stacks;
+    process.retired_totals.allocs += site.latest.total_allocs;
+    process.retired_totals.frees += site.latest.total_frees;
+    const bool holding = site.latest.outstanding_blocks > 0 || site.latest.outstanding_bytes > 0;
+    for (RoomCounts* room : {&process.room, &room_totals_}) {
+      if (!holding) {
+        ++room->evicted_idle;
+        continue;
+      }
+      ++room->evicted_holding;
+      room->evicted_holding_blocks += static_cast<std::uint64_t>(std::max<std::int64_t>(site.latest.outstanding_blocks, 0));
+      room->evicted_holding_bytes += static_cast<std::uint64_t>(std::max<std::int64_t>(site.latest.outstanding_bytes, 0));
+    }
+  }
+  std::erase_if(process.sites, [&](const Site& site) { return going.count(site.stack_id) > 0; });
+  process.index.clear();
+  for (std::uint32_t i = 0; i < process.sites.size(); ++i) process.index.emplace(process.sites[i].stack_id, i);
+  previous_order_.clear();  // positions moved
+}
+
+std::vector<SiteUse> SiteTable::site_uses() const {
+  std::vector<SiteUse> out;
+  out.reserve(size());
+  for (const auto& [key, process] : processes_)
+    for (const Site& site : process.sites)
+      out.push_back({key, site.stack_id, site.latest.outstanding_bytes, site.latest.outstanding_blocks,
+                     site.idle_samples});
+  return out;
+}
+
+const RoomCounts* SiteTable::room_of(const ProcessKey& key) const {
+  auto it = processes_.find(key);
+  return it == processes_.end() ? nullptr : &it->second.room;
+}
+
+RetiredTotals SiteTable::retired_of(const ProcessKey& key) const {
+  auto it = processes_.find(key);
+  return it == processes_.end() ? RetiredTotals{} : it->second.retired_totals;
 }
 
 void SiteTable::restore(Site site, const StackRecord& stack) {

@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sample/room_policy.h"
 #include "sample/snapshot.h"
 #include "series/series.h"
 
@@ -29,6 +30,28 @@ struct Site {
   series::Series old_blocks{kSiteSeriesCapacity};
   std::int64_t old_bytes = 0;  // bytes of those blocks at the last snapshot
   AgeDecoder age;
+  // The counts of the kernel sites this (process, stack) had before, evicted (SiteTable::retire):
+  // latest's totals include them, so cumulative counts continue across an eviction.
+  std::uint64_t base_allocs = 0;
+  std::uint64_t base_frees = 0;
+  std::uint32_t idle_samples = 0;  // consecutive snapshots its counts did not change
+};
+
+// What making room in the capture's maps (room_policy.h) did to a process, or to the whole run.
+struct RoomCounts {
+  std::uint64_t evicted_idle = 0;     // empty sites evicted, their counts kept
+  std::uint64_t evicted_holding = 0;  // sites evicted over the process's share, with live blocks
+  std::uint64_t evicted_holding_blocks = 0;  // their live blocks (their frees: orphan frees)
+  std::uint64_t evicted_holding_bytes = 0;
+  std::uint64_t refused_site_allocs = 0;   // (per process: from the capture's caps)
+  std::uint64_t refused_block_allocs = 0;
+};
+
+// The counts of a process's evicted sites that have not come back.
+struct RetiredTotals {
+  std::uint64_t stacks = 0;
+  std::uint64_t allocs = 0;
+  std::uint64_t frees = 0;
 };
 
 class SiteTable {
@@ -52,6 +75,17 @@ class SiteTable {
 
   // Drops the sites of a process history (after its final report).
   void forget_process(const ProcessKey& process);
+  // The capture evicted these sites of a process at time t_s (room_policy.h): their series go,
+  // their counts stay (in the process's totals), and when the stack allocates again its new
+  // kernel site continues from them: its cumulative counts from the old ones, its series from a
+  // point at the eviction (it held nothing then: its bytes and blocks start again from 0).
+  void retire(const ProcessKey& process, const std::vector<std::uint64_t>& stack_ids, double t_s);
+  // Every site, as the room policy sees it.
+  std::vector<SiteUse> site_uses() const;
+  const RoomCounts* room_of(const ProcessKey& process) const;
+  RetiredTotals retired_of(const ProcessKey& process) const;
+  // Evictions of the whole run, forgotten processes included (refusals: the capture's counters).
+  const RoomCounts& room_totals() const { return room_totals_; }
   // Drops the frames of stacks the capture no longer holds (no history has them).
   void forget_stacks(const std::vector<std::uint64_t>& stack_ids);
 
@@ -76,9 +110,16 @@ class SiteTable {
  private:
   // Sites live in a vector, so that classifying every site each interval walks memory in
   // order (100,000 sites in hash nodes cost more in cache misses than in arithmetic).
+  struct Retired {
+    std::uint64_t allocs = 0, frees = 0;
+    double t_s = 0;  // when it was evicted
+  };
   struct ProcessSites {
     std::vector<Site> sites;
     std::unordered_map<std::uint64_t, std::uint32_t> index;  // stack id -> position in sites
+    std::unordered_map<std::uint64_t, Retired> retired;      // evicted, not back: by stack id
+    RetiredTotals retired_totals;                            // their sums
+    RoomCounts room;
   };
   Site& find_or_add(ProcessSites& process, const SiteSample& sample);
 
@@ -89,6 +130,7 @@ class SiteTable {
   std::unordered_map<std::uint64_t, StackRecord> stacks_;
   Counters counters_;
   std::uint64_t samples_ = 0;
+  RoomCounts room_totals_;
 };
 
 }  // namespace edleak::sample

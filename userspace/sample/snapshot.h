@@ -50,6 +50,20 @@ struct Counters {
   std::uint64_t state_errors = 0;
   std::uint64_t overwritten_blocks = 0;  // recorded over a live block whose free was missed
   std::uint64_t lost_events = 0;         // process events the ring buffer could not hold
+  // Allocations not recorded because their process was over its share of a map (see
+  // room_policy.h): a new stack refused a site, a block refused a blocks entry.
+  std::uint64_t refused_site_allocs = 0;
+  std::uint64_t refused_block_allocs = 0;
+  // Frees (and whole unmaps) of blocks whose site had been evicted while they were live: credited
+  // to no site.
+  std::uint64_t orphan_frees = 0;
+};
+
+// What one process history had refused since tracing started (its part of the refused_* counters).
+struct Refusals {
+  ProcessKey process;
+  std::uint64_t site_allocs = 0;
+  std::uint64_t block_allocs = 0;
 };
 
 // The frames of one stack (allocation site first) and how their walk ended.
@@ -69,6 +83,8 @@ struct Snapshot {
   // Frames (allocation site first) of stacks first seen in this snapshot.
   std::unordered_map<std::uint64_t, StackRecord> new_stacks;
   Counters counters;
+  // Per process history over a share of a map now or before (cumulative; others refused nothing).
+  std::vector<Refusals> refusals;
 };
 
 }  // namespace edleak::sample

@@ -6,11 +6,16 @@
 namespace edleak::series {
 
 Series::Series(std::size_t capacity) : capacity_(std::max(capacity, kMinCapacity)) {
-  // A point is pushed only when there is room or right before halving makes room, so the
-  // vectors never grow past capacity_: reserving now fixes the memory for the series' life.
-  points_.reserve(capacity_);
-  weights_.reserve(capacity_);
-  lows_.reserve(capacity_);
+  // Storage grows by doubling up to capacity_ (see append), never past it: most series of an
+  // all-process run are short (a compiler's stacks live seconds), and reserving capacity_ points
+  // for each of 50,000 of them held ~350 MB.
+  reserve_points(std::min(capacity_, kMinCapacity));
+}
+
+void Series::reserve_points(std::size_t n) {
+  points_.reserve(n);
+  weights_.reserve(n);
+  lows_.reserve(n);
 }
 
 void Series::append(double t_s, double bytes) {
@@ -34,6 +39,7 @@ void Series::append(double t_s, double bytes) {
     halve();  // doubles bucket_samples_: the pending bucket goes on filling to the new size
     return;
   }
+  if (points_.size() == points_.capacity()) reserve_points(std::min(capacity_, 2 * points_.size()));
   const double count = static_cast<double>(pending_count_);
   points_.push_back({pending_t_sum_ / count, pending_bytes_sum_ / count});
   weights_.push_back(static_cast<std::uint32_t>(pending_count_));

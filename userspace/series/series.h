@@ -36,8 +36,8 @@ struct SeriesState {
 // samples of a bucket not yet full wait outside points() (at most one bucket's worth, the
 // last 1/128 of the run or less once the series has filled up at the default capacity). A
 // short spike therefore shows in points() as a smaller bump; its true height stays in
-// max_bytes(). memory_bytes() is fixed at construction: storage for capacity points is
-// reserved once.
+// max_bytes(). memory_bytes() is bounded: storage doubles as points come, up to capacity
+// points, and stays there.
 class Series {
  public:
   static constexpr std::size_t kDefaultCapacity = 256;
@@ -75,6 +75,7 @@ class Series {
 
  private:
   void halve();
+  void reserve_points(std::size_t n);
 
   std::vector<Point> points_;  // bucket means
   std::vector<double> lows_;   // lowest sample of each point

@@ -41,7 +41,8 @@ TEST(JsonRenderer, TopLevelFields) {
   EXPECT_EQ(j["final"], false);
   EXPECT_EQ(j["stats"], json::parse(R"({"lost_allocs": 0, "stack_errors": 0, "lost_sites": 0,
                                          "unknown_frees": 3, "failed_allocs": 0, "overwritten_blocks": 0,
-                                         "lost_events": 0})"));
+                                         "lost_events": 0, "evicted_idle_sites": 0, "evicted_holding_sites": 0,
+                                         "refused_site_allocs": 0, "refused_block_allocs": 0, "orphan_frees": 0})"));
   ASSERT_TRUE(j["processes"].is_array());
   EXPECT_EQ(j["processes"].size(), 2u);
 }
@@ -115,7 +116,8 @@ TEST(JsonRenderer, EmptyReport) {
   EXPECT_EQ(render(r),
             R"({"time":"2026-11-24T10:00:12Z","elapsed_s":0.0,"interval_s":0.0,"samples":0,"final":false,)"
             R"("stats":{"lost_allocs":0,"stack_errors":0,"lost_sites":0,"unknown_frees":0,"failed_allocs":0,)"
-            R"("overwritten_blocks":0,"lost_events":0},)"
+            R"("overwritten_blocks":0,"lost_events":0,"evicted_idle_sites":0,"evicted_holding_sites":0,)"
+            R"("refused_site_allocs":0,"refused_block_allocs":0,"orphan_frees":0},)"
             R"("processes":[],"watch":null})"
             "\n");
 }

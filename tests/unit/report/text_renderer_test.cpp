@@ -108,6 +108,26 @@ TEST(TextRenderer, DropsPointAtTheLimitToRaise) {
                         " (incomplete: raise --max-allocs) (incomplete: raise --max-stacks)\n"));
 }
 
+TEST(TextRenderer, WhatMakingRoomInTheMapsCostIsShownWhenItHappened) {
+  Report r = sample_report();
+  EXPECT_THAT(render_utc(r), Not(HasSubstr("room")));
+  r.stats.evicted_idle_sites = 1200;
+  r.stats.evicted_holding_sites = 30;
+  r.stats.refused_site_allocs = 560;
+  r.stats.orphan_frees = 4;
+  auto& room = r.processes[0].room;
+  room.evicted_idle = 1200;
+  room.evicted_holding = 30;
+  room.evicted_holding_bytes = 2048;
+  room.refused_site_allocs = 560;
+  const std::string text = render_utc(r);
+  EXPECT_THAT(text, HasSubstr("; room: 1200 idle stacks evicted, 30 stacks evicted holding blocks, allocs refused over a "
+                              "share: 560 (new stacks), 0 (blocks), frees of evicted stacks' blocks: 4\n"));
+  EXPECT_THAT(text, HasSubstr("\n  room: 1200 idle stacks evicted (counts kept), 30 stacks evicted holding 2.0 KiB "
+                              "(over its share of the sites map, not counted since), 560 allocs of new stacks refused "
+                              "(over its share of the sites map)\n"));
+}
+
 TEST(TextRenderer, SaysWhoAProcessIsAndHowItEnded) {
   Report r = sample_report();
   auto& p = r.processes[0];

@@ -145,3 +145,94 @@ TEST(SiteTable, SeriesStayBoundedOverLongRuns) {
 
 }  // namespace
 }  // namespace edleak::sample
+
+namespace edleak::sample {
+namespace {
+
+SiteSample counts(std::uint32_t tgid, std::uint64_t stack, std::int64_t bytes, std::int64_t blocks,
+                  std::uint64_t allocs, std::uint64_t frees) {
+  SiteSample s;
+  s.tgid = tgid;
+  s.stack_id = stack;
+  s.outstanding_bytes = bytes;
+  s.outstanding_blocks = blocks;
+  s.total_allocs = allocs;
+  s.total_frees = frees;
+  return s;
+}
+
+Snapshot at(double t, std::vector<SiteSample> sites) {
+  Snapshot s;
+  s.t_s = t;
+  s.sites = std::move(sites);
+  return s;
+}
+
+TEST(SiteTableRoom, IdleSamplesCountSnapshotsWithoutChange) {
+  SiteTable table;
+  table.ingest(at(1, {counts(10, 0xa, 0, 0, 5, 5)}));
+  table.ingest(at(2, {counts(10, 0xa, 0, 0, 5, 5)}));
+  table.ingest(at(3, {counts(10, 0xa, 0, 0, 5, 5)}));
+  EXPECT_EQ(table.sites_of(10).front()->idle_samples, 2u);
+  table.ingest(at(4, {counts(10, 0xa, 0, 0, 6, 6)}));
+  EXPECT_EQ(table.sites_of(10).front()->idle_samples, 0u);
+  EXPECT_EQ(table.site_uses().front().idle_samples, 0u);
+}
+
+// An evicted empty site's counts stay with the process, and when its stack allocates again the
+// new kernel site (counting from 0) continues from them: no reset, no burst.
+TEST(SiteTableRoom, ARetiredSiteComesBackWhereItWasLeft) {
+  SiteTable table;
+  table.ingest(at(1, {counts(10, 0xa, 0, 0, 40, 40), counts(10, 0xb, 800, 8, 8, 0)}));
+  table.ingest(at(2, {counts(10, 0xa, 0, 0, 50, 50), counts(10, 0xb, 800, 8, 8, 0)}));
+  table.retire(10, {0xa}, 2.5);
+  ASSERT_EQ(table.sites_of(10).size(), 1u);
+  EXPECT_EQ(table.retired_of(10).stacks, 1u);
+  EXPECT_EQ(table.retired_of(10).allocs, 50u);
+  EXPECT_EQ(table.retired_of(10).frees, 50u);
+  EXPECT_EQ(table.room_of(10)->evicted_idle, 1u);
+  EXPECT_EQ(table.room_totals().evicted_idle, 1u);
+  // The kernel site is created again and counts 3 allocations, 2 frees.
+  table.ingest(at(3, {counts(10, 0xb, 800, 8, 8, 0)}));
+  table.ingest(at(4, {counts(10, 0xb, 800, 8, 8, 0), counts(10, 0xa, 100, 1, 3, 2)}));
+  EXPECT_EQ(table.retired_of(10).stacks, 0u);
+  const Site* a = nullptr;
+  for (const Site* s : table.sites_of(10))
+    if (s->stack_id == 0xa) a = s;
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->latest.total_allocs, 53u);
+  EXPECT_EQ(a->latest.total_frees, 52u);
+  EXPECT_EQ(a->latest.outstanding_bytes, 100);
+  // Its series go on from the eviction: cumulative frees never fall back.
+  EXPECT_EQ(a->frees.first().t_s, 2.5);
+  EXPECT_EQ(a->frees.first().bytes, 50);
+  EXPECT_EQ(a->frees.last().bytes, 52);
+  EXPECT_EQ(a->bytes.first().bytes, 0);
+  table.ingest(at(5, {counts(10, 0xb, 800, 8, 8, 0), counts(10, 0xa, 100, 1, 3, 2)}));
+  EXPECT_EQ(a->idle_samples, 1u);
+}
+
+TEST(SiteTableRoom, EvictionsWithLiveBlocksAndRefusalsAreCountedPerProcess) {
+  SiteTable table;
+  Snapshot s = at(1, {counts(10, 0xa, 4096, 4, 4, 0), counts(20, 0xb, 0, 0, 1, 1)});
+  s.refusals.push_back({ProcessKey(10), 7, 3});
+  table.ingest(s);
+  table.retire(10, {0xa}, 1.5);
+  table.retire(20, {0xb, 0xdead}, 1.5);  // a stack it never had is ignored
+  const RoomCounts* room = table.room_of(10);
+  ASSERT_NE(room, nullptr);
+  EXPECT_EQ(room->evicted_holding, 1u);
+  EXPECT_EQ(room->evicted_holding_blocks, 4u);
+  EXPECT_EQ(room->evicted_holding_bytes, 4096u);
+  EXPECT_EQ(room->refused_site_allocs, 7u);
+  EXPECT_EQ(room->refused_block_allocs, 3u);
+  EXPECT_EQ(table.room_of(20)->evicted_idle, 1u);
+  EXPECT_EQ(table.room_totals().evicted_holding, 1u);
+  EXPECT_EQ(table.room_totals().evicted_idle, 1u);
+  table.forget_process(10);
+  EXPECT_EQ(table.room_of(10), nullptr);
+  EXPECT_EQ(table.room_totals().evicted_holding, 1u);  // the run's totals stay
+}
+
+}  // namespace
+}  // namespace edleak::sample
