@@ -220,6 +220,45 @@ Envelope lower_envelope(const Floor& points, std::size_t k) {
   return e;
 }
 
+// A staircase's plateau is not a cache's saturation unless it lasts longer than its steps'
+// rhythm: a vector whose capacity doubles when full climbs by ever larger steps at ever longer
+// gaps (each twice the one before), so the parabola through all its points bends down over the
+// last plateau as if it saturated. When the points only rise, in at least kStaircaseSteps steps
+// (a rise from one point to the next, or over two when a Series' bucket straddles it; three
+// rising points in a row are a ramp, not a step), and the last plateau is no longer than twice the gap between the last
+// two steps (a doubling's next gap), the curvature is that of the parabola through the steps'
+// corners (where each step starts, the level it reaches), which follow the growth behind them.
+// Returns false when the points are no such staircase.
+constexpr std::size_t kStaircaseSteps = 3;
+constexpr std::size_t kMaxCorners = 64;  // more steps than this is a ramp, not a staircase
+bool staircase_curvature(std::span<const series::Point> points, double& curvature) {
+  std::array<series::Point, kMaxCorners> corner{};
+  std::array<std::size_t, kMaxCorners> start{};
+  std::size_t steps = 0, last_end = 0;
+  for (std::size_t i = 1; i < points.size(); ++i) {
+    if (points[i].bytes < points[i - 1].bytes) return false;
+    if (!(points[i].bytes > points[i - 1].bytes)) continue;
+    if (steps > 0 && last_end == i - 1) {  // the same step, spread over two points (a bucket's mean)
+      if (i - start[steps - 1] >= 2) return false;  // rising for three points: a ramp
+      corner[steps - 1].bytes = points[i].bytes;
+    } else {
+      if (steps == kMaxCorners) return false;
+      start[steps] = i;
+      corner[steps] = {points[i].t_s, points[i].bytes};
+      ++steps;
+    }
+    last_end = i;
+  }
+  if (steps < kStaircaseSteps) return false;
+  const std::size_t plateau = points.size() - 1 - last_end;
+  if (plateau > 2 * (start[steps - 1] - start[steps - 2])) return false;
+  const Fit fit = fit_quadratic(std::span<const series::Point>(corner.data(), steps));
+  const double rise = fit.a + fit.b;
+  if (!(rise > 0)) return false;
+  curvature = fit.a / rise;
+  return true;
+}
+
 // Lowest bytes among points [from, to).
 double lowest(const Floor& points, std::size_t from, std::size_t to) {
   double low = std::numeric_limits<double>::infinity();
@@ -329,6 +368,8 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
     out.evidence = Evidence::floor;
   }
 
+  if (out.evidence == Evidence::trend && evidence.curvature <= kLogarithmicCurvature)
+    staircase_curvature(points, evidence.curvature);  // a plateau within the steps' rhythm
   if (out.evidence == Evidence::floor)
     out.cls = LeakClass::linear;  // the parabola fits the swings, not the floor beneath them
   else if (evidence.curvature >= kExponentialCurvature)
