@@ -24,16 +24,27 @@ constexpr double kExponentialCurvature = 0.7;   // a / (a + b) at or above: acce
 constexpr double kLogarithmicCurvature = -0.7;  // at or below: saturating, a cache
 constexpr std::size_t kFloorSlices = 8;
 // The lower envelope (the lows of eight slices, from kEnvelopeMinPoints points) must rise by
-// kEnvelopeRise times the scatter of the lows around their line (6 degrees of freedom: a
-// t-statistic of the slope of 7.4), and never fall back by more than kMaxFloorFall of it.
+// kEnvelopeRise times the scatter of the lows around their line, and never fall back by more
+// than kMaxFloorFall of it. The tracer judges every stack at every report, so a test that a
+// user sees thousands of times must be wrong far less than once in a thousand: with eight lows
+// (6 degrees of freedom) a slope's t-statistic of 7.4 (a rise of 8 scatters) is exceeded by
+// chance once in 6,400 (the corpus's flat noise and churn raised 8 to 26 false alarms per
+// seed at it). From kFineEnvelopeMinPoints points the envelope is also taken on sixteen slices
+// (14 degrees of freedom), where the same t of 7.4 (a rise of 6 scatters) is exceeded once in
+// 600,000; the eight-slice envelope then needs a rise of kEnvelopeRise scatters (t = 13, once
+// in 170,000), kept for batches longer than a sixteenth of the series so far.
 constexpr std::size_t kEnvelopeMinPoints = 16;
-constexpr double kEnvelopeRise = 8.0;
+constexpr double kEnvelopeRise = 14.0;
+constexpr double kShortEnvelopeRise = 8.0;  // below kFineEnvelopeMinPoints: the only envelope
+constexpr std::size_t kFineSlices = 16;
+constexpr std::size_t kFineEnvelopeMinPoints = 32;
+constexpr double kFineEnvelopeRise = 6.0;
 // The attach warm-up: a stack that frees at least kRecyclingShare of what it allocates over the
 // second half of the series recycles its blocks; before it settled (below), its rise is a
 // warm-up when it decelerates (curvature at or below kWarmupCurvature) instead of going on.
 constexpr double kRecyclingShare = 0.8;
 constexpr double kWarmupCurvature = -0.3;
-constexpr double kClimbDip = 0.75;
+constexpr double kClimbDip = 0.8;
 // Turnovers before a stack is settled: attached, the blocks allocated before tracing must be
 // gone (all but e^-6 of a pool replaced at random); from exec, only the pool's first fill.
 constexpr double kAttachedTurnovers = 5.0;
@@ -191,7 +202,7 @@ struct Envelope {
 
 Envelope lower_envelope(const Floor& points, std::size_t k) {
   const std::size_t n = points.size();
-  std::array<double, kFloorSlices> low{};  // k <= kFloorSlices
+  std::array<double, kFineSlices> low{};  // k <= kFineSlices
   double mean = 0;
   for (std::size_t s = 0; s < k; ++s) {
     low[s] = std::numeric_limits<double>::infinity();
@@ -355,15 +366,34 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
     // leak adds: the trend drowns, but the lowest level of each stretch of the run still rises
     // by what was kept.
     if (n < kEnvelopeMinPoints) return result;
-    const Envelope envelope = lower_envelope(floor, kFloorSlices);
+    // The envelope that stands out most over what it needs: eight slices and, from
+    // kFineEnvelopeMinPoints, sixteen (see kEnvelopeRise).
+    const bool fine = n >= kFineEnvelopeMinPoints;
+    auto margin = [](const Envelope& e, double required) {
+      if (!(e.rise > 0)) return 0.0;
+      return e.scatter > 0 ? e.rise / e.scatter / required : std::numeric_limits<double>::infinity();
+    };
+    const double coarse_required = fine ? kEnvelopeRise : kShortEnvelopeRise;
+    Envelope envelope = lower_envelope(floor, kFloorSlices);
+    double required = coarse_required;
+    if (fine) {
+      const Envelope finer = lower_envelope(floor, kFineSlices);
+      const bool coarse_holds = envelope.rise > 0 && envelope.fall <= kMaxFloorFall * envelope.rise;
+      const bool finer_holds = finer.rise > 0 && finer.fall <= kMaxFloorFall * finer.rise;
+      if ((finer_holds && !coarse_holds) ||
+          (finer_holds == coarse_holds && margin(finer, kFineEnvelopeRise) > margin(envelope, coarse_required))) {
+        envelope = finer;
+        required = kFineEnvelopeRise;
+      }
+    }
     if (!(envelope.rise > 0)) return result;
     evidence.envelope_rise_bytes = envelope.rise;
     evidence.envelope_scatter_bytes = envelope.scatter;
     evidence.envelope_rise_over_scatter = envelope.scatter > 0 ? envelope.rise / envelope.scatter
                                                                : std::numeric_limits<double>::infinity();
     evidence.envelope_fall = envelope.fall / envelope.rise;
-    out.confidence = std::max(out.confidence, evidence.envelope_rise_over_scatter / kEnvelopeRise);
-    if (evidence.envelope_rise_over_scatter < kEnvelopeRise || evidence.envelope_fall > kMaxFloorFall)
+    out.confidence = std::max(out.confidence, margin(envelope, required));
+    if (evidence.envelope_rise_over_scatter < required || evidence.envelope_fall > kMaxFloorFall)
       return result;
     out.evidence = Evidence::floor;
   }
