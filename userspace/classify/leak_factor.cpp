@@ -608,7 +608,7 @@ LeakFactor classify_stack(const StackSeries& s) {
     };
     age_judged = n - from_age >= kMinPoints;
     if (age_judged && floor_rose(s.old_blocks.subspan(from_age), lows(from_age)))
-      aged = assess(s.old_blocks.subspan(from_age), std::nullopt, lows(from_age), 1);
+      aged = assess(s.old_blocks.subspan(from_age), std::nullopt, lows(from_age), life);
     // Kept blocks stay old: a fall of the old blocks anywhere since any could be old (a job
     // that ended, a cache flushed, a wave going down, a burst freed) is evidence against a
     // leak that the stretch judged may not hold.
@@ -631,7 +631,17 @@ LeakFactor classify_stack(const StackSeries& s) {
       const Floor blocks_floor{s.blocks.subspan(since), s.blocks_lows.size() == n ? s.blocks_lows.subspan(since)
                                                                                 : std::span<const double>{}};
       const std::size_t q = std::max<std::size_t>(1, (n - since) / 4);
-      const double blocks_rise = lowest(blocks_floor, n - since - q, n - since) - lowest(blocks_floor, 0, q);
+      double blocks_rise = lowest(blocks_floor, n - since - q, n - since) - lowest(blocks_floor, 0, q);
+      // From exec, the blocks that turned old over the stretch judged were born old_after points
+      // before it: a cache that filled beneath churn before the stack settled rose then. (Not
+      // attached: there a climb of the blocks then is the warm-up; a stall ages blocks born
+      // while the stack was steady, so it still fails.)
+      if (!s.attached && from_age >= old_after && n - from_age >= 4) {
+        const std::size_t born = from_age - old_after, m = n - from_age, bq = std::max<std::size_t>(1, m / 4);
+        const Floor birth{s.blocks.subspan(born, m), s.blocks_lows.size() == n ? s.blocks_lows.subspan(born, m)
+                                                                               : std::span<const double>{}};
+        blocks_rise = std::max(blocks_rise, lowest(birth, m - bq, m) - lowest(birth, 0, bq));
+      }
       if (largest_floor_fall(since_old) > kMaxFloorFall * aged->evidence.floor_rise_bytes ||
           drawdown > kAgeDrawdown * aged->evidence.floor_rise_bytes ||
           blocks_rise < kAgeBlocksRise * aged->evidence.floor_rise_bytes)
