@@ -64,6 +64,9 @@ constexpr double kAgeResidual = 0.02;
 constexpr double kAgeDrawdown = 0.5;
 // The stack's blocks must rise by at least this share of the old blocks' rise (its floor).
 constexpr double kAgeBlocksRise = 0.5;
+// When the lifetime rests on the young blocks: the old blocks must rise by this share of the
+// young blocks' swing (see classify_stack).
+constexpr double kAgeOverSwing = 0.25;
 
 // edLeak's thresholds, for the baseline.
 constexpr double kEdleakCurvature = 0.2;
@@ -473,6 +476,29 @@ std::size_t lifetime_points(const StackSeries& s, std::size_t from) {
   return t.life_points >= static_cast<double>(s.bytes.size()) ? s.bytes.size() : std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(t.life_points)));
 }
 
+// The mean lifetime (points) of the blocks a recycling stack recycles, when it also keeps some:
+// Little's law on all its blocks (lifetime_points) counts the kept ones as long-lived and
+// overstates it, so that a cache beneath churn makes its old blocks wait for a climb that is not
+// there. The young blocks (younger than `old_after` points) hold, of blocks living an
+// exponential time of mean L, L (1 - e^(-old_after / L)) points of the rate freed: solved for L
+// (a ring of lifetime L <= old_after gives a little more than L, on the safe side). The smaller
+// of the two; `life` alone when the young blocks hold old_after points or more of frees.
+double lifetime_of_recycled(const StackSeries& s, std::size_t life, std::size_t old_after) {
+  const std::size_t n = s.bytes.size();
+  const double freed_per_point = (s.frees.back().bytes - s.frees.front().bytes) / static_cast<double>(n - 1);
+  const double young = s.blocks.back().bytes - s.old_blocks.back().bytes;
+  const double a = static_cast<double>(old_after);
+  if (!(freed_per_point > 0) || !(young >= 0)) return static_cast<double>(life);
+  const double held = young / freed_per_point;  // L (1 - e^(-a / L)), below a
+  if (!(held < 0.99 * a)) return static_cast<double>(life);
+  double lo = 0, hi = static_cast<double>(n) * 4;
+  for (int k = 0; k < 60; ++k) {
+    const double mid = (lo + hi) / 2;
+    (mid * -std::expm1(-a / mid) < held ? lo : hi) = mid;
+  }
+  return std::min(static_cast<double>(life), hi);
+}
+
 }  // namespace
 
 std::string_view to_string(LeakClass c) {
@@ -599,7 +625,8 @@ LeakFactor classify_stack(const StackSeries& s) {
     // old: the climb is over when what it has left to add is below kAgeResidual of the stack's
     // blocks, i.e. ln(1 / kAgeResidual) lifetimes after the blocks were born (nothing left to
     // wait for when they die young).
-    const double climb = std::max(0.0, std::log(1.0 / kAgeResidual) * static_cast<double>(life) -
+    const double age_life = lifetime_of_recycled(s, life, old_after);
+    const double climb = std::max(0.0, std::log(1.0 / kAgeResidual) * age_life -
                                            static_cast<double>(old_after));
     dies_young = climb == 0;
     const std::size_t from_age = std::min(n, old_after + static_cast<std::size_t>(std::ceil(climb)));
@@ -608,7 +635,8 @@ LeakFactor classify_stack(const StackSeries& s) {
     };
     age_judged = n - from_age >= kMinPoints;
     if (age_judged && floor_rose(s.old_blocks.subspan(from_age), lows(from_age)))
-      aged = assess(s.old_blocks.subspan(from_age), std::nullopt, lows(from_age), life);
+      aged = assess(s.old_blocks.subspan(from_age), std::nullopt, lows(from_age),
+                    std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(age_life))));
     // Kept blocks stay old: a fall of the old blocks anywhere since any could be old (a job
     // that ended, a cache flushed, a wave going down, a burst freed) is evidence against a
     // leak that the stretch judged may not hold.
@@ -642,9 +670,25 @@ LeakFactor classify_stack(const StackSeries& s) {
                                                                                : std::span<const double>{}};
         blocks_rise = std::max(blocks_rise, lowest(birth, m - bq, m) - lowest(birth, 0, bq));
       }
+      // When the lifetime rests on the young blocks (the stack holds blocks it does not recycle),
+      // what is not recycled may be a level the stack swings above, not kept blocks: a wave's
+      // troughs, sampled a little earlier or later in each period, drift as its old blocks. Kept
+      // blocks stand out of that swing: the old blocks must rise by at least the swing of the
+      // young ones (blocks minus old blocks) over the stretch judged.
+      double young_swing = 0;
+      if (age_life < 0.9 * static_cast<double>(life)) {
+        double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+        for (std::size_t i = from_age; i < n; ++i) {
+          const double young = s.blocks[i].bytes - s.old_blocks[i].bytes;
+          lo = std::min(lo, young);
+          hi = std::max(hi, young);
+        }
+        young_swing = hi - lo;
+      }
       if (largest_floor_fall(since_old) > kMaxFloorFall * aged->evidence.floor_rise_bytes ||
           drawdown > kAgeDrawdown * aged->evidence.floor_rise_bytes ||
-          blocks_rise < kAgeBlocksRise * aged->evidence.floor_rise_bytes)
+          blocks_rise < kAgeBlocksRise * aged->evidence.floor_rise_bytes ||
+          aged->evidence.floor_rise_bytes < kAgeOverSwing * young_swing)
         aged.reset();
     }
     if (aged && aged->factor.is_leak()) {
