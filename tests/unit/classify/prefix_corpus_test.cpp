@@ -165,15 +165,14 @@ struct Expected {
 Expected expected_for(Shape shape) {
   switch (shape) {
     case Shape::linear: return {0.95, 0, 0.34};
-    case Shape::flat_noise: return {0.95, 12, 0.30};
-    case Shape::churn: return {0.95, 20, 0.30};
-    case Shape::wave: return {0.95, 8, 0.30, 3};
-    case Shape::lru_flush: return {0.95, 2, 0.30};
-    case Shape::warmup: return {0.95, 7, 0.30};
-    case Shape::churn_leak: return {0.95, 0, 0.38};
-    case Shape::vector_doubling: return {0.80, 0, 0.30};
-    case Shape::cache_churn: return {0.75, 0, 0.30};
-    case Shape::warmup_leak: return {0.90, 0, 0.62};
+    case Shape::flat_noise: return {0.95, 3, 0.30};
+    case Shape::churn: return {0.95, 2, 0.30};
+    case Shape::wave: return {0.95, 0, 0.30, 2};
+    case Shape::lru_flush: return {0.95, 1, 0.30};
+    case Shape::warmup: return {0.95, 4, 0.30};
+    case Shape::churn_leak: return {0.95, 0, 0.39};
+    case Shape::cache_churn: return {0.94, 0, 0.30};
+    case Shape::warmup_leak: return {0.92, 0, 0.60};
     default: return {};
   }
 }
@@ -183,7 +182,7 @@ TEST_P(PrefixCorpus, EveryReportIsAVerdict) {
   const Scores scores = score(GetParam());
   EXPECT_GE(scores.all.exact_share(), 0.95);
   EXPECT_GE(scores.overall_f1, 0.98);
-  EXPECT_LE(scores.all.false_alarms, 36u);
+  EXPECT_LE(scores.all.false_alarms, 7u);
   for (const auto& [shape, t] : scores.shapes) {
     const std::string name(synthetic::to_string(shape));
     const Expected want = expected_for(shape);
