@@ -441,7 +441,11 @@ std::size_t settled_from(const StackSeries& s) {
     highest = std::max(highest, s.blocks[i].bytes);
     if (s.blocks[i].bytes < kClimbDip * highest) return 0;
     if (s.frees[i].bytes > 0 && s.frees[i].bytes >= turnovers * s.blocks[i].bytes)
-      return s.blocks[i].bytes >= kClimb * s.blocks.front().bytes || s.blocks[i].bytes >= kManyBlocks ? i : 0;
+      // No more blocks than at the first point: nothing climbed (a cache flushed and refilled).
+      return s.blocks[i].bytes > s.blocks.front().bytes &&
+                     (s.blocks[i].bytes >= kClimb * s.blocks.front().bytes || s.blocks[i].bytes >= kManyBlocks)
+                 ? i
+                 : 0;
   }
   return 0;
 }

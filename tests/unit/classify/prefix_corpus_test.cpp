@@ -168,7 +168,6 @@ Expected expected_for(Shape shape) {
     case Shape::flat_noise: return {0.95, 3, 0.30};
     case Shape::churn: return {0.95, 2, 0.30};
     case Shape::wave: return {0.95, 0, 0.30, 2};
-    case Shape::lru_flush: return {0.95, 1, 0.30};
     case Shape::warmup: return {0.95, 4, 0.30};
     case Shape::churn_leak: return {0.95, 0, 0.39};
     case Shape::cache_churn: return {0.94, 0, 0.30};
