@@ -239,9 +239,10 @@ Envelope lower_envelope(const Floor& points, std::size_t k) {
 // gaps (each twice the one before), so the parabola through all its points bends down over the
 // last plateau as if it saturated. When the points only rise, in at least kStaircaseSteps steps
 // (a rise from one point to the next, or over two when a Series' bucket straddles it; three
-// rising points in a row are a ramp, not a step), and the last plateau is no longer than twice the gap between the last
-// two steps (a doubling's next gap), the curvature is that of the parabola through the steps'
-// corners (where each step starts, the level it reaches), which follow the growth behind them.
+// rising points in a row are a ramp, not a step), and the last plateau is no longer than twice
+// the gap between the last two steps (a doubling's next gap), the curvature is that of the
+// parabola through the steps' corners (where each step starts, the level it reaches), which
+// follow the growth behind them.
 // Returns false when the points are no such staircase.
 constexpr std::size_t kStaircaseSteps = 3;
 constexpr std::size_t kMaxCorners = 64;  // more steps than this is a ramp, not a staircase
