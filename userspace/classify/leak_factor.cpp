@@ -24,16 +24,27 @@ constexpr double kExponentialCurvature = 0.7;   // a / (a + b) at or above: acce
 constexpr double kLogarithmicCurvature = -0.7;  // at or below: saturating, a cache
 constexpr std::size_t kFloorSlices = 8;
 // The lower envelope (the lows of eight slices, from kEnvelopeMinPoints points) must rise by
-// kEnvelopeRise times the scatter of the lows around their line (6 degrees of freedom: a
-// t-statistic of the slope of 7.4), and never fall back by more than kMaxFloorFall of it.
+// kEnvelopeRise times the scatter of the lows around their line, and never fall back by more
+// than kMaxFloorFall of it. The tracer judges every stack at every report, so a test that a
+// user sees thousands of times must be wrong far less than once in a thousand: with eight lows
+// (6 degrees of freedom) a slope's t-statistic of 7.4 (a rise of 8 scatters) is exceeded by
+// chance once in 6,400 (the corpus's flat noise and churn raised 8 to 26 false alarms per
+// seed at it). From kFineEnvelopeMinPoints points the envelope is also taken on sixteen slices
+// (14 degrees of freedom), where the same t of 7.4 (a rise of 6 scatters) is exceeded once in
+// 600,000; the eight-slice envelope then needs a rise of kEnvelopeRise scatters (t = 13, once
+// in 170,000), kept for batches longer than a sixteenth of the series so far.
 constexpr std::size_t kEnvelopeMinPoints = 16;
-constexpr double kEnvelopeRise = 8.0;
+constexpr double kEnvelopeRise = 14.0;
+constexpr double kShortEnvelopeRise = 8.0;  // below kFineEnvelopeMinPoints: the only envelope
+constexpr std::size_t kFineSlices = 16;
+constexpr std::size_t kFineEnvelopeMinPoints = 32;
+constexpr double kFineEnvelopeRise = 6.0;
 // The attach warm-up: a stack that frees at least kRecyclingShare of what it allocates over the
 // second half of the series recycles its blocks; before it settled (below), its rise is a
 // warm-up when it decelerates (curvature at or below kWarmupCurvature) instead of going on.
 constexpr double kRecyclingShare = 0.8;
 constexpr double kWarmupCurvature = -0.3;
-constexpr double kClimbDip = 0.75;
+constexpr double kClimbDip = 0.8;
 // Turnovers before a stack is settled: attached, the blocks allocated before tracing must be
 // gone (all but e^-6 of a pool replaced at random); from exec, only the pool's first fill.
 constexpr double kAttachedTurnovers = 5.0;
@@ -53,6 +64,9 @@ constexpr double kAgeResidual = 0.02;
 constexpr double kAgeDrawdown = 0.5;
 // The stack's blocks must rise by at least this share of the old blocks' rise (its floor).
 constexpr double kAgeBlocksRise = 0.5;
+// When the lifetime rests on the young blocks: the old blocks must rise by this share of the
+// young blocks' swing (see classify_stack).
+constexpr double kAgeOverSwing = 0.25;
 
 // edLeak's thresholds, for the baseline.
 constexpr double kEdleakCurvature = 0.2;
@@ -191,7 +205,7 @@ struct Envelope {
 
 Envelope lower_envelope(const Floor& points, std::size_t k) {
   const std::size_t n = points.size();
-  std::array<double, kFloorSlices> low{};  // k <= kFloorSlices
+  std::array<double, kFineSlices> low{};  // k <= kFineSlices
   double mean = 0;
   for (std::size_t s = 0; s < k; ++s) {
     low[s] = std::numeric_limits<double>::infinity();
@@ -218,6 +232,46 @@ Envelope lower_envelope(const Floor& points, std::size_t k) {
   e.rise = slope * static_cast<double>(k - 1);
   e.scatter = std::sqrt(sum_sq / static_cast<double>(k - 2));
   return e;
+}
+
+// A staircase's plateau is not a cache's saturation unless it lasts longer than its steps'
+// rhythm: a vector whose capacity doubles when full climbs by ever larger steps at ever longer
+// gaps (each twice the one before), so the parabola through all its points bends down over the
+// last plateau as if it saturated. When the points only rise, in at least kStaircaseSteps steps
+// (a rise from one point to the next, or over two when a Series' bucket straddles it; three
+// rising points in a row are a ramp, not a step), and the last plateau is no longer than twice
+// the gap between the last two steps (a doubling's next gap), the curvature is that of the
+// parabola through the steps' corners (where each step starts, the level it reaches), which
+// follow the growth behind them.
+// Returns false when the points are no such staircase.
+constexpr std::size_t kStaircaseSteps = 3;
+constexpr std::size_t kMaxCorners = 64;  // more steps than this is a ramp, not a staircase
+bool staircase_curvature(std::span<const series::Point> points, double& curvature) {
+  std::array<series::Point, kMaxCorners> corner{};
+  std::array<std::size_t, kMaxCorners> start{};
+  std::size_t steps = 0, last_end = 0;
+  for (std::size_t i = 1; i < points.size(); ++i) {
+    if (points[i].bytes < points[i - 1].bytes) return false;
+    if (!(points[i].bytes > points[i - 1].bytes)) continue;
+    if (steps > 0 && last_end == i - 1) {  // the same step, spread over two points (a bucket's mean)
+      if (i - start[steps - 1] >= 2) return false;  // rising for three points: a ramp
+      corner[steps - 1].bytes = points[i].bytes;
+    } else {
+      if (steps == kMaxCorners) return false;
+      start[steps] = i;
+      corner[steps] = {points[i].t_s, points[i].bytes};
+      ++steps;
+    }
+    last_end = i;
+  }
+  if (steps < kStaircaseSteps) return false;
+  const std::size_t plateau = points.size() - 1 - last_end;
+  if (plateau > 2 * (start[steps - 1] - start[steps - 2])) return false;
+  const Fit fit = fit_quadratic(std::span<const series::Point>(corner.data(), steps));
+  const double rise = fit.a + fit.b;
+  if (!(rise > 0)) return false;
+  curvature = fit.a / rise;
+  return true;
 }
 
 // Lowest bytes among points [from, to).
@@ -316,19 +370,40 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
     // leak adds: the trend drowns, but the lowest level of each stretch of the run still rises
     // by what was kept.
     if (n < kEnvelopeMinPoints) return result;
-    const Envelope envelope = lower_envelope(floor, kFloorSlices);
+    // The envelope that stands out most over what it needs: eight slices and, from
+    // kFineEnvelopeMinPoints, sixteen (see kEnvelopeRise).
+    const bool fine = n >= kFineEnvelopeMinPoints;
+    auto margin = [](const Envelope& e, double required) {
+      if (!(e.rise > 0)) return 0.0;
+      return e.scatter > 0 ? e.rise / e.scatter / required : std::numeric_limits<double>::infinity();
+    };
+    const double coarse_required = fine ? kEnvelopeRise : kShortEnvelopeRise;
+    Envelope envelope = lower_envelope(floor, kFloorSlices);
+    double required = coarse_required;
+    if (fine) {
+      const Envelope finer = lower_envelope(floor, kFineSlices);
+      const bool coarse_holds = envelope.rise > 0 && envelope.fall <= kMaxFloorFall * envelope.rise;
+      const bool finer_holds = finer.rise > 0 && finer.fall <= kMaxFloorFall * finer.rise;
+      if ((finer_holds && !coarse_holds) ||
+          (finer_holds == coarse_holds && margin(finer, kFineEnvelopeRise) > margin(envelope, coarse_required))) {
+        envelope = finer;
+        required = kFineEnvelopeRise;
+      }
+    }
     if (!(envelope.rise > 0)) return result;
     evidence.envelope_rise_bytes = envelope.rise;
     evidence.envelope_scatter_bytes = envelope.scatter;
     evidence.envelope_rise_over_scatter = envelope.scatter > 0 ? envelope.rise / envelope.scatter
                                                                : std::numeric_limits<double>::infinity();
     evidence.envelope_fall = envelope.fall / envelope.rise;
-    out.confidence = std::max(out.confidence, evidence.envelope_rise_over_scatter / kEnvelopeRise);
-    if (evidence.envelope_rise_over_scatter < kEnvelopeRise || evidence.envelope_fall > kMaxFloorFall)
+    out.confidence = std::max(out.confidence, margin(envelope, required));
+    if (evidence.envelope_rise_over_scatter < required || evidence.envelope_fall > kMaxFloorFall)
       return result;
     out.evidence = Evidence::floor;
   }
 
+  if (out.evidence == Evidence::trend && evidence.curvature <= kLogarithmicCurvature)
+    staircase_curvature(points, evidence.curvature);  // a plateau within the steps' rhythm
   if (out.evidence == Evidence::floor)
     out.cls = LeakClass::linear;  // the parabola fits the swings, not the floor beneath them
   else if (evidence.curvature >= kExponentialCurvature)
@@ -367,7 +442,11 @@ std::size_t settled_from(const StackSeries& s) {
     highest = std::max(highest, s.blocks[i].bytes);
     if (s.blocks[i].bytes < kClimbDip * highest) return 0;
     if (s.frees[i].bytes > 0 && s.frees[i].bytes >= turnovers * s.blocks[i].bytes)
-      return s.blocks[i].bytes >= kClimb * s.blocks.front().bytes || s.blocks[i].bytes >= kManyBlocks ? i : 0;
+      // No more blocks than at the first point: nothing climbed (a cache flushed and refilled).
+      return s.blocks[i].bytes > s.blocks.front().bytes &&
+                     (s.blocks[i].bytes >= kClimb * s.blocks.front().bytes || s.blocks[i].bytes >= kManyBlocks)
+                 ? i
+                 : 0;
   }
   return 0;
 }
@@ -400,6 +479,29 @@ std::size_t lifetime_points(const StackSeries& s, std::size_t from) {
   const Turnover t = turnover(s, from);
   if (!t.recycles) return 1;
   return t.life_points >= static_cast<double>(s.bytes.size()) ? s.bytes.size() : std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(t.life_points)));
+}
+
+// The mean lifetime (points) of the blocks a recycling stack recycles, when it also keeps some:
+// Little's law on all its blocks (lifetime_points) counts the kept ones as long-lived and
+// overstates it, so that a cache beneath churn makes its old blocks wait for a climb that is not
+// there. The young blocks (younger than `old_after` points) hold, of blocks living an
+// exponential time of mean L, L (1 - e^(-old_after / L)) points of the rate freed: solved for L
+// (a ring of lifetime L <= old_after gives a little more than L, on the safe side). The smaller
+// of the two; `life` alone when the young blocks hold old_after points or more of frees.
+double lifetime_of_recycled(const StackSeries& s, std::size_t life, std::size_t old_after) {
+  const std::size_t n = s.bytes.size();
+  const double freed_per_point = (s.frees.back().bytes - s.frees.front().bytes) / static_cast<double>(n - 1);
+  const double young = s.blocks.back().bytes - s.old_blocks.back().bytes;
+  const double a = static_cast<double>(old_after);
+  if (!(freed_per_point > 0) || !(young >= 0)) return static_cast<double>(life);
+  const double held = young / freed_per_point;  // L (1 - e^(-a / L)), below a
+  if (!(held < 0.99 * a)) return static_cast<double>(life);
+  double lo = 0, hi = static_cast<double>(n) * 4;
+  for (int k = 0; k < 60; ++k) {
+    const double mid = (lo + hi) / 2;
+    (mid * -std::expm1(-a / mid) < held ? lo : hi) = mid;
+  }
+  return std::min(static_cast<double>(life), hi);
 }
 
 }  // namespace
@@ -528,7 +630,8 @@ LeakFactor classify_stack(const StackSeries& s) {
     // old: the climb is over when what it has left to add is below kAgeResidual of the stack's
     // blocks, i.e. ln(1 / kAgeResidual) lifetimes after the blocks were born (nothing left to
     // wait for when they die young).
-    const double climb = std::max(0.0, std::log(1.0 / kAgeResidual) * static_cast<double>(life) -
+    const double age_life = lifetime_of_recycled(s, life, old_after);
+    const double climb = std::max(0.0, std::log(1.0 / kAgeResidual) * age_life -
                                            static_cast<double>(old_after));
     dies_young = climb == 0;
     const std::size_t from_age = std::min(n, old_after + static_cast<std::size_t>(std::ceil(climb)));
@@ -537,7 +640,8 @@ LeakFactor classify_stack(const StackSeries& s) {
     };
     age_judged = n - from_age >= kMinPoints;
     if (age_judged && floor_rose(s.old_blocks.subspan(from_age), lows(from_age)))
-      aged = assess(s.old_blocks.subspan(from_age), std::nullopt, lows(from_age), 1);
+      aged = assess(s.old_blocks.subspan(from_age), std::nullopt, lows(from_age),
+                    std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(age_life))));
     // Kept blocks stay old: a fall of the old blocks anywhere since any could be old (a job
     // that ended, a cache flushed, a wave going down, a burst freed) is evidence against a
     // leak that the stretch judged may not hold.
@@ -560,10 +664,36 @@ LeakFactor classify_stack(const StackSeries& s) {
       const Floor blocks_floor{s.blocks.subspan(since), s.blocks_lows.size() == n ? s.blocks_lows.subspan(since)
                                                                                 : std::span<const double>{}};
       const std::size_t q = std::max<std::size_t>(1, (n - since) / 4);
-      const double blocks_rise = lowest(blocks_floor, n - since - q, n - since) - lowest(blocks_floor, 0, q);
+      double blocks_rise = lowest(blocks_floor, n - since - q, n - since) - lowest(blocks_floor, 0, q);
+      // From exec, the blocks that turned old over the stretch judged were born old_after points
+      // before it: a cache that filled beneath churn before the stack settled rose then. (Not
+      // attached: there a climb of the blocks then is the warm-up; a stall ages blocks born
+      // while the stack was steady, so it still fails.)
+      if (!s.attached && from_age >= old_after && n - from_age >= 4) {
+        const std::size_t born = from_age - old_after, m = n - from_age, bq = std::max<std::size_t>(1, m / 4);
+        const Floor birth{s.blocks.subspan(born, m), s.blocks_lows.size() == n ? s.blocks_lows.subspan(born, m)
+                                                                               : std::span<const double>{}};
+        blocks_rise = std::max(blocks_rise, lowest(birth, m - bq, m) - lowest(birth, 0, bq));
+      }
+      // When the lifetime rests on the young blocks (the stack holds blocks it does not recycle),
+      // what is not recycled may be a level the stack swings above, not kept blocks: a wave's
+      // troughs, sampled a little earlier or later in each period, drift as its old blocks. Kept
+      // blocks stand out of that swing: the old blocks must rise by at least the swing of the
+      // young ones (blocks minus old blocks) over the stretch judged.
+      double young_swing = 0;
+      if (age_life < 0.9 * static_cast<double>(life)) {
+        double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+        for (std::size_t i = from_age; i < n; ++i) {
+          const double young = s.blocks[i].bytes - s.old_blocks[i].bytes;
+          lo = std::min(lo, young);
+          hi = std::max(hi, young);
+        }
+        young_swing = hi - lo;
+      }
       if (largest_floor_fall(since_old) > kMaxFloorFall * aged->evidence.floor_rise_bytes ||
           drawdown > kAgeDrawdown * aged->evidence.floor_rise_bytes ||
-          blocks_rise < kAgeBlocksRise * aged->evidence.floor_rise_bytes)
+          blocks_rise < kAgeBlocksRise * aged->evidence.floor_rise_bytes ||
+          aged->evidence.floor_rise_bytes < kAgeOverSwing * young_swing)
         aged.reset();
     }
     if (aged && aged->factor.is_leak()) {

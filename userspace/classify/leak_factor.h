@@ -134,10 +134,11 @@ struct TrendEvidence {
   // the series) below its highest level so far, as a share of floor_rise_bytes: a leak's
   // floor only goes up, wandering churn goes up and down.
   double floor_fall = 0;
-  // The lower envelope: the lowest bytes of each of eight consecutive slices (from 16 points),
-  // a line fitted through them. Its rise from the first slice to the last, the scatter of the
-  // slices' lows around the line (root mean square, 6 degrees of freedom) and their ratio: a
-  // batch buffer emptied to a rising level, or churn over a few kept blocks, raise it steadily.
+  // The lower envelope: the lowest bytes of each of eight consecutive slices (from 16 points;
+  // sixteen slices from 32 points when those stand out more), a line fitted through them. Its
+  // rise from the first slice to the last, the scatter of the slices' lows around the line (root
+  // mean square, slices - 2 degrees of freedom) and their ratio: a batch buffer emptied to a
+  // rising level, or churn over a few kept blocks, raise it steadily.
   double envelope_rise_bytes = 0;
   double envelope_scatter_bytes = 0;
   double envelope_rise_over_scatter = 0;

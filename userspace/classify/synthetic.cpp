@@ -421,7 +421,16 @@ bool simulate(Shape shape, Random& rng, std::size_t n, double scale, Counts& out
           pool.release(pool.blocks() - target, (pool.blocks() - target) * block);
         out.record(i, pool);
       }
-      out.decidable_from = static_cast<std::size_t>(std::ceil(2 * period)) + 1;
+      // Sampled fewer than four times a period, a wave's troughs are missed by a sample offset
+      // that slides by |period - round(period)| a cycle: the lows the samples show drift for the
+      // beat, period / |period - round(period)| samples, which reads as a floor rising. The
+      // evidence against a leak is then two beats, not two periods.
+      double cycle = period;
+      if (period < 4) {
+        const double slide = std::abs(period - std::round(period));
+        cycle = slide > 0 ? std::max(period, period / slide) : static_cast<double>(n);
+      }
+      out.decidable_from = static_cast<std::size_t>(std::ceil(2 * std::min(cycle, static_cast<double>(n)))) + 1;
       return true;
     }
     case Shape::lru_flush: {
