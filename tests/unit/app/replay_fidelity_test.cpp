@@ -75,13 +75,14 @@ SyntheticRun synthetic_run() {
       };
       switch (s.shape) {
         case Shape::churn_leak:
-          // Buffers that live one reading, 100 to 400 of them at a time; one request in ten
+          // Buffers that live one reading, 100 to 180 of them at a time; one request in five
           // readings keeps its own. The swings drown the leak in the bytes and the blocks; their
-          // old blocks are the leak alone.
-          if (r % 10 == 5) k.alloc(256);
+          // old blocks are the leak alone (rising by more than a quarter of the young blocks'
+          // swing, which the classifier asks of old blocks).
+          if (r % 5 == 2) k.alloc(256);
           for (const auto& block : s.live) k.free(block);
           s.live.clear();
-          for (int i = 100 + uniform(0, 300); i > 0; --i) s.live.push_back(k.alloc(256));
+          for (int i = 100 + uniform(0, 80); i > 0; --i) s.live.push_back(k.alloc(256));
           break;
         case Shape::steady:
           for (int i = uniform(50, 150); i > 0; --i) {
