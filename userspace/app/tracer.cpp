@@ -768,9 +768,9 @@ class Tracer {
     const std::string comm = lifecycle::process_comm(pid);
     watch_.start_zoom(key, now);
     // Another tracer is never probed: its own probes and ours in one process stall it (its
-    // traced commands then hang on it).
+    // traced commands then hang on it). It never will be, so it is not looked at again.
     if (probe::is_tracer_executable(fmt::format("/proc/{}/exe", pid))) {
-      watch_.end_zoom(key, now, false, "another edleak-bpf: its allocator is not traced");
+      watch_.bar(key, now, "another edleak-bpf: its allocator is not traced");
       return;
     }
     if (auto r = attach_process(pid); !r) {
