@@ -736,14 +736,15 @@ class Tracer {
         if (auto heap = watch::read_heap(pid)) samples.push_back({static_cast<std::uint32_t>(pid), heap->anon_bytes});
     watch_.observe(now, samples);
     watch_.classify();
-    // Windows over their share of the stack table end now, whatever their stacks say.
-    for (auto it = zoom_outcomes_.begin(); it != zoom_outcomes_.end();) {
-      const ProcessKey key = (it++)->first;
-      const ZoomOutcome& outcome = zoom_outcomes_.at(key);
-      if (std::string note = over_stack_share(outcome.stacks, options_.max_stacks, options_.max_zoom); !note.empty()) {
-        watch_.bar(key, now, std::move(note));
-        zoom_out(key, "more stacks than its share");
-      }
+    // Windows over their share of the stack table end now, whatever their stacks say (found
+    // first: zoom_out forgets the outcome).
+    std::vector<std::pair<ProcessKey, std::string>> over_share;
+    for (const auto& [key, outcome] : zoom_outcomes_)
+      if (std::string note = over_stack_share(outcome.stacks, options_.max_stacks, options_.max_zoom); !note.empty())
+        over_share.emplace_back(key, std::move(note));
+    for (auto& [key, note] : over_share) {
+      watch_.bar(key, now, std::move(note));
+      zoom_out(key, "more stacks than its share");
     }
     for (const ProcessKey& key : watch_.zooms_due(now)) {
       const watch::WatchedProcess* p = watch_.find(key.pid);

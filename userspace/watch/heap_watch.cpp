@@ -11,7 +11,7 @@ bool WatchedProcess::suspect(const WatchConfig& config) const {
   // looked at again, ever less often.
   if (zoomed || barred || heap.samples_seen() < (config.min_samples << std::min(cleared, 6u))) return false;
   // Short jobs (a compiler grows for its whole life of seconds, then exits) are not zoomed.
-  if (last_s - first_s < config.suspect_after_s) return false;
+  if (heap.last().t_s - heap.first().t_s < config.suspect_after_s) return false;
   // A cache filling up (logarithmic) settles by itself: only growth that goes on is zoomed.
   if (verdict.cls != classify::LeakClass::linear && verdict.cls != classify::LeakClass::exponential) return false;
   return verdict.leak >= config.min_growth_bytes;
@@ -19,11 +19,9 @@ bool WatchedProcess::suspect(const WatchConfig& config) const {
 
 HeapWatch::HeapWatch(WatchConfig config) : config_(config) {}
 
-WatchedProcess& HeapWatch::restart(std::uint32_t pid, const ProcessKey& key, double t_s) {
+WatchedProcess& HeapWatch::restart(std::uint32_t pid, const ProcessKey& key) {
   processes_.erase(pid);
-  WatchedProcess& p = processes_.emplace(pid, WatchedProcess(key, config_.series_capacity)).first->second;
-  p.first_s = p.last_s = t_s;
-  return p;
+  return processes_.emplace(pid, WatchedProcess(key, config_.series_capacity)).first->second;
 }
 
 void HeapWatch::on_fork(const ProcessKey& child) {
@@ -60,11 +58,9 @@ void HeapWatch::observe(double t_s, std::span<const HeapSample> samples) {
       it = processes_.emplace(s.pid, WatchedProcess(ProcessKey(s.pid, inc == incarnations_.end() ? 0 : inc->second),
                                                     config_.series_capacity))
                .first;
-      it->second.first_s = t_s;
     }
     it->second.heap.append(t_s, static_cast<double>(s.bytes));
     it->second.bytes = s.bytes;
-    it->second.last_s = t_s;
   }
   for (auto it = processes_.begin(); it != processes_.end();)
     it = seen.count(it->first) ? std::next(it) : processes_.erase(it);
@@ -125,7 +121,7 @@ bool HeapWatch::end_zoom(const ProcessKey& key, double t_s, bool stacks_leak, st
   // Cleared: the series starts anew, so only new growth makes it a suspect again.
   const unsigned zooms = p.zooms, cleared = p.cleared + 1;
   std::string kept_note = std::move(p.note);
-  WatchedProcess& fresh = restart(key.pid, key, t_s);  // p is gone
+  WatchedProcess& fresh = restart(key.pid, key);  // p is gone
   fresh.zooms = zooms, fresh.cleared = cleared, fresh.note = std::move(kept_note);
   return true;
 }

@@ -40,7 +40,6 @@ struct WatchedProcess {
   series::Series heap;
   classify::LeakFactor verdict;   // of `heap`, at the last classify()
   std::uint64_t bytes = 0;        // the latest reading
-  double first_s = 0, last_s = 0; // the current series' first and latest readings
   bool zoomed = false;
   double zoom_started_s = 0;
   double zoom_until_s = 0;        // zoomed: when the window ends
@@ -100,7 +99,7 @@ class HeapWatch {
   const WatchConfig& config() const { return config_; }
 
  private:
-  WatchedProcess& restart(std::uint32_t pid, const ProcessKey& key, double t_s);
+  WatchedProcess& restart(std::uint32_t pid, const ProcessKey& key);
   WatchConfig config_;
   std::unordered_map<std::uint32_t, WatchedProcess> processes_;  // by pid: one history each
   std::unordered_map<std::uint32_t, std::uint32_t> incarnations_;  // from events, until seen
