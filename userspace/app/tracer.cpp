@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <deque>
 #include <fstream>
 #include <map>
+#include <span>
 #include <sstream>
 #include <optional>
 #include <poll.h>
@@ -28,6 +30,7 @@
 #include "report/format.h"
 #include "report/renderer.h"
 #include "sample/site_table.h"
+#include "symbolize/mapping_reader.h"
 #include "symbolize/proc_maps.h"
 #include "symbolize/symbolizer.h"
 #include "unwind/unwind_registry.h"
@@ -62,18 +65,19 @@ class SignalFd {
   SignalFd(const SignalFd&) = delete;
   SignalFd& operator=(const SignalFd&) = delete;
 
-  // Waits up to `timeout` for signals or for `other_fd` to become readable; returns the signals
-  // that arrived (other_ready tells about the other descriptor).
-  std::vector<int> wait(std::chrono::milliseconds timeout, int other_fd, bool& other_ready) {
+  // Waits up to `timeout` for signals or for one of `others` to become readable; returns the
+  // signals that arrived (ready[i] tells about others[i]).
+  std::vector<int> wait(std::chrono::milliseconds timeout, std::span<const int> others, std::span<bool> ready) {
     std::vector<int> got;
-    pollfd p[2] = {{fd_, POLLIN, 0}, {other_fd, POLLIN, 0}};
+    std::vector<pollfd> p{{fd_, POLLIN, 0}};
+    for (int fd : others) p.push_back({fd, POLLIN, 0});
     int ms = static_cast<int>(std::max<long long>(0, timeout.count()));
-    other_ready = false;
-    if (poll(p, other_fd >= 0 ? 2 : 1, ms) > 0) {
+    std::fill(ready.begin(), ready.end(), false);
+    if (poll(p.data(), p.size(), ms) > 0) {
       signalfd_siginfo info;
       while (read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info))
         got.push_back(static_cast<int>(info.ssi_signo));
-      other_ready = other_fd >= 0 && (p[1].revents & POLLIN);
+      for (std::size_t i = 0; i < others.size(); ++i) ready[i] = (p[i + 1].revents & POLLIN) != 0;
     }
     return got;
   }
@@ -81,6 +85,18 @@ class SignalFd {
  private:
   sigset_t mask_{}, old_mask_{};
   int fd_ = -1;
+};
+
+// The mapping reader's requests: the capture's, read on the reader's thread.
+class CaptureMappingRequests final : public symbolize::MappingRequestSource {
+ public:
+  explicit CaptureMappingRequests(capture::Capture& capture) : capture_(capture) {}
+  int fd() const override { return capture_.mapping_requests_fd(); }
+  std::vector<std::uint32_t> take() override { return capture_.take_mapping_requests(); }
+  std::uint32_t history_of(std::uint32_t tgid) override { return capture_.history_of(tgid); }
+
+ private:
+  capture::Capture& capture_;
 };
 
 // The unwind registry's kernel side: the capture's maps.
@@ -153,6 +169,8 @@ class Tracer {
     capture_ = std::move(*capture);
     unwind_maps_.emplace(*capture_);
     unwind_.emplace(*unwind_maps_);
+    mapping_requests_.emplace(*capture_);
+    mapping_reader_.emplace(*mapping_requests_);
     for (const auto& [key, record] : processes_.records()) capture_->follow(key.pid);
     // -p processes get their tables now; the others (a command once it has exec'd, children,
     // every process in all-process mode) when their first allocation asks for them.
@@ -413,9 +431,10 @@ class Tracer {
         auto until = std::min<Clock::time_point>(next, scans_.next_due().value_or(next));
         for (const auto& [pid, check] : exec_checks_) until = std::min(until, check.due);
         auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
-        bool events = false;
-        auto got = signals.wait(left, capture_->events_fd(), events);
-        if (events) handle_capture_events();
+        const int fds[] = {capture_->events_fd(), mapping_reader_->ready_fd()};
+        bool ready[2] = {};
+        auto got = signals.wait(left, fds, ready);
+        if (ready[0] || ready[1]) handle_capture_events();
         for (int sig : got) {
           if (sig == SIGCHLD) {
             handle_tree();
@@ -859,35 +878,39 @@ class Tracer {
     }
   }
 
-  // Reads the mappings of processes the BPF side found unknown (new, or with code mapped since:
-  // dlopen), so their next stacks unwind through every file they map.
-  // A process asks again each time a return address is outside its mappings, which garbage in
-  // a frame-pointer walk can make frequent: each is re-read at most every kRefreshGap.
-  // At most kRefreshBudget of them per call (a new process's tables can take a second to build on
-  // a busy machine): the rest wait for the next wake-up, so that the events read meanwhile (an
-  // exec to probe) are not held up behind them.
+  // The mappings the reader has read for processes the BPF side found unknown (new, or with code
+  // mapped since: dlopen): the symbolizer keeps them for the history they were read for (a short
+  // process may end before a tick symbolizes its stacks), and the process's unwind tables are
+  // built from them, so that its next stacks unwind through every file it maps.
+  // Tables take long to build on a busy machine (a compiler's: a second): at most kUnwindBudget
+  // of them per call, oldest first; the rest wait for the next wake-up, so that the events read
+  // meanwhile (an exec to probe) are not held up behind them.
   void handle_mapping_requests() {
-    static constexpr auto kRefreshGap = std::chrono::milliseconds(100);
-    static constexpr auto kRefreshBudget = std::chrono::milliseconds(100);
-    for (std::uint32_t tgid : capture_->take_mapping_requests()) deferred_refreshes_.insert(tgid);
-    const auto now = Clock::now();
-    for (auto it = deferred_refreshes_.begin(); it != deferred_refreshes_.end();) {
-      if (Clock::now() - now > kRefreshBudget) break;
-      auto& last = last_refresh_[*it];
-      if (now - last < kRefreshGap) {
-        ++it;
-        continue;
-      }
-      last = now;
-      update_unwind(*it);
-      it = deferred_refreshes_.erase(it);
+    static constexpr auto kUnwindBudget = std::chrono::milliseconds(100);
+    for (auto& snapshot : mapping_reader_->take()) {
+      const auto tgid = static_cast<std::uint32_t>(snapshot.pid);
+      symbolizer_.remember_mappings(snapshot.pid, snapshot.history, snapshot.mappings);
+      // Another program's by now (exec'd since the read): its own request follows.
+      if (capture_->history_of(tgid) != snapshot.history) continue;
+      auto [it, fresh] = unwind_due_.insert_or_assign(tgid, std::move(snapshot.mappings));
+      if (fresh) unwind_order_.push_back(tgid);
+    }
+    const auto started = Clock::now();
+    while (!unwind_order_.empty() && Clock::now() - started < kUnwindBudget) {
+      const std::uint32_t tgid = unwind_order_.front();
+      unwind_order_.pop_front();
+      auto due = unwind_due_.find(tgid);
+      if (due == unwind_due_.end()) continue;  // forgotten meanwhile
+      auto mappings = std::move(due->second);
+      unwind_due_.erase(due);
+      build_unwind(tgid, mappings);
     }
   }
 
   // Serves mapping requests while a long report is built (seconds in all-process mode with a
-  // thousand ending histories): a process that starts meanwhile and lives a second would
-  // otherwise exit before its mappings are read, and its stacks never resolve. Only the requests:
-  // process events wait for the loop (the report is built from the table as it stands).
+  // thousand ending histories): the unwind tables of a process that starts meanwhile are built
+  // while it runs. Only the requests: process events wait for the loop (the report is built
+  // from the table as it stands).
   void keep_up_with_mappings() {
     static constexpr auto kEvery = std::chrono::milliseconds(20);
     const auto now = Clock::now();
@@ -896,20 +919,28 @@ class Tracer {
     handle_mapping_requests();
   }
 
+  // A process's mappings read now, for its unwind tables and the symbolizer (a -p process, a
+  // zoomed one, one held at its first allocation).
   void update_unwind(std::uint32_t tgid) {
-    const pid_t pid = static_cast<pid_t>(tgid);
-    auto mappings = symbolize::read_proc_maps(pid);
+    const std::uint32_t history = capture_->history_of(tgid);
+    auto mappings = symbolize::read_proc_maps(static_cast<pid_t>(tgid));
     if (!mappings) return;  // gone already: its exit is handled with the others
+    symbolizer_.remember_mappings(static_cast<pid_t>(tgid), history, *mappings);
+    build_unwind(tgid, *mappings);
+  }
+
+  void build_unwind(std::uint32_t tgid, const std::vector<symbolize::Mapping>& mappings) {
+    const pid_t pid = static_cast<pid_t>(tgid);
     // map_files reaches the very file mapped, in any mount namespace, even if since replaced.
     auto open_path = [pid](const symbolize::Mapping& m) {
       return fmt::format("/proc/{}/map_files/{:x}-{:x}", pid, m.start, m.end);
     };
     const auto started = Clock::now();
-    if (auto r = unwind_->update_process(pid, *mappings, open_path); !r)
-      log::warn("{}", r.error().message);
-    // Read once for both: the symbolizer keeps them past the process's exit (a short process
-    // may end before a tick symbolizes its stacks).
-    symbolizer_.remember_mappings(pid, std::move(*mappings));
+    if (auto r = unwind_->update_process(pid, mappings, open_path); !r) {
+      // Exited before its turn: nothing to unwind any more.
+      if (lifecycle::process_exists(pid)) log::warn("{}", r.error().message);
+      return;
+    }
     if (log::enabled(log::Level::verbose)) {
       const auto s = unwind_->stats();
       log::verbose("unwind: pid {} mapped in {:.1f} ms; {} files, {} of {} rows ({:.1f} MiB in the "
@@ -950,8 +981,7 @@ class Tracer {
     }
     for (std::uint32_t pid : pids_gone) {
       unwind_->forget_process(static_cast<pid_t>(pid));
-      last_refresh_.erase(pid);
-      deferred_refreshes_.erase(pid);
+      unwind_due_.erase(pid);  // its place in unwind_order_ is skipped
     }
     for (const ProcessKey& key : gone) symbolized_.erase(key);
   }
@@ -985,8 +1015,12 @@ class Tracer {
   std::unique_ptr<capture::Capture> capture_;
   std::optional<CaptureUnwindMaps> unwind_maps_;
   std::optional<unwind::UnwindRegistry> unwind_;
-  std::unordered_set<std::uint32_t> deferred_refreshes_;                // mappings asked for
-  std::unordered_map<std::uint32_t, Clock::time_point> last_refresh_;  // when last read
+  // Declared after the capture, so the reader's thread stops before the capture goes.
+  std::optional<CaptureMappingRequests> mapping_requests_;
+  std::optional<symbolize::MappingReader> mapping_reader_;
+  // Mappings read, unwind tables not built yet: by process, and the order they came in.
+  std::unordered_map<std::uint32_t, std::vector<symbolize::Mapping>> unwind_due_;
+  std::deque<std::uint32_t> unwind_order_;
   std::unordered_map<pid_t, ExecCheck> exec_checks_;                   // exec'd: new libraries?
   Clock::time_point start_;  // of sampling
   std::map<FileId, probe::ProbePlan> plans_;

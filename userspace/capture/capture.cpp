@@ -219,9 +219,12 @@ class MappingPrograms {
 
 struct Capture::Impl {
   Skeleton skel;
-  // Wakes the loop when the BPF side asks for a process's mappings (the requests themselves are
-  // read from the mapping_requests map, deduplicated there) or sends a process event.
+  // Process events (fork, exec, exit), read by the loop.
   std::unique_ptr<ring_buffer, RingBufferDeleter> events;
+  // Wakes the mapping reader when the BPF side asks for a process's mappings (the requests
+  // themselves are read from the mapping_requests map, deduplicated there). Apart from `events`:
+  // the reader consumes it on its own thread.
+  std::unique_ptr<ring_buffer, RingBufferDeleter> mapping_wakeups;
   std::vector<ProcessEvent> process_events;  // received, not yet taken
   std::vector<Link> process_links;           // fork, exec, exit tracepoints
   struct OwnedLink {
@@ -391,16 +394,17 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
     if (!link) return make_error("cannot attach to the {} tracepoint: {}", name, errno_text(errno));
     impl->process_links.emplace_back(link);
   }
-  impl->events.reset(ring_buffer__new(
+  impl->mapping_wakeups.reset(ring_buffer__new(
       bpf_map__fd(skel->maps.mapping_events), [](void*, void*, size_t) { return 0; }, nullptr, nullptr));
-  if (!impl->events) return make_error("cannot open the BPF ring buffer: {}", errno_text(errno));
-  Impl* raw = impl.get();
+  if (!impl->mapping_wakeups)
+    return make_error("cannot open the BPF ring buffer of mapping requests: {}", errno_text(errno));
   auto on_event = [](void* ctx, void* data, size_t size) {
     if (size >= sizeof(edleak_process_event))
       Impl::handle_event(*static_cast<Impl*>(ctx), *static_cast<const edleak_process_event*>(data));
     return 0;
   };
-  if (ring_buffer__add(impl->events.get(), bpf_map__fd(skel->maps.process_events), on_event, raw) != 0)
+  impl->events.reset(ring_buffer__new(bpf_map__fd(skel->maps.process_events), on_event, impl.get(), nullptr));
+  if (!impl->events)
     return make_error("cannot open the BPF ring buffer of process events: {}", errno_text(errno));
   return std::unique_ptr<Capture>(new Capture(std::move(impl)));
 }
@@ -924,7 +928,7 @@ void Capture::remove_process_mappings(std::uint32_t tgid) {
 }
 
 std::vector<std::uint32_t> Capture::take_mapping_requests() {
-  ring_buffer__consume(impl_->events.get());
+  ring_buffer__consume(impl_->mapping_wakeups.get());
   const int fd = bpf_map__fd(impl_->skel->maps.mapping_requests);
   std::vector<std::uint32_t> tgids;
   std::uint32_t key = 0, next = 0;
@@ -940,6 +944,14 @@ std::vector<std::uint32_t> Capture::take_mapping_requests() {
 }
 
 int Capture::events_fd() const { return ring_buffer__epoll_fd(impl_->events.get()); }
+
+int Capture::mapping_requests_fd() const { return ring_buffer__epoll_fd(impl_->mapping_wakeups.get()); }
+
+std::uint32_t Capture::history_of(std::uint32_t tgid) const {
+  std::uint32_t incarnation = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.incarnations), &tgid, &incarnation) != 0) return 0;
+  return incarnation;
+}
 
 std::size_t Capture::site_count() const { return impl_->site_keys.size(); }
 std::size_t Capture::stack_count() const { return impl_->known_stacks.size(); }

@@ -122,10 +122,15 @@ class Capture {
   Result<void> set_process_mappings(std::uint32_t tgid, const edleak_proc_mappings& mappings);
   void remove_process_mappings(std::uint32_t tgid);
   // Processes whose mappings the BPF side asked for (none known yet, or a return address outside
-  // them); each request is taken once.
+  // them); each request is taken once. These three may be called from another thread than the
+  // rest (symbolize::MappingReader's): they touch only the requests and the histories.
   std::vector<std::uint32_t> take_mapping_requests();
-  // Readable when the BPF side has asked for mappings or sent process events (for poll); drain
-  // with take_mapping_requests and take_process_events.
+  // Readable when the BPF side has asked for mappings (for poll).
+  int mapping_requests_fd() const;
+  // The current history (incarnation) of a process, as its allocations are tagged; 0 for one
+  // that started before tracing (or has exited).
+  std::uint32_t history_of(std::uint32_t tgid) const;
+  // Readable when the BPF side has sent process events (for poll); drain with take_process_events.
   int events_fd() const;
 
   // Entries of the kernel maps at the last snapshot (sites, stacks) and the live blocks they

@@ -110,8 +110,9 @@ struct Symbolizer::Impl {
     return static_cast<std::uint64_t>(history) << 32 | static_cast<std::uint32_t>(pid);
   }
 
-  // Mappings of live processes given by remember_mappings, until their history is sealed.
-  std::unordered_map<pid_t, std::vector<Mapping>> remembered;
+  // Mappings given by remember_mappings for histories not symbolized yet, by history: until the
+  // history is first symbolized, sealed or forgotten.
+  std::unordered_map<std::uint64_t, std::vector<Mapping>> remembered;
 
   void set_mappings(Process& process, std::vector<Mapping> mappings) {
     process.mappings = std::move(mappings);
@@ -123,10 +124,10 @@ struct Symbolizer::Impl {
   // when an address is outside them: mapped since). Keeps the previous ones when the process is
   // gone, so the stacks of a process that just exited still resolve; once gone, it is not read
   // again (each stack of it would try).
-  void load_mappings(pid_t pid, Process& process) {
+  void load_mappings(pid_t pid, std::uint32_t history, Process& process) {
     if (process.sealed) return;
     if (!process.loaded) {
-      if (auto it = remembered.find(pid); it != remembered.end()) {
+      if (auto it = remembered.find(key(pid, history)); it != remembered.end()) {
         set_mappings(process, std::move(it->second));
         remembered.erase(it);  // this history has them now
         return;
@@ -231,7 +232,7 @@ std::vector<Frame> Symbolizer::symbolize(pid_t pid, std::uint32_t history, std::
   // outside them (the process mapped something since, e.g. dlopen).
   bool reread = false;
   if (!process.loaded) {
-    impl_->load_mappings(pid, process);
+    impl_->load_mappings(pid, history, process);
     reread = true;
   }
   std::vector<Frame> frames;
@@ -241,7 +242,7 @@ std::vector<Frame> Symbolizer::symbolize(pid_t pid, std::uint32_t history, std::
     frame.addr = addr;
     auto index = impl_->mapping_index(process, addr);
     if (!index && !reread && !process.unmapped.contains(addr)) {
-      impl_->load_mappings(pid, process);
+      impl_->load_mappings(pid, history, process);
       reread = true;
       index = impl_->mapping_index(process, addr);
     }
@@ -255,32 +256,35 @@ std::vector<Frame> Symbolizer::symbolize(pid_t pid, std::uint32_t history, std::
 }
 
 void Symbolizer::seal(pid_t pid, std::uint32_t history) {
-  Impl::Process& process = impl_->processes[Impl::key(pid, history)];
-  auto it = impl_->remembered.find(pid);
-  if (it == impl_->remembered.end()) {
-    process.sealed = true;
-    return;
+  const std::uint64_t k = Impl::key(pid, history);
+  Impl::Process& process = impl_->processes[k];
+  if (auto it = impl_->remembered.find(k); it != impl_->remembered.end()) {
+    if (!process.loaded) impl_->set_mappings(process, std::move(it->second));
+    impl_->remembered.erase(it);
   }
-  if (!process.loaded) impl_->set_mappings(process, std::move(it->second));
   process.sealed = true;
-  // They were this history's: the pid's next one (after an exec) is read anew.
-  impl_->remembered.erase(it);
 }
 
-void Symbolizer::remember_mappings(pid_t pid, std::vector<Mapping> mappings) {
-  // None: a zombie's (read after its exit event, which sealed its history): kept, they would
-  // never be sealed (a soak run held hundreds).
+void Symbolizer::remember_mappings(pid_t pid, std::uint32_t history, std::vector<Mapping> mappings) {
+  // None: a zombie's (it has no memory map any more).
   if (mappings.empty()) return;
-  impl_->remembered[pid] = std::move(mappings);
+  const std::uint64_t k = Impl::key(pid, history);
+  if (auto it = impl_->processes.find(k); it != impl_->processes.end()) {
+    Impl::Process& process = it->second;
+    // Loaded and sealed: the history ended with the mappings it was symbolized with.
+    if (!(process.loaded && process.sealed)) impl_->set_mappings(process, std::move(mappings));
+    return;
+  }
+  impl_->remembered[k] = std::move(mappings);
 }
 
 void Symbolizer::read_mappings(pid_t pid, std::uint32_t history) {
-  impl_->load_mappings(pid, impl_->processes[Impl::key(pid, history)]);
+  impl_->load_mappings(pid, history, impl_->processes[Impl::key(pid, history)]);
 }
-
 
 void Symbolizer::forget_process(pid_t pid, std::uint32_t history) {
   impl_->processes.erase(Impl::key(pid, history));
+  impl_->remembered.erase(Impl::key(pid, history));
 }
 
 std::size_t Symbolizer::history_count() const { return impl_->processes.size(); }

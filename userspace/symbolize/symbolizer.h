@@ -50,10 +50,11 @@ class Symbolizer {
   // remember_mappings, so a process that exited before its first stack was symbolized still
   // resolves.
   void seal(pid_t pid, std::uint32_t history);
-  // The mappings of pid just read from /proc/PID/maps by someone else (the unwinder, at the
-  // process's first allocation): its current history uses them instead of reading the file
-  // again, and they outlive the process until its history is sealed.
-  void remember_mappings(pid_t pid, std::vector<Mapping> mappings);
+  // The mappings of one history of pid, just read from /proc/PID/maps by someone else (the
+  // mapping reader, when the process asked): the history uses them instead of reading the file
+  // (again), and they outlive the process. Given for a history already sealed but never loaded
+  // (read before its exit, handed over after), they are its mappings too.
+  void remember_mappings(pid_t pid, std::uint32_t history, std::vector<Mapping> mappings);
 
   // Drops what is cached for a process history (its mappings); modules stay cached.
   void forget_process(pid_t pid, std::uint32_t history = 0);

@@ -403,8 +403,8 @@ TEST(Symbolizer, ResolvesAddressesOfAnotherProcess) {
   EXPECT_THAT(frames[1].module, HasSubstr("libc.so"));
 }
 
-// A short process: its mappings were read while it ran (by the unwinder), it exited before any
-// stack of it was symbolized; sealed, its history still resolves with them.
+// A short process: its mappings were read while it ran (by the mapping reader), it exited before
+// any stack of it was symbolized; sealed, its history still resolves with them.
 TEST(Symbolizer, ResolvesAnExitedProcessThroughItsRememberedMappings) {
   std::uint64_t addrs[] = {address_of_function(&edleak_test::namespaced_function)};
   Symbolizer symbolizer;
@@ -415,7 +415,7 @@ TEST(Symbolizer, ResolvesAnExitedProcessThroughItsRememberedMappings) {
     pid = child.pid();
     auto mappings = read_proc_maps(pid);
     ASSERT_TRUE(mappings);
-    symbolizer.remember_mappings(pid, std::move(*mappings));
+    symbolizer.remember_mappings(pid, 7, std::move(*mappings));
   }  // killed and reaped: /proc/PID is gone
   EXPECT_EQ(symbolizer.remembered_count(), 1u);
   symbolizer.seal(pid, 7);
@@ -430,8 +430,52 @@ TEST(Symbolizer, ResolvesAnExitedProcessThroughItsRememberedMappings) {
   symbolizer.forget_process(pid, 7);
   EXPECT_EQ(symbolizer.history_count(), 0u);
   // A zombie's mappings (none), read after its history was sealed, are not kept.
-  symbolizer.remember_mappings(pid, {});
+  symbolizer.remember_mappings(pid, 8, {});
   EXPECT_EQ(symbolizer.remembered_count(), 0u);
+}
+
+// Mappings are kept for the history they were read for: a program's mappings, read before its
+// exec and handed over after it, are the old history's, never the new program's.
+TEST(Symbolizer, RememberedMappingsBelongToTheHistoryTheyWereReadFor) {
+  std::uint64_t addrs[] = {address_of_function(&edleak_test::namespaced_function)};
+  Symbolizer symbolizer;
+  pid_t pid = 0;
+  {
+    SleepingChild child;
+    ASSERT_GT(child.pid(), 0);
+    pid = child.pid();
+    auto mappings = read_proc_maps(pid);
+    ASSERT_TRUE(mappings);
+    symbolizer.remember_mappings(pid, 1, std::move(*mappings));
+  }
+  symbolizer.seal(pid, 2);  // the next program's history: nothing read for it
+  EXPECT_EQ(symbolizer.remembered_count(), 1u);
+  EXPECT_THAT(symbolizer.symbolize(pid, 2, addrs, AddressKind::instruction)[0].symbol, IsEmpty());
+  symbolizer.seal(pid, 1);
+  EXPECT_EQ(symbolizer.symbolize(pid, 1, addrs, AddressKind::instruction)[0].symbol,
+            "edleak_test::namespaced_function(int)");
+}
+
+// The reader may hand a history's mappings over after its exit was seen (read while it ran,
+// taken by the loop later): a history sealed before it was ever loaded takes them.
+TEST(Symbolizer, MappingsHandedOverAfterTheExitStillResolveTheHistory) {
+  std::uint64_t addrs[] = {address_of_function(&edleak_test::namespaced_function)};
+  Symbolizer symbolizer;
+  pid_t pid = 0;
+  std::vector<Mapping> read_while_alive;
+  {
+    SleepingChild child;
+    ASSERT_GT(child.pid(), 0);
+    pid = child.pid();
+    auto mappings = read_proc_maps(pid);
+    ASSERT_TRUE(mappings);
+    read_while_alive = std::move(*mappings);
+  }
+  symbolizer.seal(pid, 3);
+  symbolizer.remember_mappings(pid, 3, std::move(read_while_alive));
+  EXPECT_EQ(symbolizer.remembered_count(), 0u);
+  EXPECT_EQ(symbolizer.symbolize(pid, 3, addrs, AddressKind::instruction)[0].symbol,
+            "edleak_test::namespaced_function(int)");
 }
 
 TEST(ElfModule, RejectsAFileThatIsNotElf) {
