@@ -119,6 +119,26 @@ struct {
 /* Which of site_caps and block_caps hold any entry (EDLEAK_CAPS_*), set by userspace. */
 volatile __u32 caps_active = 0;
 
+/* Userspace makes room in the sites map once a tick; a process creating thousands of stacks
+ * between two ticks (a compiler starting) would fill it before then, and every other process's
+ * new stack would be lost. So, while userspace sets site_burst_limit (the map is half full),
+ * between two snapshots a process history creates at most site_burst_limit sites, and all of
+ * them together at most site_burst_budget beyond each one's first site_burst_floor (a process
+ * with a few stacks always gets them). The allocations of new stacks beyond are refused,
+ * counted in the history's entry here (read by userspace). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, EDLEAK_MAX_BURSTS);
+	__type(key, struct edleak_history);
+	__type(value, struct edleak_site_burst);
+} site_bursts SEC(".maps");
+
+volatile __u32 site_burst_limit = 0; /* 0: none */
+volatile __u32 site_burst_budget = 0;
+volatile __u32 site_burst_floor = 0;
+volatile __u32 site_burst_created = 0; /* by every history since the snapshot (reset by userspace) */
+
 /* Site serials are numbered per CPU (count << 10 | cpu), as histories are (see
  * history_counters): they need only differ between the sites of one (process, stack). */
 struct {
@@ -881,6 +901,39 @@ static __always_inline void note_age(struct edleak_site *site, __u32 birth, __s6
 		__sync_fetch_and_add(&site->young_blocks[slot], blocks);
 }
 
+/* Whether the history has created its share of sites since the last snapshot (the refusal then
+ * counted: see site_bursts), else counts the site about to be created. */
+static __always_inline bool over_site_burst(__u32 tgid, __u32 incarnation)
+{
+	struct edleak_history key = { .tgid = tgid, .incarnation = incarnation };
+	struct edleak_site_burst fresh = {}, *burst;
+	__u32 limit = site_burst_limit, epoch = age_epoch;
+
+	if (!limit)
+		return false;
+	burst = bpf_map_lookup_elem(&site_bursts, &key);
+	if (!burst) {
+		fresh.epoch = epoch;
+		bpf_map_update_elem(&site_bursts, &key, &fresh, BPF_NOEXIST);
+		burst = bpf_map_lookup_elem(&site_bursts, &key);
+		if (!burst)
+			return false; /* the table is full: this history is not limited */
+	}
+	if (burst->epoch != epoch) {
+		burst->epoch = epoch;
+		burst->created = 0;
+	}
+	if (burst->created >= limit ||
+	    (burst->created >= site_burst_floor && site_burst_created >= site_burst_budget)) {
+		__sync_fetch_and_add(&burst->refused, 1);
+		count(EDLEAK_CTR_REFUSED_SITE_ALLOCS);
+		return true;
+	}
+	__sync_fetch_and_add(&burst->created, 1);
+	__sync_fetch_and_add(&site_burst_created, 1);
+	return false;
+}
+
 /* Credits the release of a block to the stack that allocated it. */
 static __always_inline void release_block(__u32 tgid, __u32 incarnation, const struct edleak_block *block)
 {
@@ -908,6 +961,8 @@ static __always_inline struct edleak_site *site_for_capture(__u32 tgid, __u32 in
 	if (!site) {
 		if ((caps_active & EDLEAK_CAPS_SITES) &&
 		    refused(&site_caps, tgid, incarnation, EDLEAK_CTR_REFUSED_SITE_ALLOCS))
+			return NULL;
+		if (over_site_burst(tgid, incarnation))
 			return NULL;
 		stored = store_stack(stack_id);
 		site = site_of(tgid, incarnation, stack_id, true);

@@ -192,7 +192,8 @@ enum edleak_counter {
 					* was missed): the old one is credited to its stack */
 	EDLEAK_CTR_LOST_EVENTS,       /* process events ring buffer full: an event dropped */
 	EDLEAK_CTR_REFUSED_SITE_ALLOCS,  /* allocation not recorded: a new stack of a process over
-					  * its share of the sites map (site_caps) */
+					  * its share of the sites map (site_caps), or over its
+					  * new sites for one tick (site_bursts) */
 	EDLEAK_CTR_REFUSED_BLOCK_ALLOCS, /* allocation not recorded: a process over its share of
 					  * the blocks map (block_caps) */
 	EDLEAK_CTR_ORPHAN_FREES,      /* free (or unmap) of a block whose site was evicted while
@@ -210,6 +211,15 @@ enum edleak_caps {
 	EDLEAK_CAPS_BLOCKS = 2,
 };
 #define EDLEAK_MAX_CAPS 4096
+
+/* New sites of one process history since the last snapshot (site_bursts, keyed by struct
+ * edleak_history), while userspace sets a limit on them (bpf/edleak.bpf.c, site_burst_limit). */
+struct edleak_site_burst {
+	__u32 epoch;   /* age_epoch when `created` was last reset: the snapshot it counts from */
+	__u32 created; /* sites created since */
+	__u64 refused; /* allocations of new stacks refused over the limit, in all */
+};
+#define EDLEAK_MAX_BURSTS 16384
 
 /* ---- process events (process_events ring buffer) ------------------------------------------ */
 

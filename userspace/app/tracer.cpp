@@ -518,8 +518,13 @@ class Tracer {
     sample::RoomLimits limits;
     limits.site_capacity = capture_->site_capacity();
     limits.block_capacity = capture_->block_capacity();
-    if (!sample::room_needed(capture_->site_count(), capture_->live_block_count(), limits, capture_->caps_in_force()))
-      return;
+    if (sample::room_needed(capture_->site_count(), capture_->live_block_count(), limits, capture_->caps_in_force()))
+      apply_room_plan(limits, t_s);
+    // Until the next tick (with the sites left after this one's evictions).
+    capture_->set_site_burst_limits(sample::site_burst_limits(capture_->site_count(), limits));
+  }
+
+  void apply_room_plan(const sample::RoomLimits& limits, double t_s) {
     const sample::RoomPlan plan = sample::plan_room(table_.site_uses(), limits);
     std::vector<sample::SiteUse> evicted = plan.evict_idle;
     evicted.insert(evicted.end(), plan.evict_over_share.begin(), plan.evict_over_share.end());

@@ -252,6 +252,7 @@ struct Capture::Impl {
   // before (a cap's counter goes with its entry when the cap is lifted).
   std::set<sample::ProcessKey> site_capped, block_capped;
   std::map<sample::ProcessKey, sample::Refusals> refusals_before;
+  bool burst_limited = false;  // a site burst limit was set once: site_bursts may hold entries
 
   // Drops the entries of the last snapshot's sites that `gone` says are no longer in the map.
   template <typename Gone>
@@ -582,6 +583,21 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   };
   add_live(skel->maps.site_caps, impl_->site_capped, &sample::Refusals::site_allocs);
   add_live(skel->maps.block_caps, impl_->block_capped, &sample::Refusals::block_allocs);
+  // And what each history refused over its new sites for a tick (entries exist only since a
+  // limit was first set: the map was half full).
+  if (impl_->burst_limited) {
+    std::vector<edleak_history> burst_keys;
+    std::vector<edleak_site_burst> bursts;
+    if (auto r = read_all(bpf_map__fd(skel->maps.site_bursts), EDLEAK_MAX_BURSTS, burst_keys, bursts); !r)
+      return r.error();
+    for (std::size_t i = 0; i < burst_keys.size(); ++i) {
+      if (!bursts[i].refused) continue;
+      const sample::ProcessKey key(burst_keys[i].tgid, burst_keys[i].incarnation);
+      auto& r = refusals[key];
+      r.process = key;
+      r.site_allocs += bursts[i].refused;
+    }
+  }
   for (auto& [key, r] : refusals) snap.refusals.push_back(r);
   return snap;
 }
@@ -880,6 +896,7 @@ void Capture::Impl::forget_caps(const std::vector<sample::ProcessKey>& gone) {
     const edleak_history h{key.pid, key.incarnation};
     if (site_capped.erase(key)) bpf_map_delete_elem(bpf_map__fd(skel->maps.site_caps), &h);
     if (block_capped.erase(key)) bpf_map_delete_elem(bpf_map__fd(skel->maps.block_caps), &h);
+    if (burst_limited) bpf_map_delete_elem(bpf_map__fd(skel->maps.site_bursts), &h);
     refusals_before.erase(key);
   }
   update_caps_active();
@@ -891,6 +908,17 @@ Result<void> Capture::set_caps(const std::vector<sample::ProcessKey>& site_cappe
   if (r) r = impl_->set_caps(impl_->skel->maps.block_caps, impl_->block_capped, block_capped, &sample::Refusals::block_allocs);
   impl_->update_caps_active();
   return r;
+}
+
+void Capture::set_site_burst_limits(const sample::SiteBurstLimits& limits) {
+  auto* bss = impl_->skel->bss;
+  auto clamp = [](std::size_t n) { return static_cast<std::uint32_t>(std::min<std::size_t>(n, UINT32_MAX)); };
+  if (limits.per_history) impl_->burst_limited = true;
+  // The counts first, the limit that turns them on last.
+  __atomic_store_n(&bss->site_burst_created, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&bss->site_burst_budget, clamp(limits.all), __ATOMIC_SEQ_CST);
+  __atomic_store_n(&bss->site_burst_floor, clamp(limits.floor), __ATOMIC_SEQ_CST);
+  __atomic_store_n(&bss->site_burst_limit, clamp(limits.per_history), __ATOMIC_SEQ_CST);
 }
 
 bool Capture::caps_in_force() const { return !impl_->site_capped.empty() || !impl_->block_capped.empty(); }

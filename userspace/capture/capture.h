@@ -114,6 +114,10 @@ class Capture {
   Result<void> set_caps(const std::vector<sample::ProcessKey>& site_capped,
                         const std::vector<sample::ProcessKey>& block_capped);
   bool caps_in_force() const;
+  // The new sites process histories may create until the next call (sample::site_burst_limits;
+  // per_history 0: no limit); the allocations of new stacks beyond are refused (counted, per
+  // history in Snapshot::refusals).
+  void set_site_burst_limits(const sample::SiteBurstLimits& limits);
 
   // ---- unwinding (the maps behind unwind::UnwindRegistry) ----
   std::uint32_t unwind_row_capacity() const;

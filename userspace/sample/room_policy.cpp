@@ -22,6 +22,16 @@ bool room_needed(std::size_t sites, std::uint64_t live_blocks, const RoomLimits&
          static_cast<double>(live_blocks) > limits.high * static_cast<double>(limits.block_capacity);
 }
 
+SiteBurstLimits site_burst_limits(std::size_t sites, const RoomLimits& limits) {
+  if (static_cast<double>(sites) < limits.burst_from * static_cast<double>(limits.site_capacity)) return {};
+  const std::size_t room = limits.site_capacity > sites ? limits.site_capacity - sites : 0;
+  SiteBurstLimits out;
+  out.floor = limits.min_site_share;
+  out.per_history = std::max(limits.min_site_share, room / std::max<std::size_t>(1, limits.burst_parts));
+  out.all = room / 2;
+  return out;
+}
+
 namespace {
 
 template <typename Count>

@@ -49,6 +49,10 @@ struct RoomLimits {
   // process's ordinary stacks).
   std::size_t min_site_share = 256;
   std::uint64_t min_block_share = 4096;
+  // From this fill of the sites map, a process history may create at most 1/burst_parts of the
+  // room left (at least min_site_share) before the next tick: see site_burst_limit.
+  double burst_from = 0.5;
+  std::size_t burst_parts = 4;
 };
 
 struct RoomPlan {
@@ -71,6 +75,20 @@ struct RoomPlan {
 bool room_needed(std::size_t sites, std::uint64_t live_blocks, const RoomLimits& limits, bool caps_in_force);
 
 RoomPlan plan_room(const std::vector<SiteUse>& sites, const RoomLimits& limits);
+
+// How many new sites the processes may create before the next tick. Room is made once a tick;
+// between two, a process creating thousands of stacks (a compiler starting, a tick stalled by a
+// busy machine) would fill the map, and every other process's new stacks would be lost.
+struct SiteBurstLimits {
+  std::size_t per_history = 0;  // 0: no limit at all
+  std::size_t all = 0;          // every history together, beyond each one's `floor`
+  std::size_t floor = 0;        // what a history may always create (a process with a few stacks)
+};
+
+// With `sites` in the map after this tick's room was made: from burst_from full, each history
+// may take 1/burst_parts of the room left and all of them half of it, so that the map cannot
+// fill before the next tick unless hundreds of processes each create their floor of stacks.
+SiteBurstLimits site_burst_limits(std::size_t sites, const RoomLimits& limits);
 
 // The largest share s (at least `floor`) with sum(min(use, s)) <= budget: the max-min fair share
 // of `budget` among users of `uses`.

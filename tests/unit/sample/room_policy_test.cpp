@@ -41,6 +41,24 @@ TEST(FairShare, SmallUsersKeepWhatTheyHaveTheBigOnesShareTheRest) {
   EXPECT_GT(fair_share({10, 20}, 600, 1), 20u);             // everyone fits: binds no one
 }
 
+// Between two ticks a history may take a quarter of the room left and all of them half, so that
+// compilers starting cannot fill the map before the next tick makes room; below half full, no
+// limit.
+TEST(SiteBurstLimits, AQuarterOfTheRoomLeftEachAndHalfForAllOnceTheMapIsHalfFull) {
+  const RoomLimits l = limits(65'536);
+  EXPECT_EQ(site_burst_limits(0, l).per_history, 0u);
+  EXPECT_EQ(site_burst_limits(32'767, l).per_history, 0u);
+  EXPECT_EQ(site_burst_limits(32'768, l).per_history, 8'192u);
+  EXPECT_EQ(site_burst_limits(32'768, l).all, 16'384u);
+  EXPECT_EQ(site_burst_limits(49'152, l).per_history, 4'096u);
+  EXPECT_EQ(site_burst_limits(49'152, l).floor, l.min_site_share);
+  // Nearly full (or over: the map was read while inserts went on), a process with a few stacks
+  // still gets them; the others none.
+  EXPECT_EQ(site_burst_limits(65'500, l).per_history, l.min_site_share);
+  EXPECT_EQ(site_burst_limits(70'000, l).per_history, l.min_site_share);
+  EXPECT_EQ(site_burst_limits(70'000, l).all, 0u);
+}
+
 TEST(RoomPolicy, NothingBelowTheHighMark) {
   std::vector<SiteUse> sites;
   add(sites, 1, 800, 0, 100);
