@@ -3,6 +3,7 @@
 // process started after it still gets its leak reported, with its site and exact counts (the same
 // when one process holds the blocks map); what the first lost to make room is counted in its
 // section and in the stats.
+#include <set>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,36 @@ TEST(Room, EmptyIdleSitesAreEvictedWithTheirCountsKept) {
   EXPECT_GE(allocs, 4000u) << brief(s.r);
   EXPECT_LE(allocs - s.spray["total_frees"].get<std::uint64_t>(), 10u) << brief(s.r);  // it frees what it sprays
   EXPECT_EQ(s.stats["orphan_frees"], 0) << brief(s.r);
+}
+
+// Room is made once a tick; between two, a process starting with thousands of stacks (a
+// compiler) would fill the map before the next one, and every other process's new stack would
+// be lost. A spray that has filled 60 % of the map by the first tick, then a second one bursting
+// 3,000 stacks in 100 ms between ticks: the burst is held to a quarter of the room left, and the
+// leaking child after it gets its site.
+TEST(Room, ABurstOfStacksBetweenTwoTicksCannotFillTheMapBeforeTheNextOne) {
+  EDLEAK_REQUIRE_LIVE();
+  RunResult r = run({tracer_path(), "-v", "-i", "1s", "--format", "json", "-a", "--top", "5", "--max-stacks", "4096",
+                     "--", "sh", "-c",
+                     fmt::format("{0} 2500 200 6000 keep & sleep 2.5; {0} 3000 100 2000 keep & sleep 0.3; {1} 60 20; wait",
+                                 testprog("stack_spray"), testprog("leaky_child"))},
+                    std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << brief(r);
+  expect_the_leak_reported_exactly(r);
+  const json stats = final_report(r)["stats"];
+  EXPECT_EQ(stats["lost_sites"], 0) << brief(r);
+  std::uint64_t allocs = 0, refused = 0;
+  std::set<std::uint64_t> pids;
+  for (const json& spray : ended_sections_of(r, "stack_spray")) {
+    if (!pids.insert(spray["pid"].get<std::uint64_t>()).second) continue;  // its last section only
+    allocs += spray["total_allocs"].get<std::uint64_t>();
+    refused += spray["room"]["refused_site_allocs"].get<std::uint64_t>();
+  }
+  ASSERT_EQ(pids.size(), 2u) << brief(r);
+  EXPECT_GT(refused, 0u) << brief(r);
+  EXPECT_EQ(stats["refused_site_allocs"], refused) << brief(r);
+  // Every allocation of the sprays is in their counts or refused.
+  EXPECT_GE(allocs + refused, 5500u) << brief(r);
 }
 
 }  // namespace
