@@ -403,20 +403,29 @@ TEST(Symbolizer, ResolvesAddressesOfAnotherProcess) {
   EXPECT_THAT(frames[1].module, HasSubstr("libc.so"));
 }
 
+// The mappings of a child read while it ran; it is gone (killed and reaped) on return.
+struct ExitedChild {
+  pid_t pid = 0;
+  std::vector<Mapping> mappings;
+};
+ExitedChild exited_child_with_its_mappings() {
+  ExitedChild out;
+  SleepingChild child;
+  EXPECT_GT(child.pid(), 0);
+  out.pid = child.pid();
+  if (auto mappings = read_proc_maps(out.pid)) out.mappings = std::move(*mappings);
+  EXPECT_FALSE(out.mappings.empty());
+  return out;
+}
+
 // A short process: its mappings were read while it ran (by the mapping reader), it exited before
 // any stack of it was symbolized; sealed, its history still resolves with them.
 TEST(Symbolizer, ResolvesAnExitedProcessThroughItsRememberedMappings) {
   std::uint64_t addrs[] = {address_of_function(&edleak_test::namespaced_function)};
   Symbolizer symbolizer;
-  pid_t pid = 0;
-  {
-    SleepingChild child;
-    ASSERT_GT(child.pid(), 0);
-    pid = child.pid();
-    auto mappings = read_proc_maps(pid);
-    ASSERT_TRUE(mappings);
-    symbolizer.remember_mappings(pid, 7, std::move(*mappings));
-  }  // killed and reaped: /proc/PID is gone
+  auto [pid, mappings] = exited_child_with_its_mappings();
+  ASSERT_FALSE(mappings.empty());
+  symbolizer.remember_mappings(pid, 7, std::move(mappings));
   EXPECT_EQ(symbolizer.remembered_count(), 1u);
   symbolizer.seal(pid, 7);
   EXPECT_EQ(symbolizer.remembered_count(), 0u);  // the history has them now
@@ -439,15 +448,9 @@ TEST(Symbolizer, ResolvesAnExitedProcessThroughItsRememberedMappings) {
 TEST(Symbolizer, RememberedMappingsBelongToTheHistoryTheyWereReadFor) {
   std::uint64_t addrs[] = {address_of_function(&edleak_test::namespaced_function)};
   Symbolizer symbolizer;
-  pid_t pid = 0;
-  {
-    SleepingChild child;
-    ASSERT_GT(child.pid(), 0);
-    pid = child.pid();
-    auto mappings = read_proc_maps(pid);
-    ASSERT_TRUE(mappings);
-    symbolizer.remember_mappings(pid, 1, std::move(*mappings));
-  }
+  auto [pid, mappings] = exited_child_with_its_mappings();
+  ASSERT_FALSE(mappings.empty());
+  symbolizer.remember_mappings(pid, 1, std::move(mappings));
   symbolizer.seal(pid, 2);  // the next program's history: nothing read for it
   EXPECT_EQ(symbolizer.remembered_count(), 1u);
   EXPECT_THAT(symbolizer.symbolize(pid, 2, addrs, AddressKind::instruction)[0].symbol, IsEmpty());
@@ -461,16 +464,8 @@ TEST(Symbolizer, RememberedMappingsBelongToTheHistoryTheyWereReadFor) {
 TEST(Symbolizer, MappingsHandedOverAfterTheExitStillResolveTheHistory) {
   std::uint64_t addrs[] = {address_of_function(&edleak_test::namespaced_function)};
   Symbolizer symbolizer;
-  pid_t pid = 0;
-  std::vector<Mapping> read_while_alive;
-  {
-    SleepingChild child;
-    ASSERT_GT(child.pid(), 0);
-    pid = child.pid();
-    auto mappings = read_proc_maps(pid);
-    ASSERT_TRUE(mappings);
-    read_while_alive = std::move(*mappings);
-  }
+  auto [pid, read_while_alive] = exited_child_with_its_mappings();
+  ASSERT_FALSE(read_while_alive.empty());
   symbolizer.seal(pid, 3);
   symbolizer.remember_mappings(pid, 3, std::move(read_while_alive));
   EXPECT_EQ(symbolizer.remembered_count(), 0u);
