@@ -252,7 +252,9 @@ struct Capture::Impl {
   // before (a cap's counter goes with its entry when the cap is lifted).
   std::set<sample::ProcessKey> site_capped, block_capped;
   std::map<sample::ProcessKey, sample::Refusals> refusals_before;
-  bool burst_limited = false;  // a site burst limit was set once: site_bursts may hold entries
+  bool burst_limited = false;
+  // Stacks deleted since the last snapshot, with their frames (delete_unnamed_stacks).
+  std::unordered_map<std::uint64_t, edleak_stack> just_deleted;  // a site burst limit was set once: site_bursts may hold entries
 
   // Drops the entries of the last snapshot's sites that `gone` says are no longer in the map.
   template <typename Gone>
@@ -535,8 +537,14 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
     std::copy(std::begin(v.young_blocks), std::end(v.young_blocks), site.age.blocks.begin());
     if (!impl_->known_stacks.insert(k.stack_id).second) continue;
     edleak_stack stack;
-    // Frames the BPF side could not store (counted as stack errors) are not asked for again.
-    if (bpf_map_lookup_elem(stacks_fd, &k.stack_id, &stack) != 0) continue;
+    if (bpf_map_lookup_elem(stacks_fd, &k.stack_id, &stack) != 0) {
+      // Deleted after the last snapshot while this site was being created: stored again.
+      auto deleted = impl_->just_deleted.find(k.stack_id);
+      // Else frames the BPF side could not store (counted as stack errors): not asked for again.
+      if (deleted == impl_->just_deleted.end()) continue;
+      stack = deleted->second;
+      bpf_map_update_elem(stacks_fd, &k.stack_id, &stack, BPF_NOEXIST);
+    }
     sample::StackRecord record;
     for (auto f : stack.frames) {
       if (f == 0) break;
@@ -547,6 +555,8 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
     record.mmap = stack.flags & EDLEAK_STACK_MMAP;
     snap.new_stacks.emplace(k.stack_id, std::move(record));
   }
+
+  impl_->just_deleted.clear();  // a site created before this snapshot is in it
 
   // Per-CPU counters: sum every CPU's slot.
   int ncpu = libbpf_num_possible_cpus();
@@ -812,6 +822,14 @@ Result<std::vector<std::uint64_t>> Capture::Impl::delete_unnamed_stacks(const st
   std::vector<std::uint64_t> stacks;
   for (std::uint64_t id : candidates)
     if (!named.count(id)) stacks.push_back(id);
+  // Kept until the next snapshot: a site created since the last one (another history reaching the
+  // same stack, as a forked worker reaches its finished sibling's) is not among site_keys, and its
+  // frames are not stored again (the stack existed when it was created).
+  const int stacks_fd = bpf_map__fd(skel->maps.stacks);
+  for (std::uint64_t id : stacks) {
+    edleak_stack frames;
+    if (bpf_map_lookup_elem(stacks_fd, &id, &frames) == 0) just_deleted.emplace(id, frames);
+  }
   if (auto r = delete_keys(skel->maps.stacks, stacks); !r) return r.error();
   for (std::uint64_t id : stacks) known_stacks.erase(id);
   return stacks;
