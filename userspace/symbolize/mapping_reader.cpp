@@ -61,13 +61,16 @@ struct MappingReader::Impl {
   void run() {
     std::unordered_map<std::uint32_t, Clock::time_point> last_read;
     std::map<std::uint32_t, Clock::time_point> deferred;  // asked within the gap: when due
+    // A request whose wake-up was lost (the BPF side's ring buffer full, or its request table)
+    // is still in the table: looked at this often whatever wakes the thread.
+    static constexpr int kLookEveryMs = 1000;
     for (;;) {
-      int timeout_ms = -1;
+      int timeout_ms = kLookEveryMs;
       if (!deferred.empty()) {
         auto due = std::min_element(deferred.begin(), deferred.end(),
                                     [](const auto& a, const auto& b) { return a.second < b.second; })->second;
-        timeout_ms = static_cast<int>(std::max<long long>(
-            0, std::chrono::ceil<std::chrono::milliseconds>(due - Clock::now()).count()));
+        timeout_ms = static_cast<int>(std::clamp<long long>(
+            std::chrono::ceil<std::chrono::milliseconds>(due - Clock::now()).count(), 0, kLookEveryMs));
       }
       pollfd fds[2] = {{stop_fd.get(), POLLIN, 0}, {source.fd(), POLLIN, 0}};
       const int nfds = source.fd() >= 0 ? 2 : 1;

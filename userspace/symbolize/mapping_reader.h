@@ -27,7 +27,7 @@ class MappingRequestSource {
  public:
   virtual ~MappingRequestSource() = default;
   // A descriptor that polls readable when requests may be waiting (-1: none; take() is then
-  // called only after the gap of a deferred request).
+  // called every second, and after the gap of a deferred request).
   virtual int fd() const = 0;
   // The processes asking now, each once; their requests are consumed.
   virtual std::vector<std::uint32_t> take() = 0;

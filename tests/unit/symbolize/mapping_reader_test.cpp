@@ -20,11 +20,13 @@ using namespace std::chrono_literals;
 class FakeRequests : public MappingRequestSource {
  public:
   FakeRequests() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  // Queued without the wake-up (the BPF side's ring buffer was full).
+  void ask_silently(std::uint32_t tgid) {
+    std::lock_guard lock(mutex_);
+    asking_.push_back(tgid);
+  }
   void ask(std::uint32_t tgid) {
-    {
-      std::lock_guard lock(mutex_);
-      asking_.push_back(tgid);
-    }
+    ask_silently(tgid);
     const std::uint64_t one = 1;
     ASSERT_EQ(::write(fd_.get(), &one, sizeof one), static_cast<ssize_t>(sizeof one));
   }
@@ -149,6 +151,18 @@ TEST(MappingReader, ARequestWithinTheGapIsReadOnceTheGapHasPassed) {
   auto other = take_at_least(reader, 1, 100ms);
   ASSERT_EQ(other.size(), 1u);
   EXPECT_EQ(other[0].pid, 45);
+}
+
+// The request table is looked at every second whatever wakes the thread: a request whose wake-up
+// was lost is still read.
+TEST(MappingReader, ARequestWhoseWakeUpWasLostIsStillRead) {
+  FakeRequests requests;
+  FakeMaps maps;
+  MappingReader reader(requests, maps.function());
+  requests.ask_silently(46);
+  auto snapshots = take_at_least(reader, 1, 2500ms);
+  ASSERT_EQ(snapshots.size(), 1u);
+  EXPECT_EQ(snapshots[0].pid, 46);
 }
 
 }  // namespace
