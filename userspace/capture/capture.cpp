@@ -252,9 +252,9 @@ struct Capture::Impl {
   // before (a cap's counter goes with its entry when the cap is lifted).
   std::set<sample::ProcessKey> site_capped, block_capped;
   std::map<sample::ProcessKey, sample::Refusals> refusals_before;
-  bool burst_limited = false;
+  bool burst_limited = false;  // a site burst limit was set once: site_bursts may hold entries
   // Stacks deleted since the last snapshot, with their frames (delete_unnamed_stacks).
-  std::unordered_map<std::uint64_t, edleak_stack> just_deleted;  // a site burst limit was set once: site_bursts may hold entries
+  std::unordered_map<std::uint64_t, edleak_stack> just_deleted;
 
   // Drops the entries of the last snapshot's sites that `gone` says are no longer in the map.
   template <typename Gone>

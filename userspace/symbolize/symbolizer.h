@@ -62,7 +62,7 @@ class Symbolizer {
   // What is held (soak runs check that it follows the live processes).
   std::size_t history_count() const;
   std::size_t module_count() const;
-  std::size_t remembered_count() const;  // processes with remembered mappings not yet sealed
+  std::size_t remembered_count() const;  // histories with remembered mappings not yet loaded or sealed
 
  private:
   struct Impl;
