@@ -113,6 +113,7 @@ Scores score(std::uint64_t seed, bool with_age = true) {
                   std::string(to_string(f.cls)).c_str(), std::string(to_string(f.evidence)).c_str(), f.confidence,
                   counts ? run.blocks.back().bytes : 0.0, counts ? run.frees.back().bytes : 0.0,
                   counts ? run.old_blocks.back().bytes : 0.0);
+    // EDLEAK_DEBUG_LATENCY=1 prints each leak's latency (shape, points, scale, series number + 1).
     if (leak_expected && std::getenv("EDLEAK_DEBUG_LATENCY"))
       std::printf("LAT %s %zu %g %zu %.3f\n", std::string(synthetic::to_string(s.shape)).c_str(), s.points, s.scale_bytes, t.series,
                   f.is_leak() ? static_cast<double>(last_not_leak) / static_cast<double>(s.points) : 1.0);
