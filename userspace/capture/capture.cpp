@@ -581,14 +581,16 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
 
   // Each capped history's refusals: those of its caps lifted before, and its caps' counters now.
   std::map<sample::ProcessKey, sample::Refusals> refusals = impl_->refusals_before;
+  auto credit = [&](const sample::ProcessKey& key, std::uint64_t sample::Refusals::*field, std::uint64_t n) {
+    auto& r = refusals[key];
+    r.process = key;
+    r.*field += n;
+  };
   auto add_live = [&](bpf_map* map, const std::set<sample::ProcessKey>& capped, std::uint64_t sample::Refusals::*field) {
     for (const auto& key : capped) {
       const edleak_history h{key.pid, key.incarnation};
       std::uint64_t n = 0;
-      if (bpf_map_lookup_elem(bpf_map__fd(map), &h, &n) != 0) continue;
-      auto& r = refusals[key];
-      r.process = key;
-      r.*field += n;
+      if (bpf_map_lookup_elem(bpf_map__fd(map), &h, &n) == 0) credit(key, field, n);
     }
   };
   add_live(skel->maps.site_caps, impl_->site_capped, &sample::Refusals::site_allocs);
@@ -598,15 +600,12 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
   if (impl_->burst_limited) {
     std::vector<edleak_history> burst_keys;
     std::vector<edleak_site_burst> bursts;
-    if (auto r = read_all(bpf_map__fd(skel->maps.site_bursts), EDLEAK_MAX_BURSTS, burst_keys, bursts); !r)
-      return r.error();
-    for (std::size_t i = 0; i < burst_keys.size(); ++i) {
-      if (!bursts[i].refused) continue;
-      const sample::ProcessKey key(burst_keys[i].tgid, burst_keys[i].incarnation);
-      auto& r = refusals[key];
-      r.process = key;
-      r.site_allocs += bursts[i].refused;
-    }
+    if (auto read = read_all(bpf_map__fd(skel->maps.site_bursts), EDLEAK_MAX_BURSTS, burst_keys, bursts); !read)
+      return read.error();
+    for (std::size_t i = 0; i < burst_keys.size(); ++i)
+      if (bursts[i].refused)
+        credit(sample::ProcessKey(burst_keys[i].tgid, burst_keys[i].incarnation), &sample::Refusals::site_allocs,
+               bursts[i].refused);
   }
   for (auto& [key, r] : refusals) snap.refusals.push_back(r);
   return snap;
