@@ -20,6 +20,13 @@ namespace {
 constexpr double kMinRiseOverNoise = 6.0;
 constexpr double kShortSeriesRise = 10.0;
 constexpr double kMaxFloorFall = 0.15;          // share of the floor rise
+// From kLongTrendPoints points a straight trend needs kLongTrendRelief noises less: the noise
+// is measured on more points, and a line stands out of it sooner (as a slope's t grows with the
+// square root of the points). Plain lines were called at 0.31 of the series without it, 0.29
+// with it. It rests on the floor's level: one dip at the start (churn down to 0 once) counts
+// as a rise of the whole level, and with that dip in, churn raised alarms.
+constexpr std::size_t kLongTrendPoints = 32;
+constexpr double kLongTrendRelief = 2.0;
 // A trend's floor may also fall back by this many times the noise: the lows of its slices are
 // noisy too, and on a long noisy line one low a noise below the one before is chance, not a
 // sawtooth's drop (plain lines were called at 0.33 of the series, 0.31 with it, and caches
@@ -288,6 +295,16 @@ double lowest(const Floor& points, std::size_t from, std::size_t to) {
   return low;
 }
 
+// The second lowest bytes among points [from, to) (the lowest when there is one point).
+double second_lowest(const Floor& points, std::size_t from, std::size_t to) {
+  double low = std::numeric_limits<double>::infinity(), second = low;
+  for (std::size_t i = from; i < to; ++i) {
+    second = std::min(second, std::max(low, points[i]));
+    low = std::min(low, points[i]);
+  }
+  return to - from == 1 ? low : second;
+}
+
 bool has_time_span(std::span<const series::Point> points) {
   return points.size() >= 2 && points.back().t_s > points.front().t_s;
 }
@@ -356,7 +373,9 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   evidence.floor_rise_bytes = floor_rise;
   evidence.relative_rise = out.max_size > 0 ? floor_rise / out.max_size : 0.0;
   evidence.curvature = rise != 0 ? out.coef[0] / rise : 0.0;
-  evidence.required_rise_over_noise = required_rise_over_noise(n);
+  const bool long_straight = n >= kLongTrendPoints && evidence.curvature > kLogarithmicCurvature &&
+                             evidence.curvature < kExponentialCurvature;
+  evidence.required_rise_over_noise = required_rise_over_noise(n) - (long_straight ? kLongTrendRelief : 0.0);
   out.leak_edleak = leak_size(out.coef, out.min_size, out.max_size);
   // The tracer re-classifies every stack every interval, and most stacks do not grow: the
   // measures below are only taken when the previous ones leave a leak possible.
@@ -366,6 +385,11 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
                                                       : std::numeric_limits<double>::infinity();
   out.confidence = evidence.rise_over_noise / evidence.required_rise_over_noise;
   bool trend = evidence.rise_over_noise >= evidence.required_rise_over_noise;
+  // A long straight trend needs less (see kLongTrendRelief), so long as its rise holds without
+  // the first quarter's lowest point.
+  if (trend && long_straight && evidence.rise_over_noise < evidence.required_rise_over_noise + kLongTrendRelief)
+    trend = lowest(floor, n - quarter, n) - second_lowest(floor, 0, quarter) >=
+            evidence.required_rise_over_noise * evidence.noise_bytes;
   if (trend) {
     evidence.floor_fall = largest_floor_fall(floor) / floor_rise;
     const bool accelerating = evidence.curvature >= kExponentialCurvature;

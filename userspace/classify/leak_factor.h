@@ -123,7 +123,7 @@ struct TrendEvidence {
   double floor_rise_bytes = 0;
   double relative_rise = 0;             // floor_rise_bytes / max_size
   double curvature = 0;                 // a / (a + b): 0 straight, > 0 accelerating, < 0 saturating
-  double required_rise_over_noise = 0;  // the threshold for this number of points
+  double required_rise_over_noise = 0;  // the threshold for this number of points (and curvature)
   // Scatter of the points around the fitted parabola from one sample to the next (root mean
   // square of successive residual differences, over sqrt(2), the largest one left out): a
   // curve the parabola follows badly (an exponential, a cache) or one jump (a cache filled

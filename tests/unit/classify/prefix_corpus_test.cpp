@@ -168,7 +168,6 @@ struct Expected {
 
 Expected expected_for(Shape shape) {
   switch (shape) {
-    case Shape::linear: return {0.95, 0, 0.32};
     case Shape::flat_noise: return {0.95, 3, 0.30};
     case Shape::churn: return {0.95, 2, 0.30};
     case Shape::wave: return {0.95, 0, 0.30, 2};
