@@ -765,18 +765,17 @@ LeakFactor classify_stack(const StackSeries& s) {
                ? leak_bytes(static_cast<double>(blocks) * s.current_old_bytes / old_now)
                : 0;
   };
-  if (age_leak && !out.is_leak() && (age_steady_leak || !s.attached || dies_young)) {
+  if (age_leak && (age_steady_leak || !s.attached || dies_young)) {
+    // The old blocks are what a recycling stack kept: their shape is the leak's, whatever else
+    // called it (its bytes swing with the churn, and a trend of a few noises in them, or in its
+    // blocks, bends with the swings: a leak beneath churn was called exponential by them).
     const LeakFactor& a = aged->factor;
+    if (!out.is_leak()) {
+      out.evidence = Evidence::age;
+      out.confidence = a.confidence;
+      out.leak = old_bytes_of(a.leak_blocks);
+    }
     out.cls = a.cls;
-    out.evidence = Evidence::age;
-    out.confidence = a.confidence;
-    out.leak = old_bytes_of(a.leak_blocks);
-    curvature = aged->evidence.curvature;
-  }
-  // The bytes of a recycling stack swing with its churn, and a trend of a few noises in them
-  // bends with the swings; its old blocks are what it kept: their shape is the leak's.
-  if (age_leak && (age_steady_leak || !s.attached || dies_young) && out.evidence == Evidence::trend && recycles) {
-    out.cls = aged->factor.cls;
     curvature = aged->evidence.curvature;
   }
   if (age_counts && out.is_leak() && recycles) {

@@ -221,14 +221,50 @@ TEST(Assess, ExplainsTheVerdict) {
   EXPECT_GT(required_rise_over_noise(8), required_rise_over_noise(256));
 }
 
+// Uniform deterministic noise in [-1, 1) (an LCG), so that the tests below see the same series
+// everywhere.
+class Jitter {
+ public:
+  double operator()() {
+    state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state_ >> 11) * 0x1.0p-52 - 1;
+  }
+
+ private:
+  std::uint64_t state_ = 12345;
+};
+
+// From 32 points a straight trend needs 2 noises less than required_rise_over_noise(n): a long
+// line stands out of its noise sooner.
+TEST(Assess, ALongStraightLineNeedsLessRise) {
+  Jitter jitter;
+  std::vector<Point> points = line(64, 1e6, 300);
+  for (Point& p : points) p.bytes += 5000 * jitter();
+  const Assessment a = assess(points);
+  EXPECT_EQ(a.factor.cls, LeakClass::linear);
+  EXPECT_EQ(a.factor.evidence, Evidence::trend);
+  EXPECT_LT(a.evidence.rise_over_noise, required_rise_over_noise(64));
+  EXPECT_NEAR(a.evidence.required_rise_over_noise, required_rise_over_noise(64) - 2, 1e-9);
+}
+
+// ... so long as the rise holds without the first quarter's lowest point: one dip at the start
+// (churn down to 0 once) is no level the series rose from.
+TEST(Assess, OneDipAtTheStartIsNotARise) {
+  Jitter jitter;
+  std::vector<Point> points = line(64, 1e6, 200);
+  for (Point& p : points) p.bytes += 5000 * jitter();
+  points[2].bytes = 1e6 - 12000;  // 2.4 times the jitter below the line's start
+  const Assessment a = assess(points);
+  // Its lowest point makes it stand out by more than a long trend needs, less than a short one.
+  EXPECT_GE(a.evidence.rise_over_noise, a.evidence.required_rise_over_noise);
+  EXPECT_LT(a.evidence.rise_over_noise, required_rise_over_noise(64));
+  EXPECT_EQ(a.factor.cls, LeakClass::constant);
+}
+
 // The tracer's path: a day of samples through the bounded Series, then the leak factor.
 TEST(LeakFactor, ClassifiesDayLongRunsThroughTheSeries) {
   series::Series leak, steady;
-  std::uint64_t state = 12345;
-  auto jitter = [&state] {  // small deterministic LCG noise in [-1, 1)
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<double>(state >> 11) * 0x1.0p-52 - 1;
-  };
+  Jitter jitter;
   for (int i = 0; i < 86400; ++i) {
     const double t = i;
     leak.append(t, std::round(1e6 + 0.5 * t + 2000 * jitter()));  // 43 KB over a day, in noise
