@@ -49,6 +49,14 @@ void Series::append(double t_s, double bytes) {
   pending_t_sum_ = pending_bytes_sum_ = 0;
 }
 
+void Series::prefetch() const {
+  constexpr std::size_t kLine = 64;
+  const char* points = reinterpret_cast<const char*>(points_.data());
+  for (std::size_t at = 0; at < points_.size() * sizeof(Point); at += kLine) __builtin_prefetch(points + at);
+  const char* lows = reinterpret_cast<const char*>(lows_.data());
+  for (std::size_t at = 0; at < lows_.size() * sizeof(double); at += kLine) __builtin_prefetch(lows + at);
+}
+
 // Merges points pairwise into weighted means and doubles the resolution; an odd point out
 // stays as it is (it will pair up at the next halving).
 void Series::halve() {

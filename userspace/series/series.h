@@ -72,6 +72,8 @@ class Series {
   double max_bytes() const;
   std::uint64_t samples_per_point() const;  // the current resolution
   std::size_t memory_bytes() const;  // heap + object, for the bounded-memory tests
+  // Asks the CPU to bring the points and lows into cache ahead of a read of them.
+  void prefetch() const;
 
  private:
   void halve();
