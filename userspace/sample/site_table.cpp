@@ -36,6 +36,12 @@ void SiteTable::ingest(const Snapshot& snapshot) {
   order.reserve(snapshot.sites.size());
   for (std::size_t i = 0; i < snapshot.sites.size(); ++i) {
     const SiteSample& s = snapshot.sites[i];
+    // The site after next, where the last snapshot had it: its series' running sums and the
+    // age decoder are about to be written, and none is in cache.
+    if (!added && i + 2 < previous_order_.size()) {
+      const char* next = reinterpret_cast<const char*>(previous_order_[i + 2]);
+      for (std::size_t at = 0; at < sizeof(Site); at += 64) __builtin_prefetch(next + at, 1);
+    }
     Site* site = nullptr;
     const ProcessKey key(s.tgid, s.incarnation);
     if (!added && i < previous_order_.size() && previous_order_[i]->process == key &&
