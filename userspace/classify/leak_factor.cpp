@@ -392,9 +392,12 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   bool trend = evidence.rise_over_noise >= evidence.required_rise_over_noise;
   // A long straight trend needs less (see kLongTrendRelief), so long as its rise holds without
   // the first quarter's lowest point.
-  if (trend && long_straight && evidence.rise_over_noise < evidence.required_rise_over_noise + kLongTrendRelief)
-    trend = lowest(floor, n - quarter, n) - second_lowest(floor, 0, quarter) >=
-            evidence.required_rise_over_noise * evidence.noise_bytes;
+  if (trend && long_straight && evidence.rise_over_noise < evidence.required_rise_over_noise + kLongTrendRelief) {
+    const double robust_rise = lowest(floor, n - quarter, n) - second_lowest(floor, 0, quarter);
+    trend = robust_rise >= evidence.required_rise_over_noise * evidence.noise_bytes;
+    // What the verdict rests on then: a confidence of 1 or more is a leak's.
+    if (!trend) out.confidence = std::max(0.0, robust_rise / evidence.noise_bytes / evidence.required_rise_over_noise);
+  }
   if (trend) {
     evidence.floor_fall = largest_floor_fall(floor) / floor_rise;
     const bool accelerating = evidence.curvature >= kExponentialCurvature;

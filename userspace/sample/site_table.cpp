@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "util/prefetch.h"
+
 namespace edleak::sample {
 
 Site& SiteTable::find_or_add(ProcessSites& process, const SiteSample& sample) {
@@ -38,10 +40,7 @@ void SiteTable::ingest(const Snapshot& snapshot) {
     const SiteSample& s = snapshot.sites[i];
     // The site after next, where the last snapshot had it: its series' running sums and the
     // age decoder are about to be written, and none is in cache.
-    if (!added && i + 2 < previous_order_.size()) {
-      const char* next = reinterpret_cast<const char*>(previous_order_[i + 2]);
-      for (std::size_t at = 0; at < sizeof(Site); at += 64) __builtin_prefetch(next + at, 1);
-    }
+    if (!added && i + 2 < previous_order_.size()) util::prefetch(previous_order_[i + 2], sizeof(Site), true);
     Site* site = nullptr;
     const ProcessKey key(s.tgid, s.incarnation);
     if (!added && i < previous_order_.size() && previous_order_[i]->process == key &&

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "util/prefetch.h"
+
 namespace edleak::series {
 
 Series::Series(std::size_t capacity) : capacity_(std::max(capacity, kMinCapacity)) {
@@ -50,11 +52,8 @@ void Series::append(double t_s, double bytes) {
 }
 
 void Series::prefetch() const {
-  constexpr std::size_t kLine = 64;
-  const char* points = reinterpret_cast<const char*>(points_.data());
-  for (std::size_t at = 0; at < points_.size() * sizeof(Point); at += kLine) __builtin_prefetch(points + at);
-  const char* lows = reinterpret_cast<const char*>(lows_.data());
-  for (std::size_t at = 0; at < lows_.size() * sizeof(double); at += kLine) __builtin_prefetch(lows + at);
+  util::prefetch(points_.data(), points_.size() * sizeof(Point));
+  util::prefetch(lows_.data(), lows_.size() * sizeof(double));
 }
 
 // Merges points pairwise into weighted means and doubles the resolution; an odd point out

@@ -259,6 +259,7 @@ TEST(Assess, OneDipAtTheStartIsNotARise) {
   EXPECT_GE(a.evidence.rise_over_noise, a.evidence.required_rise_over_noise);
   EXPECT_LT(a.evidence.rise_over_noise, required_rise_over_noise(64));
   EXPECT_EQ(a.factor.cls, LeakClass::constant);
+  EXPECT_LT(a.factor.confidence, 1);  // what the verdict rests on did not rise enough
 }
 
 // The tracer's path: a day of samples through the bounded Series, then the leak factor.
