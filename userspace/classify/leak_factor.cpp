@@ -374,7 +374,8 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   const std::size_t n = points.size();
   const std::size_t quarter = n / 4;  // n >= kMinPoints, so at least 2
   const Floor floor{points, lows.size() == n ? lows : std::span<const double>{}};
-  const double floor_rise = lowest(floor, n - quarter, n) - lowest(floor, 0, quarter);
+  const double last_low = lowest(floor, n - quarter, n);
+  const double floor_rise = last_low - lowest(floor, 0, quarter);
   evidence.floor_rise_bytes = floor_rise;
   evidence.relative_rise = out.max_size > 0 ? floor_rise / out.max_size : 0.0;
   evidence.curvature = rise != 0 ? out.coef[0] / rise : 0.0;
@@ -393,7 +394,7 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   // A long straight trend needs less (see kLongTrendRelief), so long as its rise holds without
   // the first quarter's lowest point.
   if (trend && long_straight && evidence.rise_over_noise < evidence.required_rise_over_noise + kLongTrendRelief) {
-    const double robust_rise = lowest(floor, n - quarter, n) - second_lowest(floor, 0, quarter);
+    const double robust_rise = last_low - second_lowest(floor, 0, quarter);
     trend = robust_rise >= evidence.required_rise_over_noise * evidence.noise_bytes;
     // What the verdict rests on then: a confidence of 1 or more is a leak's.
     if (!trend) out.confidence = std::max(0.0, robust_rise / evidence.noise_bytes / evidence.required_rise_over_noise);
@@ -739,7 +740,7 @@ LeakFactor classify_stack(const StackSeries& s) {
       // still fails.
       const std::size_t warm = s.attached ? static_cast<std::size_t>(std::ceil(age_life)) : 0;
       const std::size_t born = std::max(from_age, old_after + warm) - old_after;
-      if ((!s.attached || dies_young) && from_age >= old_after && n >= born + old_after + 4) {
+      if ((!s.attached || dies_young) && n >= born + old_after + 4) {
         const std::size_t m = n - old_after - born, bq = std::max<std::size_t>(1, m / 4);
         const Floor birth{s.blocks.subspan(born, m), s.blocks_lows.size() == n ? s.blocks_lows.subspan(born, m)
                                                                                : std::span<const double>{}};
