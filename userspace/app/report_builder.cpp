@@ -139,8 +139,12 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       if (latest.outstanding_blocks > 0) ++proc.stacks;
       proc.total_allocs += latest.total_allocs;
       proc.total_frees += latest.total_frees;
-      classify::LeakFactor factor = classify::classify_stack(site.bytes, &site.blocks, &site.frees, context.attached,
-                                                                &site.old_blocks, static_cast<double>(site.old_bytes));
+      classify::StackSeries stack = classify::stack_series(site.bytes, &site.blocks, &site.frees, &site.old_blocks,
+                                                           static_cast<double>(site.old_bytes));
+      stack.attached = context.attached;
+      // Only what is listed is described: most stacks are neither leaks nor shown.
+      stack.describe = context.all_stacks || lost(site.stack_id);
+      classify::LeakFactor factor = classify::classify_stack(stack);
       // A stack of zero-byte blocks (malloc(0)) holds blocks, not bytes: it is listed too.
       const bool holds = bytes > 0 || latest.outstanding_blocks > 0;
       if (!factor.is_leak() && latest.total_frees > 0) churn.push_back(&site);

@@ -350,8 +350,10 @@ struct Extremes {
 
 // `lows`, when not empty, holds the lowest sample behind each point (Series::lows()).
 // `lag`: the points over which the level wanders (see point_to_point_noise).
+// Without `describe`, a series whose floor did not rise is called constant without the fit
+// that would describe it (StackSeries::describe).
 Assessment assess(std::span<const series::Point> points, std::optional<Extremes> samples,
-                  std::span<const double> lows = {}, std::size_t lag = 1) {
+                  std::span<const double> lows = {}, std::size_t lag = 1, bool describe = true) {
   Assessment result;
   LeakFactor& out = result.factor;
   if (points.size() < kMinPoints || !has_time_span(points)) {
@@ -362,6 +364,17 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
     }
     return result;  // insufficient_data
   }
+  TrendEvidence& evidence = result.evidence;
+  const std::size_t n = points.size();
+  const std::size_t quarter = n / 4;  // n >= kMinPoints, so at least 2
+  const Floor floor{points, lows.size() == n ? lows : std::span<const double>{}};
+  const double last_low = lowest(floor, n - quarter, n);
+  const double floor_rise = last_low - lowest(floor, 0, quarter);
+  evidence.floor_rise_bytes = floor_rise;
+  if (!describe && !(floor_rise > 0)) {
+    out.cls = LeakClass::constant;  // whatever the fit says: a leak raises the floor
+    return result;
+  }
   Fit fit = fit_quadratic(points);
   if (samples) {  // means lie within the extremes of their samples; min/max guard bad input
     fit.min_bytes = std::min(fit.min_bytes, samples->min_bytes);
@@ -370,13 +383,6 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   if (!describe_fit(points, fit, out)) return result;  // one level: nothing to fit
   const double rise = out.coef[0] + out.coef[1];  // f(1) - f(0), normalised
 
-  TrendEvidence& evidence = result.evidence;
-  const std::size_t n = points.size();
-  const std::size_t quarter = n / 4;  // n >= kMinPoints, so at least 2
-  const Floor floor{points, lows.size() == n ? lows : std::span<const double>{}};
-  const double last_low = lowest(floor, n - quarter, n);
-  const double floor_rise = last_low - lowest(floor, 0, quarter);
-  evidence.floor_rise_bytes = floor_rise;
   evidence.relative_rise = out.max_size > 0 ? floor_rise / out.max_size : 0.0;
   evidence.curvature = rise != 0 ? out.coef[0] / rise : 0.0;
   const bool long_straight = n >= kLongTrendPoints && evidence.curvature > kLogarithmicCurvature &&
@@ -610,7 +616,10 @@ std::string_view to_string(Evidence e) {
   return "none";
 }
 
-LeakFactor classify_stack(const StackSeries& s) {
+namespace {
+
+// classify_stack; without `describe`, see StackSeries::describe.
+LeakFactor judge_stack(const StackSeries& s, bool describe) {
   // Judge what came after the climb a recycling stack starts with; the extremes of the samples
   // hold for the whole run only.
   const std::size_t from = settled_from(s);
@@ -623,7 +632,7 @@ LeakFactor classify_stack(const StackSeries& s) {
   };
   const std::size_t lag = lifetime_points(s, from);
   const Assessment judged =
-      assess(s.bytes.subspan(from), extremes(s.bytes_extremes), tail(s.bytes_lows), lag);
+      assess(s.bytes.subspan(from), extremes(s.bytes_extremes), tail(s.bytes_lows), lag, describe);
   LeakFactor out = judged.factor;
   const bool settled_recently = from > 0 && s.bytes.size() - from < kSettledPoints;
   if (settled_recently) {
@@ -684,6 +693,7 @@ LeakFactor classify_stack(const StackSeries& s) {
   // unless the stack is attached and called a leak (what the old blocks did not do vetoes it).
   auto old_blocks_moved = [&] {
     if (!has_age || s.old_blocks.size() <= old_after) return false;
+    if (s.old_blocks_unchanged_from) return *s.old_blocks_unchanged_from > old_after;
     const bool with_lows = s.old_blocks_lows.size() == s.old_blocks.size();
     const double first = s.old_blocks[old_after].bytes;
     for (std::size_t i = old_after; i < s.old_blocks.size(); ++i)
@@ -842,9 +852,25 @@ LeakFactor classify_stack(const StackSeries& s) {
   return out;
 }
 
-LeakFactor classify_stack(const series::Series& bytes, const series::Series* blocks,
-                          const series::Series* frees, bool attached, const series::Series* old_blocks,
-                          double old_bytes) {
+}  // namespace
+
+LeakFactor classify_stack(const StackSeries& s) {
+  if (!s.describe) {
+    // The verdict of the full judgement (the bytes' fit decides nothing once their floor did
+    // not rise), without the description; a leak is described in full.
+    LeakFactor verdict = judge_stack(s, false);
+    if (verdict.is_leak()) return judge_stack(s, true);
+    if (s.bytes_extremes) {
+      verdict.min_size = s.bytes_extremes->first;
+      verdict.max_size = s.bytes_extremes->second;
+    }
+    return verdict;
+  }
+  return judge_stack(s, true);
+}
+
+StackSeries stack_series(const series::Series& bytes, const series::Series* blocks, const series::Series* frees,
+                         const series::Series* old_blocks, double old_bytes) {
   StackSeries s;
   s.bytes = bytes.points();
   s.bytes_extremes = std::pair{bytes.min_bytes(), bytes.max_bytes()};
@@ -858,12 +884,20 @@ LeakFactor classify_stack(const series::Series& bytes, const series::Series* blo
     if (old_blocks && old_blocks->size() == bytes.size()) {
       s.old_blocks = old_blocks->points();
       s.old_blocks_lows = old_blocks->lows();
+      s.old_blocks_unchanged_from = old_blocks->unchanged_from();
       s.current_old_bytes = old_bytes;
     }
   }
   s.samples_per_point = static_cast<std::size_t>(bytes.samples_per_point());
-  s.attached = attached;
   s.current_bytes = bytes.empty() ? -1 : bytes.last().bytes;
+  return s;
+}
+
+LeakFactor classify_stack(const series::Series& bytes, const series::Series* blocks,
+                          const series::Series* frees, bool attached, const series::Series* old_blocks,
+                          double old_bytes) {
+  StackSeries s = stack_series(bytes, blocks, frees, old_blocks, old_bytes);
+  s.attached = attached;
   return classify_stack(s);
 }
 

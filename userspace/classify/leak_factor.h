@@ -96,6 +96,9 @@ struct StackSeries {
   // each point (a Series' resolution), to turn that age into points.
   std::span<const series::Point> old_blocks;
   std::span<const double> old_blocks_lows;
+  // The first point from which every old-blocks sample is the same (Series::unchanged_from());
+  // unknown: found from the points and lows.
+  std::optional<std::size_t> old_blocks_unchanged_from;
   std::size_t samples_per_point = 1;
   double current_old_bytes = -1;  // bytes those old blocks hold now; negative: unknown
   // Blocks allocated before tracing may exist (-p, system-wide): a recycling stack's
@@ -104,10 +107,20 @@ struct StackSeries {
   // What the stack holds now (bytes, blocks): no leak is sized above it. Negative: unknown.
   double current_bytes = -1;
   double current_blocks = -1;
+  // False: a verdict, not a description, for a stack nobody will read unless it leaks (the
+  // tracer lists leaks only, unless -a). A stack that is not a leak then gets its class,
+  // evidence and confidence, with min_size and max_size those of the whole run; the fit that
+  // describes its bytes (coef, growth_bytes_per_s, leak_edleak) is skipped when their floor did
+  // not rise, which decides the verdict without it. A leak is described in full.
+  bool describe = true;
 };
 
 // The verdict on every evidence the stack has (bytes, blocks, frees): see docs/classifier.md.
 LeakFactor classify_stack(const StackSeries& stack);
+// A stack's series as the capture's Series hold them (blocks, frees and old blocks may be
+// null or of other lengths: unknown then), not attached, described.
+StackSeries stack_series(const series::Series& bytes, const series::Series* blocks, const series::Series* frees,
+                         const series::Series* old_blocks = nullptr, double old_bytes = -1);
 // Series of the same times: bytes, outstanding blocks, cumulative frees and, when known, the
 // old blocks (with the bytes they hold now, negative when unknown).
 LeakFactor classify_stack(const series::Series& bytes, const series::Series* blocks,

@@ -33,6 +33,7 @@ void Series::append(double t_s, double bytes) {
   max_bytes_ = std::max(max_bytes_, bytes);
 
   pending_low_ = pending_count_ == 0 ? bytes : std::min(pending_low_, bytes);
+  pending_high_ = pending_count_ == 0 ? bytes : std::max(pending_high_, bytes);
   ++pending_count_;
   pending_t_sum_ += t_s;
   pending_bytes_sum_ += bytes;
@@ -42,6 +43,13 @@ void Series::append(double t_s, double bytes) {
     return;
   }
   if (points_.size() == points_.capacity()) reserve_points(std::min(capacity_, 2 * points_.size()));
+  const std::size_t at = points_.size();
+  if (pending_low_ != pending_high_) {
+    unchanged_from_ = at + 1;
+  } else if (unchanged_from_ == at || unchanged_value_ != pending_low_) {
+    unchanged_from_ = at;
+    unchanged_value_ = pending_low_;
+  }
   const double count = static_cast<double>(pending_count_);
   points_.push_back({pending_t_sum_ / count, pending_bytes_sum_ / count});
   weights_.push_back(static_cast<std::uint32_t>(pending_count_));
@@ -51,9 +59,20 @@ void Series::append(double t_s, double bytes) {
   pending_t_sum_ = pending_bytes_sum_ = 0;
 }
 
-void Series::prefetch() const {
-  util::prefetch(points_.data(), points_.size() * sizeof(Point));
-  util::prefetch(lows_.data(), lows_.size() * sizeof(double));
+void Series::prefetch_lows() const { util::prefetch(lows_.data(), lows_.size() * sizeof(double)); }
+
+void Series::prefetch_append() const {
+  if (pending_count_ + 1 < bucket_samples_ || points_.size() == capacity_ || points_.size() == points_.capacity()) return;
+  const std::size_t n = points_.size();
+  util::prefetch(points_.data() + n, sizeof(Point), true);
+  util::prefetch(lows_.data() + n, sizeof(double), true);
+  util::prefetch(weights_.data() + n, sizeof(weights_[0]), true);
+}
+
+void Series::prefetch_ends() const {
+  if (points_.empty()) return;
+  util::prefetch(&points_.front(), sizeof(Point));
+  util::prefetch(&points_.back(), sizeof(Point));
 }
 
 // Merges points pairwise into weighted means and doubles the resolution; an odd point out
@@ -78,6 +97,7 @@ void Series::halve() {
   points_.resize(out);
   weights_.resize(out);
   lows_.resize(out);
+  unchanged_from_ = (unchanged_from_ + 1) / 2;  // a merged point is unchanged when both halves were
   bucket_samples_ *= 2;
 }
 
@@ -98,6 +118,12 @@ Series Series::restored(std::size_t capacity, SeriesState state) {
     for (const Point& p : s.points_) s.lows_.push_back(p.bytes);
   }
   s.lows_.reserve(s.capacity_);
+  // A point whose mean is its lowest sample holds one value only.
+  s.unchanged_value_ = s.points_.back().bytes;
+  s.unchanged_from_ = n;
+  while (s.unchanged_from_ > 0 && s.points_[s.unchanged_from_ - 1].bytes == s.unchanged_value_ &&
+         s.lows_[s.unchanged_from_ - 1] == s.unchanged_value_)
+    --s.unchanged_from_;
   s.first_ = state.first.value_or(s.points_.front());
   s.last_ = state.last.value_or(s.points_.back());
   s.min_bytes_ = state.min;
@@ -133,6 +159,7 @@ Point Series::last() const { return last_; }
 double Series::min_bytes() const { return min_bytes_; }
 double Series::max_bytes() const { return max_bytes_; }
 std::uint64_t Series::samples_per_point() const { return bucket_samples_; }
+std::size_t Series::unchanged_from() const { return unchanged_from_; }
 
 std::size_t Series::memory_bytes() const {
   return sizeof(*this) + points_.capacity() * sizeof(Point) +

@@ -71,9 +71,16 @@ class Series {
   double min_bytes() const;
   double max_bytes() const;
   std::uint64_t samples_per_point() const;  // the current resolution
+  // The first point from which every sample behind the points is the same value (so those
+  // points and their lows all are): size() when the last point's samples differ. The
+  // classifier asks whether a series moved at all after some point without reading it.
+  std::size_t unchanged_from() const;
   std::size_t memory_bytes() const;  // heap + object, for the bounded-memory tests
-  // Asks the CPU to bring the points and lows into cache ahead of a read of them.
-  void prefetch() const;
+  // Ask the CPU to bring the lows, or the first and last points, into cache ahead of a read.
+  void prefetch_lows() const;
+  void prefetch_ends() const;
+  // Asks for the lines the next append() writes when it completes a point (ahead of a write).
+  void prefetch_append() const;
 
  private:
   void halve();
@@ -90,7 +97,10 @@ class Series {
   std::uint64_t bucket_samples_ = 1;  // samples per point at the current resolution
   // The bucket being filled: sums of its samples' times and bytes.
   std::uint64_t pending_count_ = 0;
-  double pending_t_sum_ = 0, pending_bytes_sum_ = 0, pending_low_ = 0;
+  double pending_t_sum_ = 0, pending_bytes_sum_ = 0, pending_low_ = 0, pending_high_ = 0;
+  // Points [unchanged_from_, size()) hold samples of unchanged_value_ only.
+  std::size_t unchanged_from_ = 0;
+  double unchanged_value_ = 0;
   std::uint64_t in_points_ = 0;
 };
 

@@ -49,6 +49,9 @@ struct Scores {
   std::map<Shape, ShapeScore> shapes;
   ShapeScore all;
   double overall_f1 = 0;
+  // Prefixes whose verdict as the tracer takes it (StackSeries::describe false) differs from
+  // the described one in class, evidence or confidence.
+  std::size_t undescribed_differ = 0;
 };
 
 // The lengths: from 16 samples (a verdict needs 8; the envelope 16) to 512, which the
@@ -77,8 +80,14 @@ Scores score(std::uint64_t seed, bool with_age = true) {
         frees.append(run.frees[i].t_s, run.frees[i].bytes);
         if (ages) old_blocks.append(run.old_blocks[i].t_s, run.old_blocks[i].bytes);
       }
-      f = classify_stack(bytes, counts ? &blocks : nullptr, counts ? &frees : nullptr, run.attached,
-                         ages ? &old_blocks : nullptr);
+      StackSeries stack = stack_series(bytes, counts ? &blocks : nullptr, counts ? &frees : nullptr,
+                                       ages ? &old_blocks : nullptr);
+      stack.attached = run.attached;
+      f = classify_stack(stack);
+      stack.describe = false;
+      const LeakFactor verdict = classify_stack(stack);
+      out.undescribed_differ +=
+          verdict.cls != f.cls || verdict.evidence != f.evidence || verdict.confidence != f.confidence;
       // EDLEAK_DEBUG_DUMP=shape:points:scale:series prints that series sample by sample.
       if (const char* dump = std::getenv("EDLEAK_DEBUG_DUMP");
           dump && std::string(dump) == std::string(synthetic::to_string(s.shape)) + ":" + std::to_string(s.points) +
@@ -184,6 +193,7 @@ TEST_P(PrefixCorpus, EveryReportIsAVerdict) {
   EXPECT_GE(scores.all.exact_share(), 0.95);
   EXPECT_GE(scores.overall_f1, 0.98);
   EXPECT_LE(scores.all.false_alarms, 7u);
+  EXPECT_EQ(scores.undescribed_differ, 0u);
   for (const auto& [shape, t] : scores.shapes) {
     const std::string name(synthetic::to_string(shape));
     const Expected want = expected_for(shape);

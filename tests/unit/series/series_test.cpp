@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -174,6 +175,47 @@ namespace {
 // A replayed series (record/) classifies as the live one: its whole state comes back (points,
 // lows, extremes, resolution, the first and latest samples), pending samples included in the
 // latest one.
+// unchanged_from() against the samples themselves: from an empty series at an even capacity,
+// point i holds samples [i * spp, (i + 1) * spp), so the first point whose samples all belong
+// to the last run of equal samples is found by walking the samples back.
+TEST(Series, UnchangedFromIsWhereTheLastRunOfEqualSamplesCoversWholePoints) {
+  for (std::uint64_t run_length : {1u, 2u, 3u, 5u, 8u, 13u, 40u}) {
+    Series s(8);
+    std::vector<double> samples;
+    for (std::uint64_t i = 0; i < 300; ++i) {
+      // Runs of run_length samples at 0, 1 or 2, then a long flat stretch, then runs again.
+      const double v = i >= 120 && i < 200 ? 7.0 : static_cast<double>((i / run_length) % 3);
+      s.append(static_cast<double>(i), v);
+      samples.push_back(v);
+      const std::uint64_t in_points = s.samples_in_points(), spp = s.samples_per_point();
+      std::size_t want = 0;
+      if (in_points > 0) {
+        std::uint64_t run_start = in_points - 1;
+        while (run_start > 0 && samples[run_start - 1] == samples[in_points - 1]) --run_start;
+        want = std::min<std::size_t>(s.size(), static_cast<std::size_t>((run_start + spp - 1) / spp));
+      }
+      ASSERT_EQ(s.unchanged_from(), want) << "run " << run_length << ", sample " << i;
+      for (std::size_t p = want; p < s.size(); ++p) {
+        EXPECT_EQ(s.points()[p].bytes, samples[in_points - 1]);
+        EXPECT_EQ(s.lows()[p], samples[in_points - 1]);
+      }
+    }
+  }
+}
+
+TEST(SeriesRestored, FindsWhereItStoppedChanging) {
+  SeriesState state;
+  state.points = {{0, 1}, {1, 4}, {2, 4}, {3, 4}};
+  state.lows = {1, 4, 3, 4};  // the third point's samples were not all 4
+  EXPECT_EQ(Series::restored(8, state).unchanged_from(), 3u);
+  state.lows = {1, 4, 4, 4};
+  EXPECT_EQ(Series::restored(8, state).unchanged_from(), 1u);
+  state.points.back().bytes = 5;
+  state.lows.back() = 5;
+  EXPECT_EQ(Series::restored(8, state).unchanged_from(), 3u);
+  EXPECT_EQ(Series::restored(8, SeriesState{}).unchanged_from(), 0u);
+}
+
 TEST(SeriesRestored, KeepsItsWholeState) {
   Series live(64);
   for (int i = 0; i < 203; ++i) live.append(i, 10.0 * i + (i % 7) * 40.0);
