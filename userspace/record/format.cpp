@@ -185,7 +185,7 @@ class Encoder {
   }
 
   void put_site(std::string& out, const RecordedSite& site) {
-    const sample::SiteSample& l = site.latest;
+    const sample::SiteCounts& l = site.latest;
     put_varint(out, l.tgid);
     put_varint(out, site.incarnation);
     put_fixed(out, l.stack_id, 8);
@@ -435,7 +435,7 @@ class Decoder {
   }
 
   void read_site(RecordedSite& site) {
-    sample::SiteSample& l = site.latest;
+    sample::SiteCounts& l = site.latest;
     l.tgid = u32("a site's pid");
     site.incarnation = u32("a site's incarnation");
     l.stack_id = fixed(8, "a stack id");

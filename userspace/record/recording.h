@@ -24,7 +24,7 @@ using RecordedSeries = series::SeriesState;
 
 // One (process, stack) of the capture: its last aggregates, its series and its symbolized stack.
 struct RecordedSite {
-  sample::SiteSample latest;             // tgid and stack_id included
+  sample::SiteCounts latest;             // tgid and stack_id included
   std::uint32_t incarnation = 0;         // of the process history (see RecordedProcess)
   RecordedSeries bytes{};                // outstanding bytes over time
   bool stack_complete = false;

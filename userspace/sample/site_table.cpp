@@ -62,7 +62,7 @@ void SiteTable::ingest(const Snapshot& snapshot) {
                          site->latest.total_frees != s.total_frees + site->base_frees ||
                          site->latest.outstanding_bytes != s.outstanding_bytes;
     site->idle_samples = changed ? 0 : site->idle_samples + 1;
-    site->latest = s;
+    site->latest = static_cast<const SiteCounts&>(s);  // the ring is decoded below, not kept
     site->latest.total_allocs += site->base_allocs;
     site->latest.total_frees += site->base_frees;
     // Outstanding bytes cannot be negative; a transient negative value is a free racing the

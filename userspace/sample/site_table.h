@@ -18,7 +18,7 @@ inline constexpr std::size_t kSiteSeriesCapacity = 64;
 struct Site {
   ProcessKey process;
   std::uint64_t stack_id = 0;
-  SiteSample latest;     // aggregates at the last snapshot that had this site
+  SiteCounts latest;     // aggregates at the last snapshot that had this site
   series::Series bytes;  // outstanding bytes over time
   // Sampled at the same times as bytes: outstanding blocks (a leak of tiny or zero-byte blocks
   // shows there) and the cumulative frees of traced blocks (a stack that recycles its blocks

@@ -29,7 +29,8 @@ struct ProcessKeyHash {
 };
 
 // Aggregates of one (process, stack) at the time of the snapshot.
-struct SiteSample {
+// What a site holds and did, as the analysis keeps it between snapshots.
+struct SiteCounts {
   std::uint32_t tgid = 0;
   std::uint64_t stack_id = 0;
   std::int64_t outstanding_bytes = 0;
@@ -37,7 +38,12 @@ struct SiteSample {
   std::uint64_t total_allocs = 0;
   std::uint64_t total_frees = 0;
   std::uint32_t incarnation = 0;  // of the process history (ProcessKey)
-  AgeRing age;                    // the capture's age ring (only with Snapshot::age_epoch)
+};
+
+// One reading of a site: its counts and the capture's age ring, which the analysis decodes at
+// ingest (AgeDecoder) and does not keep.
+struct SiteSample : SiteCounts {
+  AgeRing age;  // only with Snapshot::age_epoch
 };
 
 // Totals of the capture counters since it started (see bpf/edleak_abi.h).

@@ -86,21 +86,24 @@ class Series {
   void halve();
   void reserve_points(std::size_t n);
 
+  // What the classifier reads of every series at every report comes first, in the object's
+  // first two cache lines; what only append() needs follows.
   std::vector<Point> points_;  // bucket means
   std::vector<double> lows_;   // lowest sample of each point
-  std::vector<std::uint32_t> weights_;  // samples per point, parallel to points_ (the current
-                                        // resolution, or half of it for an odd one out)
-  std::size_t capacity_;
-  std::uint64_t samples_seen_ = 0;
-  Point first_{}, last_{};
   double min_bytes_ = 0, max_bytes_ = 0;
+  Point last_{};
+  std::uint64_t samples_seen_ = 0;
   std::uint64_t bucket_samples_ = 1;  // samples per point at the current resolution
-  // The bucket being filled: sums of its samples' times and bytes.
-  std::uint64_t pending_count_ = 0;
-  double pending_t_sum_ = 0, pending_bytes_sum_ = 0, pending_low_ = 0, pending_high_ = 0;
   // Points [unchanged_from_, size()) hold samples of unchanged_value_ only.
   std::size_t unchanged_from_ = 0;
   double unchanged_value_ = 0;
+  std::vector<std::uint32_t> weights_;  // samples per point, parallel to points_ (the current
+                                        // resolution, or half of it for an odd one out)
+  std::size_t capacity_;
+  Point first_{};
+  // The bucket being filled: sums of its samples' times and bytes.
+  std::uint64_t pending_count_ = 0;
+  double pending_t_sum_ = 0, pending_bytes_sum_ = 0, pending_low_ = 0, pending_high_ = 0;
   std::uint64_t in_points_ = 0;
 };
 
