@@ -188,6 +188,31 @@ TEST(BuildReport, AllStacksListsNonLeakersAfterTheLeaks) {
   EXPECT_EQ(p.leakers[1].outstanding_bytes, 4096u);
 }
 
+// The report judges the stacks it will not list without describing them (their floor did not
+// rise: no fit); a stack listed with -a is described all the same.
+TEST(BuildReport, AStackListedWithAllStacksIsDescribed) {
+  sample::SiteTable table;
+  for (int t = 0; t < 30; ++t) {
+    sample::Snapshot snap;
+    snap.t_s = t;
+    const std::int64_t bytes = 4096 + (t % 3) * 2048;  // a wave above a steady floor
+    snap.sites = {sample::SiteSample{42, 0xb, bytes, bytes / 2048, static_cast<std::uint64_t>(10 * t + 2),
+                                     static_cast<std::uint64_t>(10 * t + 2 - bytes / 2048)}};
+    table.ingest(snap);
+  }
+  ReportContext context;
+  context.all_stacks = true;
+  const auto r = build_report(table, {{42, {"server", false}}}, frames_for, context);
+  ASSERT_EQ(r.processes.size(), 1u);
+  ASSERT_EQ(r.processes[0].leakers.size(), 1u);
+  const classify::LeakFactor& f = r.processes[0].leakers[0].leak_factor;
+  EXPECT_EQ(f.cls, classify::LeakClass::constant);
+  EXPECT_EQ(f.min_size, 4096);
+  EXPECT_EQ(f.max_size, 8192);
+  EXPECT_GT(f.coef[2], 0.1);  // the parabola through the wave, normalised: about its middle
+  EXPECT_LT(f.coef[2], 0.9);
+}
+
 }  // namespace
 }  // namespace edleak::app
 
