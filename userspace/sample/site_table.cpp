@@ -40,13 +40,7 @@ void SiteTable::ingest(const Snapshot& snapshot) {
     const SiteSample& s = snapshot.sites[i];
     // The site after next, where the last snapshot had it: its series' running sums and the
     // age decoder are about to be written, and none is in cache.
-    // Two steps: the site four ahead (to read where its series end), then the ends of the
-    // series of the site two ahead that complete a point with this sample.
-    if (!added && i + 4 < previous_order_.size()) util::prefetch(previous_order_[i + 4], sizeof(Site), true);
-    if (!added && i + 2 < previous_order_.size())
-      for (const series::Series* series : {&previous_order_[i + 2]->bytes, &previous_order_[i + 2]->blocks,
-                                           &previous_order_[i + 2]->frees, &previous_order_[i + 2]->old_blocks})
-        series->prefetch_append();
+    if (!added && i + 2 < previous_order_.size()) util::prefetch(previous_order_[i + 2], sizeof(Site), true);
     Site* site = nullptr;
     const ProcessKey key(s.tgid, s.incarnation);
     if (!added && i < previous_order_.size() && previous_order_[i]->process == key &&

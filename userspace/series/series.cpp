@@ -61,14 +61,6 @@ void Series::append(double t_s, double bytes) {
 
 void Series::prefetch_lows() const { util::prefetch(lows_.data(), lows_.size() * sizeof(double)); }
 
-void Series::prefetch_append() const {
-  if (pending_count_ + 1 < bucket_samples_ || points_.size() == capacity_ || points_.size() == points_.capacity()) return;
-  const std::size_t n = points_.size();
-  util::prefetch(points_.data() + n, sizeof(Point), true);
-  util::prefetch(lows_.data() + n, sizeof(double), true);
-  util::prefetch(weights_.data() + n, sizeof(weights_[0]), true);
-}
-
 void Series::prefetch_ends() const {
   if (points_.empty()) return;
   util::prefetch(&points_.front(), sizeof(Point));

@@ -79,8 +79,6 @@ class Series {
   // Ask the CPU to bring the lows, or the first and last points, into cache ahead of a read.
   void prefetch_lows() const;
   void prefetch_ends() const;
-  // Asks for the lines the next append() writes when it completes a point (ahead of a write).
-  void prefetch_append() const;
 
  private:
   void halve();
