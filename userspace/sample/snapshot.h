@@ -28,8 +28,8 @@ struct ProcessKeyHash {
   }
 };
 
-// Aggregates of one (process, stack) at the time of the snapshot.
-// What a site holds and did, as the analysis keeps it between snapshots.
+// Aggregates of one (process, stack) at the time of a snapshot: what a site holds and did, as
+// the analysis keeps it between snapshots.
 struct SiteCounts {
   std::uint32_t tgid = 0;
   std::uint64_t stack_id = 0;
