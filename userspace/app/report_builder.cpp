@@ -124,11 +124,12 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       classify::LeakFactor factor;
       std::uint64_t bytes;
       bool holds;  // outstanding bytes or blocks: a stack of zero-byte blocks (malloc(0)) is listed too
+      bool lost;   // the scan found lost blocks of it
     };
     // Listed: a leak, any stack holding blocks with -a, a stack with lost blocks; asked before
     // the noise floor (to keep the candidates) and after it (which may end a leak).
-    auto listed = [&](const classify::LeakFactor& factor, bool holds, std::uint64_t stack_id) {
-      return factor.is_leak() || (context.all_stacks && holds) || lost(stack_id);
+    auto listed = [&](const classify::LeakFactor& factor, bool holds, bool lost_blocks) {
+      return factor.is_leak() || (context.all_stacks && holds) || lost_blocks;
     };
     std::vector<Candidate> candidates;
     std::vector<const sample::Site*> churn;
@@ -142,13 +143,14 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       classify::StackSeries stack = classify::stack_series(site.bytes, &site.blocks, &site.frees, &site.old_blocks,
                                                            static_cast<double>(site.old_bytes));
       stack.attached = context.attached;
+      const bool lost_blocks = lost(site.stack_id);
       // Only what is listed is described: most stacks are neither leaks nor shown.
-      stack.describe = context.all_stacks || lost(site.stack_id);
+      stack.describe = context.all_stacks || lost_blocks;
       classify::LeakFactor factor = classify::classify_stack(stack);
       // A stack of zero-byte blocks (malloc(0)) holds blocks, not bytes: it is listed too.
       const bool holds = bytes > 0 || latest.outstanding_blocks > 0;
       if (!factor.is_leak() && latest.total_frees > 0) churn.push_back(&site);
-      if (listed(factor, holds, site.stack_id)) candidates.push_back({&site, factor, bytes, holds});
+      if (listed(factor, holds, lost_blocks)) candidates.push_back({&site, factor, bytes, holds, lost_blocks});
     });
     // The noise floor needs the process's total, known once every site was seen.
     std::erase_if(candidates, [&](Candidate& c) {
@@ -158,7 +160,7 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
         auto& largest = proc.largest_leak_by_class[static_cast<std::size_t>(c.factor.cls)];
         largest = std::max(largest, c.factor.leak);
       }
-      return !listed(c.factor, c.holds, c.site->stack_id);
+      return !listed(c.factor, c.holds, c.lost);
     });
     proc.unlisted = candidates.size() > context.top ? candidates.size() - context.top : 0;
     report::keep_top(candidates, context.top, [](const Candidate& c) {

@@ -84,8 +84,8 @@ class Series {
   void halve();
   void reserve_points(std::size_t n);
 
-  // What the classifier reads of every series at every report comes first, in the object's
-  // first two cache lines; what only append() needs follows.
+  // What the classifier reads of every series at every report comes first, together (112
+  // bytes); what only append() needs follows.
   std::vector<Point> points_;  // bucket means
   std::vector<double> lows_;   // lowest sample of each point
   double min_bytes_ = 0, max_bytes_ = 0;
