@@ -39,7 +39,9 @@ void expect_never_a_leak(const std::vector<std::string>& v, std::size_t from = 0
   std::size_t seen = 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
     const std::string& c = v[i];
-    if (i >= from) EXPECT_TRUE(c == "" || c == "constant" || c == "insufficient_data") << c << " at report " << i;
+    if (i >= from) {
+      EXPECT_TRUE(c == "" || c == "constant" || c == "insufficient_data") << c << " at report " << i;
+    }
     seen += !c.empty();
   }
   EXPECT_GT(seen, v.size() / 2);

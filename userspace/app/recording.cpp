@@ -136,15 +136,15 @@ Replay::Replay(const record::Recording& recording) {
     // A version 1 record holds the bytes series only, a version 2 one the blocks and frees too:
     // the others restore empty (a replay then judges without ages), and their series without
     // low points (each point its own low).
-    sample::Site site{key,
-                      s.latest.stack_id,
-                      s.latest,
-                      restored_series(s.bytes),
-                      restored_series(s.blocks),
-                      restored_series(s.frees),
-                      restored_series(s.old_blocks),
-                      s.old_bytes,
-                      sample::AgeDecoder{}};
+    sample::Site site{.process = key,
+                      .stack_id = s.latest.stack_id,
+                      .latest = s.latest,
+                      .bytes = restored_series(s.bytes),
+                      .blocks = restored_series(s.blocks),
+                      .frees = restored_series(s.frees),
+                      .old_blocks = restored_series(s.old_blocks),
+                      .old_bytes = s.old_bytes,
+                      .age = {}};
     // The table keeps raw frames for the capture's walk; a replay has only the symbolized ones.
     sample::StackRecord stack;
     stack.complete = s.stack_complete;

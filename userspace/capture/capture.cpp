@@ -530,9 +530,14 @@ Result<sample::Snapshot> Capture::snapshot(double t_s) {
     const auto& k = keys[i];
     const auto& v = values[i];
     impl_->live_blocks_seen += v.total_allocs - v.total_frees;
-    sample::SiteSample& site = snap.sites.emplace_back(sample::SiteSample{
-        k.tgid, k.stack_id, v.outstanding_bytes, static_cast<std::int64_t>(v.total_allocs - v.total_frees),
-        v.total_allocs, v.total_frees, k.incarnation});
+    sample::SiteSample& site = snap.sites.emplace_back();
+    site.tgid = k.tgid;
+    site.stack_id = k.stack_id;
+    site.outstanding_bytes = v.outstanding_bytes;
+    site.outstanding_blocks = static_cast<std::int64_t>(v.total_allocs - v.total_frees);
+    site.total_allocs = v.total_allocs;
+    site.total_frees = v.total_frees;
+    site.incarnation = k.incarnation;
     std::copy(std::begin(v.young_bytes), std::end(v.young_bytes), site.age.bytes.begin());
     std::copy(std::begin(v.young_blocks), std::end(v.young_blocks), site.age.blocks.begin());
     if (!impl_->known_stacks.insert(k.stack_id).second) continue;

@@ -10,9 +10,13 @@ namespace edleak::sample {
 Site& SiteTable::find_or_add(ProcessSites& process, const SiteSample& sample) {
   auto [it, inserted] = process.index.try_emplace(sample.stack_id, static_cast<std::uint32_t>(process.sites.size()));
   if (!inserted) return process.sites[it->second];
-  Site& site = process.sites.emplace_back(Site{ProcessKey(sample.tgid, sample.incarnation), sample.stack_id, {},
-                                               series::Series(kSeriesCapacity), series::Series(kSeriesCapacity),
-                                               series::Series(kSeriesCapacity)});
+  Site& site = process.sites.emplace_back(Site{.process = ProcessKey(sample.tgid, sample.incarnation),
+                                               .stack_id = sample.stack_id,
+                                               .latest = {},
+                                               .bytes = series::Series(kSeriesCapacity),
+                                               .blocks = series::Series(kSeriesCapacity),
+                                               .frees = series::Series(kSeriesCapacity),
+                                               .age = {}});
   // A stack whose site was evicted, allocating again: it continues from where it was left, so
   // that neither its counts nor its series start over as if it were new.
   if (auto r = process.retired.find(sample.stack_id); r != process.retired.end()) {

@@ -48,11 +48,6 @@ InlinedFrame inlined_frame(Dwarf_Die* instance, Dwarf_Files* files, std::size_t 
   return frame;
 }
 
-long page_size() {
-  static const long size = sysconf(_SC_PAGESIZE);
-  return size;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<ElfModule>> ElfModule::open(const std::string& file_name, UniqueFd fd,

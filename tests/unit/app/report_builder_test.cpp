@@ -8,15 +8,28 @@ namespace {
 
 using ::testing::ElementsAre;
 
+// A site's counts in a snapshot (without an age ring).
+sample::SiteSample counts(std::uint32_t tgid, std::uint64_t stack_id, std::int64_t bytes, std::int64_t blocks,
+                          std::uint64_t allocs, std::uint64_t frees) {
+  sample::SiteSample s;
+  s.tgid = tgid;
+  s.stack_id = stack_id;
+  s.outstanding_bytes = bytes;
+  s.outstanding_blocks = blocks;
+  s.total_allocs = allocs;
+  s.total_frees = frees;
+  return s;
+}
+
 // Feeds `samples` snapshots: stack 0xa leaks 1000 bytes a sample, 0xb churns at a constant level.
 sample::SiteTable leaking_table(std::uint32_t tgid, int samples) {
   sample::SiteTable table;
   for (int t = 0; t < samples; ++t) {
     sample::Snapshot snap;
     snap.t_s = t;
-    sample::SiteSample leak{tgid, 0xa, 1000 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0};
-    sample::SiteSample churn{tgid, 0xb, 4096, 1, static_cast<std::uint64_t>(10 * t + 1),
-                             static_cast<std::uint64_t>(10 * t)};
+    const sample::SiteSample leak = counts(tgid, 0xa, 1000 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0);
+    const sample::SiteSample churn =
+        counts(tgid, 0xb, 4096, 1, static_cast<std::uint64_t>(10 * t + 1), static_cast<std::uint64_t>(10 * t));
     snap.sites = {leak, churn};
     snap.counters.stack_errors = 2;
     table.ingest(snap);
@@ -77,8 +90,8 @@ TEST(BuildReport, TopCutsLeakersButNotTheCount) {
     sample::Snapshot snap;
     snap.t_s = t;
     for (std::uint64_t id = 1; id <= 5; ++id)
-      snap.sites.push_back({9, id, static_cast<std::int64_t>(id * 1000 * (t + 1)), t + 1,
-                            static_cast<std::uint64_t>(t + 1), 0});
+      snap.sites.push_back(counts(9, id, static_cast<std::int64_t>(id * 1000 * (t + 1)), t + 1,
+                                  static_cast<std::uint64_t>(t + 1), 0));
     table.ingest(snap);
   }
   ReportContext context;
@@ -104,8 +117,8 @@ TEST(BuildReport, LeaksBelowTheNoiseFloorAreNotLeaks) {
   for (int t = 0; t < 30; ++t) {
     sample::Snapshot snap;
     snap.t_s = t;
-    snap.sites = {{42, 0xa, 10 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0},
-                  {42, 0xb, 0, 1000 * (t + 1), static_cast<std::uint64_t>(1000 * (t + 1)), 0}};  // malloc(0)
+    snap.sites = {counts(42, 0xa, 10 * (t + 1), t + 1, static_cast<std::uint64_t>(t + 1), 0),
+                  counts(42, 0xb, 0, 1000 * (t + 1), static_cast<std::uint64_t>(1000 * (t + 1)), 0)};  // malloc(0)
     table.ingest(snap);
   }
   ReportContext context;
@@ -154,7 +167,7 @@ TEST(BuildReport, AttachWarmupOfARecyclingStackIsNoLeak) {
       const std::uint64_t frees = allocs - static_cast<std::uint64_t>(blocks);
       sample::Snapshot snap;
       snap.t_s = t;
-      snap.sites = {{42, 0xa, blocks * 256, blocks, allocs, frees}};
+      snap.sites = {counts(42, 0xa, blocks * 256, blocks, allocs, frees)};
       table.ingest(snap);
     }
     ReportContext context;
@@ -169,7 +182,9 @@ TEST(BuildReport, AttachWarmupOfARecyclingStackIsNoLeak) {
     }
     context.attached = false;  // from exec the same climb is a pool filling: a cache
     r = build_report(table, {{42, {"server", false}}}, frames_for, context);
-    if (leak == 0) EXPECT_EQ(r.processes[0].leaking_stacks, 0u);
+    if (leak == 0) {
+      EXPECT_EQ(r.processes[0].leaking_stacks, 0u);
+    }
   }
 }
 
@@ -196,8 +211,8 @@ TEST(BuildReport, AStackListedWithAllStacksIsDescribed) {
     sample::Snapshot snap;
     snap.t_s = t;
     const std::int64_t bytes = 4096 + (t % 3) * 2048;  // a wave above a steady floor
-    snap.sites = {sample::SiteSample{42, 0xb, bytes, bytes / 2048, static_cast<std::uint64_t>(10 * t + 2),
-                                     static_cast<std::uint64_t>(10 * t + 2 - bytes / 2048)}};
+    snap.sites = {counts(42, 0xb, bytes, bytes / 2048, static_cast<std::uint64_t>(10 * t + 2),
+                         static_cast<std::uint64_t>(10 * t + 2 - bytes / 2048))};
     table.ingest(snap);
   }
   ReportContext context;
