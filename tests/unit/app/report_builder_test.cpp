@@ -3,23 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "../sample/site_sample.h"
+
 namespace edleak::app {
 namespace {
 
 using ::testing::ElementsAre;
 
-// A site's counts in a snapshot (without an age ring).
-sample::SiteSample counts(std::uint32_t tgid, std::uint64_t stack_id, std::int64_t bytes, std::int64_t blocks,
-                          std::uint64_t allocs, std::uint64_t frees) {
-  sample::SiteSample s;
-  s.tgid = tgid;
-  s.stack_id = stack_id;
-  s.outstanding_bytes = bytes;
-  s.outstanding_blocks = blocks;
-  s.total_allocs = allocs;
-  s.total_frees = frees;
-  return s;
-}
+using sample::counts;
 
 // Feeds `samples` snapshots: stack 0xa leaks 1000 bytes a sample, 0xb churns at a constant level.
 sample::SiteTable leaking_table(std::uint32_t tgid, int samples) {

@@ -6,6 +6,7 @@
 
 #include "sample/age_ring.h"
 #include "sample/snapshot.h"
+#include "site_sample.h"
 
 namespace edleak::sample {
 
@@ -39,13 +40,7 @@ struct KernelSite {
   }
   // What the capture reads of it (Snapshot::age_epoch is the epoch).
   SiteSample sample(std::uint32_t tgid, std::uint64_t stack_id) const {
-    SiteSample s;
-    s.tgid = tgid;
-    s.stack_id = stack_id;
-    s.outstanding_bytes = bytes;
-    s.outstanding_blocks = blocks;
-    s.total_allocs = allocs;
-    s.total_frees = frees;
+    SiteSample s = counts(tgid, stack_id, bytes, blocks, allocs, frees);
     s.age = ring;
     return s;
   }

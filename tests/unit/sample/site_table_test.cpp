@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "site_sample.h"
+
 namespace edleak::sample {
 namespace {
 
@@ -148,18 +150,6 @@ TEST(SiteTable, SeriesStayBoundedOverLongRuns) {
 
 namespace edleak::sample {
 namespace {
-
-SiteSample counts(std::uint32_t tgid, std::uint64_t stack, std::int64_t bytes, std::int64_t blocks,
-                  std::uint64_t allocs, std::uint64_t frees) {
-  SiteSample s;
-  s.tgid = tgid;
-  s.stack_id = stack;
-  s.outstanding_bytes = bytes;
-  s.outstanding_blocks = blocks;
-  s.total_allocs = allocs;
-  s.total_frees = frees;
-  return s;
-}
 
 Snapshot at(double t, std::vector<SiteSample> sites) {
   Snapshot s;
