@@ -146,7 +146,8 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       const bool lost_blocks = lost(site.stack_id);
       // Only what is listed is described: most stacks are neither leaks nor shown.
       stack.describe = context.all_stacks || lost_blocks;
-      classify::LeakFactor factor = classify::classify_stack(stack);
+      classify::LeakFactor factor = site.verdict.classify(
+          stack, classify::verdict_key(site.bytes, site.blocks, site.frees, site.old_blocks, context.attached));
       // A stack of zero-byte blocks (malloc(0)) holds blocks, not bytes: it is listed too.
       const bool holds = bytes > 0 || latest.outstanding_blocks > 0;
       if (!factor.is_leak() && latest.total_frees > 0) churn.push_back(&site);

@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "classify/remembered_verdict.h"
 #include "sample/room_policy.h"
 #include "sample/snapshot.h"
 #include "series/series.h"
@@ -36,6 +37,9 @@ struct Site {
   std::uint64_t base_allocs = 0;
   std::uint64_t base_frees = 0;
   std::uint32_t idle_samples = 0;  // consecutive snapshots its counts did not change
+  // The last report's verdict on it, reused while its series stay at the same revisions: a
+  // cache of what its series say, so kept through a const Site (the report reads sites only).
+  mutable classify::RememberedVerdict verdict{};
 };
 
 // What making room in the capture's maps (room_policy.h) did to a process, or to the whole run.
@@ -131,11 +135,14 @@ class SiteTable {
     RoomCounts room;
   };
   Site& find_or_add(ProcessSites& process, const SiteSample& sample);
-  // What the classifier reads of a site whose floor did not rise (most of them): the lows of
-  // the bytes and blocks, the ends of the blocks and frees. Asking for more than is read fills
+  // What the classifier reads of a site whose floor did not rise (most of them), unless it
+  // reuses the site's last verdict: the lows of the bytes and blocks, the ends of the blocks and
+  // frees. Asking for more than is read fills
   // the memory bus with lines nobody waits for: prefetching all four series whole cost a sixth
   // of a report at 100,000 stacks.
   static void prefetch(const Site& site) {
+    // A site whose series took no point since its last verdict is not judged again.
+    if (site.verdict.held_at(classify::revisions_of(site.bytes, site.blocks, site.frees, site.old_blocks))) return;
     site.bytes.prefetch_lows();
     site.blocks.prefetch_lows();
     site.blocks.prefetch_ends();

@@ -55,6 +55,7 @@ void Series::append(double t_s, double bytes) {
   weights_.push_back(static_cast<std::uint32_t>(pending_count_));
   lows_.push_back(pending_low_);
   in_points_ += pending_count_;
+  ++revision_;
   pending_count_ = 0;
   pending_t_sum_ = pending_bytes_sum_ = 0;
 }
@@ -91,6 +92,7 @@ void Series::halve() {
   lows_.resize(out);
   unchanged_from_ = (unchanged_from_ + 1) / 2;  // a merged point is unchanged when both halves were
   bucket_samples_ *= 2;
+  ++revision_;
 }
 
 Series Series::restored(std::size_t capacity, SeriesState state) {
@@ -124,6 +126,7 @@ Series Series::restored(std::size_t capacity, SeriesState state) {
   s.in_points_ = n;
   s.bucket_samples_ = state.samples_per_point > 0 ? state.samples_per_point
                                                   : std::max<std::uint64_t>(1, s.samples_seen_ / n);
+  s.revision_ = 1;
   return s;
 }
 

@@ -75,6 +75,10 @@ class Series {
   // points and their lows all are): size() when the last point's samples differ. The
   // classifier asks whether a series moved at all after some point without reading it.
   std::size_t unchanged_from() const;
+  // Changes whenever the points, their lows or the resolution change (a bucket filled, or the
+  // points were merged): between two changes only the pending bucket, the latest sample and the
+  // extremes moved, so a verdict on the points taken at one revision holds at it.
+  std::uint32_t revision() const { return revision_; }
   std::size_t memory_bytes() const;  // heap + object, for the bounded-memory tests
   // Ask the CPU to bring the lows, or the first and last points, into cache ahead of a read.
   void prefetch_lows() const;
@@ -103,6 +107,7 @@ class Series {
   std::uint64_t pending_count_ = 0;
   double pending_t_sum_ = 0, pending_bytes_sum_ = 0, pending_low_ = 0, pending_high_ = 0;
   std::uint64_t in_points_ = 0;
+  std::uint32_t revision_ = 0;
 };
 
 }  // namespace edleak::series

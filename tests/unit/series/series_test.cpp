@@ -203,6 +203,39 @@ TEST(Series, UnchangedFromIsWhereTheLastRunOfEqualSamplesCoversWholePoints) {
   }
 }
 
+// The points change at a filled bucket or a halving; a sample that only joins the pending
+// bucket changes none, whatever it does to the extremes.
+TEST(Series, RevisionChangesWithThePoints) {
+  Series s(8);
+  std::uint32_t seen = s.revision();
+  auto changed = [&] {
+    const bool c = s.revision() != seen;
+    seen = s.revision();
+    return c;
+  };
+  for (int t = 0; t < 8; ++t) {
+    s.append(t, 100 + t % 3);  // one sample a point: a point each
+    EXPECT_TRUE(changed()) << t;
+  }
+  s.append(8, 200);  // full: halved, the sample pending
+  EXPECT_TRUE(changed());
+  EXPECT_EQ(s.samples_per_point(), 2u);
+  EXPECT_EQ(s.size(), 4u);
+  s.append(9, 250);  // fills the bucket
+  EXPECT_TRUE(changed());
+  EXPECT_EQ(s.size(), 5u);
+  s.append(10, 4000);  // pending, a new maximum
+  EXPECT_FALSE(changed());
+  EXPECT_EQ(s.size(), 5u);
+  s.append(11, 0);  // fills the bucket (and a new minimum)
+  EXPECT_TRUE(changed());
+  s.append(12, std::numeric_limits<double>::quiet_NaN());  // ignored
+  EXPECT_FALSE(changed());
+  s.append(12, 60);
+  EXPECT_FALSE(changed());
+  EXPECT_EQ(s.size(), 6u);
+}
+
 TEST(SeriesRestored, FindsWhereItStoppedChanging) {
   SeriesState state;
   state.points = {{0, 1}, {1, 4}, {2, 4}, {3, 4}};
