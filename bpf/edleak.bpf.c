@@ -340,7 +340,6 @@ const volatile __u32 max_frames = EDLEAK_MAX_FRAMES;
  * (bpf_probe_read_user) costs ~100 ns, more than the frame itself. */
 #define STACK_WINDOW 512
 
-/* Scratch space for a stack being captured (too big for the 512-byte BPF stack). */
 /* The last walk of this CPU, to skip the next one when it would repeat it: a walk is a function
  * of the registers it starts from (ip, sp, and rbp where it used it), the tables (the
  * mappings' generation) and the stack words it read. Allocations in a loop repeat all of them,
@@ -358,7 +357,31 @@ struct stack_memo {
 	__u64 check[MEMO_WINDOW / 8];
 };
 
+/* The state of one walk, in this CPU's scratch rather than on the BPF stack: the verifier tracks
+ * the values of stack slots, not of map values, so each unwind step starts, to it, from the same
+ * state, and the bpf_loop() callback is checked once. On the stack, every mix of the flags and
+ * counters a step leaves was a new state: kernels whose verifier re-checks a callback until
+ * its states converge (6.18.44) walked ~500 of them and refused the program (1M instructions). */
+struct unwind_walk {
+	__u64 pc;   /* of the frame being added (a return address, or the interrupted pc) */
+	__u64 sp;   /* at pc */
+	__u64 bp;   /* rbp at pc */
+	__u64 hash; /* FNV-1a over the frames so far */
+	__u64 window_start, window_end; /* user addresses held in scratch->window */
+	__u64 start_sp;
+	__u32 tgid;
+	__u32 slots;       /* stack words recorded in scratch->memo */
+	__u8 memo_ok;      /* this walk can be memoized */
+	__u8 needs_bp;     /* it used rbp as it was at the probe */
+	__u8 bp_from_regs; /* w->bp is still the probe's rbp */
+	__u8 bp_known;  /* false once a frame's CFI lost rbp */
+	__u8 exact_pc;  /* pc is not a return address (frame 0, or after a signal frame) */
+	__u8 requested; /* a mapping refresh was asked for during this walk */
+};
+
+/* Scratch space for a stack being captured (too big for the 512-byte BPF stack). */
 struct stack_scratch {
+	struct unwind_walk walk;
 	struct edleak_stack stack;
 	__u32 depth; /* frames of `stack` filled by the last capture; the rest is stale */
 	__u32 pad;
@@ -399,25 +422,11 @@ struct {
 	__type(value, struct pc_cache);
 } pc_cache SEC(".maps");
 
-/* The state of one walk, shared by the bpf_loop() steps. */
-struct unwind_walk {
-	struct stack_scratch *scratch;
+/* What the unwind steps share through bpf_loop(): pointers only, the same at every step. */
+struct unwind_ctx {
+	struct stack_scratch *scratch; /* holds the walk's state (scratch->walk) */
 	struct pc_cache *cache;
 	struct edleak_proc_mappings *maps; /* NULL: the process's mappings are not known yet */
-	__u64 pc;   /* of the frame being added (a return address, or the interrupted pc) */
-	__u64 sp;   /* at pc */
-	__u64 bp;   /* rbp at pc */
-	__u64 hash; /* FNV-1a over the frames so far */
-	__u64 window_start, window_end; /* user addresses held in scratch->window */
-	__u64 start_sp;
-	__u32 tgid;
-	__u32 slots;       /* stack words recorded in scratch->memo */
-	bool memo_ok;      /* this walk can be memoized */
-	bool needs_bp;     /* it used rbp as it was at the probe */
-	bool bp_from_regs; /* w->bp is still the probe's rbp */
-	bool bp_known;  /* false once a frame's CFI lost rbp */
-	bool exact_pc;  /* pc is not a return address (frame 0, or after a signal frame) */
-	bool requested; /* a mapping refresh was asked for during this walk */
 };
 
 static __always_inline void request_mappings(struct unwind_walk *w)
@@ -522,9 +531,10 @@ static __always_inline struct edleak_unwind_row *find_row(const struct edleak_ma
 /* Reads the user word at addr through the window, copying a new window when addr is outside:
  * stack frames are read upwards, so the window starts a little below addr (CFA-16 and CFA-8 are
  * read together) and holds the next frames too. */
-static __always_inline bool read_word(struct unwind_walk *w, __u64 addr, __u64 *out)
+static __always_inline bool read_word(const struct unwind_ctx *u, __u64 addr, __u64 *out)
 {
-	struct stack_scratch *scratch = w->scratch;
+	struct unwind_walk *w = &u->scratch->walk;
+	struct stack_scratch *scratch = u->scratch;
 	__u64 index;
 
 	if (addr & 7)
@@ -566,15 +576,16 @@ static __always_inline bool read_word(struct unwind_walk *w, __u64 addr, __u64 *
 /* The caller of a frame without CFI, by frame pointer: rbp must point into the stack above sp,
  * and is trusted only as far as the return address it leads to lies in an executable mapping of
  * the process (checked when that frame is added). */
-static __always_inline bool step_frame_pointer(struct unwind_walk *w)
+static __always_inline bool step_frame_pointer(const struct unwind_ctx *u)
 {
+	struct unwind_walk *w = &u->scratch->walk;
 	__u64 next_bp, ret;
 
 	if (!w->bp_known || w->bp < w->sp || w->bp - w->sp > max_stack_depth)
 		return false;
 	if (w->bp_from_regs)
 		w->needs_bp = true;
-	if (!read_word(w, w->bp, &next_bp) || !read_word(w, w->bp + 8, &ret))
+	if (!read_word(u, w->bp, &next_bp) || !read_word(u, w->bp + 8, &ret))
 		return false;
 	w->sp = w->bp + 16;
 	w->bp = next_bp;
@@ -586,12 +597,13 @@ static __always_inline bool step_frame_pointer(struct unwind_walk *w)
 
 /* The caller's registers from the signal frame that __restore_rt returns through: the
  * ucontext_t sits at rsp (its uc_mcontext at 40; rbp, rsp, rip at 120, 160, 168). */
-static __always_inline bool step_signal_frame(struct unwind_walk *w)
+static __always_inline bool step_signal_frame(const struct unwind_ctx *u)
 {
+	struct unwind_walk *w = &u->scratch->walk;
 	__u64 bp, sp, pc;
 
-	if (!read_word(w, w->sp + 120, &bp) || !read_word(w, w->sp + 160, &sp) ||
-	    !read_word(w, w->sp + 168, &pc))
+	if (!read_word(u, w->sp + 120, &bp) || !read_word(u, w->sp + 160, &sp) ||
+	    !read_word(u, w->sp + 168, &pc))
 		return false;
 	w->window_end = 0; /* the interrupted stack may be elsewhere (sigaltstack) */
 	w->memo_ok = false;
@@ -605,8 +617,9 @@ static __always_inline bool step_signal_frame(struct unwind_walk *w)
 }
 
 /* One step of CFI: the CFA from the row, the return address below it, rbp where it was saved. */
-static __always_inline bool step_cfi(struct unwind_walk *w, const struct edleak_unwind_row *row)
+static __always_inline bool step_cfi(const struct unwind_ctx *u, const struct edleak_unwind_row *row)
 {
+	struct unwind_walk *w = &u->scratch->walk;
 	__u32 cfa_kind = row->kinds & 0xf, rbp_kind = row->kinds >> 4;
 	__u64 cfa, ret, bp = w->bp;
 
@@ -631,11 +644,11 @@ static __always_inline bool step_cfi(struct unwind_walk *w, const struct edleak_
 	if (cfa <= w->sp || cfa - w->sp > max_stack_depth)
 		return false;
 	if (rbp_kind == EDLEAK_RBP_AT_CFA) {
-		if (!read_word(w, cfa + (__s64)row->rbp_offset * 8, &bp))
+		if (!read_word(u, cfa + (__s64)row->rbp_offset * 8, &bp))
 			return false;
 		w->bp_from_regs = false;
 	}
-	if (!read_word(w, cfa - 8, &ret))
+	if (!read_word(u, cfa - 8, &ret))
 		return false;
 	if (rbp_kind == EDLEAK_RBP_UNDEFINED)
 		w->bp_known = false;
@@ -646,16 +659,18 @@ static __always_inline bool step_cfi(struct unwind_walk *w, const struct edleak_
 	return true;
 }
 
-static __always_inline void add_frame(struct unwind_walk *w, __u32 index)
+static __always_inline void add_frame(const struct unwind_ctx *u, __u32 index)
 {
-	w->scratch->stack.frames[index & (EDLEAK_MAX_FRAMES - 1)] = w->pc;
-	w->scratch->depth = index + 1;
+	struct unwind_walk *w = &u->scratch->walk;
+	u->scratch->stack.frames[index & (EDLEAK_MAX_FRAMES - 1)] = w->pc;
+	u->scratch->depth = index + 1;
 	w->hash = (w->hash ^ w->pc) * 0x100000001b3ULL;
 }
 
 /* The rule for w->pc, from the cache or from the tables (then cached). */
-static __always_inline void rule_of(struct unwind_walk *w, struct pc_rule *out)
+static __always_inline void rule_of(const struct unwind_ctx *u, struct pc_rule *out)
 {
+	struct unwind_walk *w = &u->scratch->walk;
 	__u64 key = w->pc << 1 | (w->exact_pc ? 1 : 0);
 	struct pc_rule *slot = NULL;
 	struct edleak_mapping *m;
@@ -664,16 +679,16 @@ static __always_inline void rule_of(struct unwind_walk *w, struct pc_rule *out)
 	out->in_code = 0;
 	out->has_rows = 0;
 	out->has_row = 0;
-	if (!w->maps)
+	if (!u->maps)
 		return;
-	if (w->cache) {
-		slot = &w->cache->rules[(w->pc ^ (w->pc >> 12)) & (PC_CACHE_SIZE - 1)];
-		if (slot->key == key && slot->tgid == w->tgid && slot->generation == w->maps->generation) {
+	if (u->cache) {
+		slot = &u->cache->rules[(w->pc ^ (w->pc >> 12)) & (PC_CACHE_SIZE - 1)];
+		if (slot->key == key && slot->tgid == w->tgid && slot->generation == u->maps->generation) {
 			*out = *slot;
 			return;
 		}
 	}
-	m = find_mapping(w->maps, w->pc);
+	m = find_mapping(u->maps, w->pc);
 	if (m) {
 		out->in_code = 1;
 		out->has_rows = m->row_count != 0;
@@ -688,7 +703,7 @@ static __always_inline void rule_of(struct unwind_walk *w, struct pc_rule *out)
 	if (slot) {
 		out->key = key;
 		out->tgid = w->tgid;
-		out->generation = w->maps->generation;
+		out->generation = u->maps->generation;
 		*slot = *out;
 	}
 }
@@ -697,24 +712,25 @@ static __always_inline void rule_of(struct unwind_walk *w, struct pc_rule *out)
  * caller. Returns 1 to end the stack. */
 static long unwind_step(__u32 index, void *ctx)
 {
-	struct unwind_walk *w = ctx;
+	const struct unwind_ctx *u = ctx;
+	struct unwind_walk *w = &u->scratch->walk;
 	struct pc_rule rule = {};
 
 	if (w->pc < 4096 || w->pc >= (1ULL << 47))
 		return 1;
-	rule_of(w, &rule);
+	rule_of(u, &rule);
 	if (!rule.in_code) {
 		/* Frame 0 is the return address the kernel saw: always true. Deeper, an address
 		 * outside the process's code ends the stack (a garbage frame, or a library mapped
 		 * since userspace last looked: then it is asked to look again). */
-		if (index == 0 || !w->maps)
-			add_frame(w, index);
+		if (index == 0 || !u->maps)
+			add_frame(u, index);
 		request_mappings(w);
 		return 1;
 	}
-	add_frame(w, index);
+	add_frame(u, index);
 	if (index + 1 >= max_frames) {
-		w->scratch->stack.flags |= EDLEAK_STACK_TRUNCATED;
+		u->scratch->stack.flags |= EDLEAK_STACK_TRUNCATED;
 		return 1;
 	}
 	if (rule.has_row) {
@@ -722,31 +738,32 @@ static long unwind_step(__u32 index, void *ctx)
 		case EDLEAK_CFA_GAP:
 			break; /* no CFI here: the frame-pointer walk below, unless --unwind dwarf */
 		case EDLEAK_CFA_END:
-			w->scratch->stack.flags |= EDLEAK_STACK_COMPLETE;
+			u->scratch->stack.flags |= EDLEAK_STACK_COMPLETE;
 			return 1;
 		case EDLEAK_CFA_SIGNAL:
-			return step_signal_frame(w) ? 0 : 1;
+			return step_signal_frame(u) ? 0 : 1;
 		default:
-			return step_cfi(w, &rule.row) ? 0 : 1;
+			return step_cfi(u, &rule.row) ? 0 : 1;
 		}
 	}
 	if (unwind_mode == EDLEAK_UNWIND_DWARF && rule.has_rows)
 		return 1;
-	return step_frame_pointer(w) ? 0 : 1;
+	return step_frame_pointer(u) ? 0 : 1;
 }
 
 /* Whether the walk about to start would repeat the memoized one: same registers, tables and
  * stack words (read back in one copy). */
-static __always_inline bool memo_matches(struct stack_memo *memo, const struct unwind_walk *w)
+static __always_inline bool memo_matches(struct stack_memo *memo, const struct edleak_proc_mappings *maps,
+					 __u32 tgid, __u64 ip, __u64 sp, __u64 bp)
 {
 	__u32 span = memo->span;
 
-	if (!memo->valid || memo->ip != w->pc || memo->sp != w->sp || memo->tgid != w->tgid ||
-	    memo->generation != w->maps->generation || (memo->needs_bp && memo->bp != w->bp))
+	if (!memo->valid || memo->ip != ip || memo->sp != sp || memo->tgid != tgid ||
+	    memo->generation != maps->generation || (memo->needs_bp && memo->bp != bp))
 		return false;
 	if (span == 0 || span > MEMO_WINDOW)
 		return false;
-	if (bpf_probe_read_user(memo->check, span, (const void *)w->sp))
+	if (bpf_probe_read_user(memo->check, span, (const void *)sp))
 		return false;
 	for (int i = 0; i < MEMO_SLOTS; i++) {
 		if (i >= memo->slots)
@@ -766,54 +783,60 @@ static __always_inline bool memo_matches(struct stack_memo *memo, const struct u
 static __always_inline __u64 capture_stack(struct pt_regs *ctx, __u32 tgid)
 {
 	__u32 zero = 0;
-	struct unwind_walk w = {
-		.pc = PT_REGS_IP(ctx),
-		.sp = PT_REGS_SP(ctx),
-		.bp = PT_REGS_FP(ctx),
-		.hash = 0xcbf29ce484222325ULL,
-		.tgid = tgid,
-		.bp_known = true,
-		.exact_pc = true, /* the return probe fires at the return address itself */
-	};
-
+	__u64 ip = PT_REGS_IP(ctx), sp = PT_REGS_SP(ctx), bp = PT_REGS_FP(ctx);
+	struct unwind_ctx u = {};
+	struct unwind_walk *w;
 	struct stack_memo *memo;
 
-	w.scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
-	if (!w.scratch)
+	u.scratch = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (!u.scratch)
 		return 0;
-	memo = &w.scratch->memo;
-	w.maps = bpf_map_lookup_elem(&proc_mappings, &tgid);
-	w.cache = bpf_map_lookup_elem(&pc_cache, &zero);
-	if (w.maps && memo_matches(memo, &w))
+	memo = &u.scratch->memo;
+	u.maps = bpf_map_lookup_elem(&proc_mappings, &tgid);
+	u.cache = bpf_map_lookup_elem(&pc_cache, &zero);
+	if (u.maps && memo_matches(memo, u.maps, tgid, ip, sp, bp))
 		return memo->hash;
 
-	w.scratch->depth = 0;
-	w.scratch->stack.flags = 0;
-	w.start_sp = w.sp;
+	w = &u.scratch->walk;
+	w->pc = ip;
+	w->sp = sp;
+	w->bp = bp;
+	w->hash = 0xcbf29ce484222325ULL;
+	w->window_start = 0;
+	w->window_end = 0;
+	w->start_sp = sp;
+	w->tgid = tgid;
+	w->slots = 0;
 	/* Slots are compared as words at sp + offset: only for a word-aligned sp. */
-	w.memo_ok = w.maps != NULL && !(w.sp & 7);
-	w.bp_from_regs = true;
+	w->memo_ok = u.maps != NULL && !(sp & 7);
+	w->needs_bp = false;
+	w->bp_from_regs = true;
+	w->bp_known = true;
+	w->exact_pc = true; /* the return probe fires at the return address itself */
+	w->requested = false;
+	u.scratch->depth = 0;
+	u.scratch->stack.flags = 0;
 	memo->valid = 0;
 	memo->span = 0;
-	bpf_loop(EDLEAK_MAX_FRAMES, unwind_step, &w, 0);
-	if (w.scratch->depth == 0)
+	bpf_loop(EDLEAK_MAX_FRAMES, unwind_step, &u, 0);
+	if (u.scratch->depth == 0)
 		return 0;
-	if (w.hash == 0)
-		w.hash = 1;
-	if (w.memo_ok && w.maps) {
-		memo->ip = PT_REGS_IP(ctx);
-		memo->sp = w.start_sp;
-		memo->bp = PT_REGS_FP(ctx);
-		memo->hash = w.hash;
-		memo->flags = w.scratch->stack.flags;
+	if (w->hash == 0)
+		w->hash = 1;
+	if (w->memo_ok && u.maps) {
+		memo->ip = ip;
+		memo->sp = sp;
+		memo->bp = bp;
+		memo->hash = w->hash;
+		memo->flags = u.scratch->stack.flags;
 		memo->tgid = tgid;
-		memo->generation = w.maps->generation;
-		memo->depth = w.scratch->depth;
-		memo->slots = w.slots;
-		memo->needs_bp = w.needs_bp;
+		memo->generation = u.maps->generation;
+		memo->depth = u.scratch->depth;
+		memo->slots = w->slots;
+		memo->needs_bp = w->needs_bp;
 		memo->valid = 1;
 	}
-	return w.hash;
+	return w->hash;
 }
 
 /* Stores the frames capture_stack() left in this CPU's scratch under their id, unless another

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unistd.h>
 
@@ -67,6 +68,20 @@ class Redis {
     return std::stoll(r.out.substr(at + 12));
   }
 
+  // INFO stats' reply buffer resizes: serverCron halves a client's 16 KB reply buffer, once per
+  // visit, while its peak use is under half of it, down to 1 KB (a new block each time, the
+  // old one freed), and doubles it when full.
+  std::int64_t reply_buffer_resizes() {
+    RunResult r = cli({"info", "stats"});
+    std::int64_t total = 0;
+    for (const char* field : {"reply_buffer_shrinks:", "reply_buffer_expands:"}) {
+      auto at = r.out.find(field);
+      if (at == std::string::npos) return -1;
+      total += std::stoll(r.out.substr(at + std::string_view(field).size()));
+    }
+    return total;
+  }
+
   // SET of a fixed-size value on `keys` random keys. The key (28 bytes) and value (124 bytes)
   // fill jemalloc size classes nearly exactly, so that the bytes requested (what edleak-bpf
   // counts) and the usable sizes (what used_memory counts) differ only by dictEntry's 24 -> 32.
@@ -75,13 +90,12 @@ class Redis {
             std::to_string(keys), "SET", "abcdefghijklmnop__rand_int__", std::string(124, 'v')};
   }
   RunResult benchmark(int requests, int keys) { return run(benchmark_argv(requests, keys), std::chrono::seconds(300)); }
-  // The same load in a loop until killed (its progress lines go nowhere: nobody reads them).
+  // The same load until killed: one run of a billion requests (its progress lines go nowhere:
+  // nobody reads them). Not `-l`, which connects 50 new clients at every loop: their reply
+  // buffers would be resized all along.
   std::unique_ptr<Background> endless_benchmark(int keys) const {
     std::string command = "exec";
-    for (const auto& arg : benchmark_argv(100000, keys)) {
-      if (arg == "SET") command += " -l";  // options go before the command
-      command += " '" + arg + "'";
-    }
+    for (const auto& arg : benchmark_argv(1000000000, keys)) command += " '" + arg + "'";
     return std::make_unique<Background>(std::vector<std::string>{"/bin/sh", "-c", command + " >/dev/null 2>&1"});
   }
 
@@ -175,11 +189,21 @@ TEST(Redis, SteadyLoadOnAFixedKeyspaceIsNoLeak) {
   // then on. (With 1,000 keys, the last ones are replaced seconds in: a slow "leak" of 128 B each.)
   ASSERT_EQ(redis.benchmark(2000, 10).exit_code, 0);
   auto load = redis.endless_benchmark(10);
-  // Attached once the load is steady: as the benchmark's clients connect, serverCron sizes each
-  // one's output buffer (clientsCronResizeOutputBuffer, a block a client, kept). On a loaded CI
-  // machine the clients connected over the first seconds of the trace, and that fill (15 to 50
-  // blocks, 0 frees) was rightly called a cache.
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Attached once the load is steady: as the benchmark's 50 clients connect, serverCron shrinks
+  // each one's reply buffer from 16 KB to 1 KB, halving it once a second
+  // (clientsCronResizeOutputBuffer: a new block, the old one freed). Traced while that goes on,
+  // the new buffers replace blocks allocated before the trace, whose frees are unknown: 50 blocks
+  // kept and 5 frees, a fill rightly called a leak (a CI run attached 2 s after the load began
+  // saw it). So the trace begins once no buffer was resized for 2 s.
+  std::int64_t resizes = -2;
+  for (int quiet = 0, polls = 0; quiet < 8; ++polls) {
+    ASSERT_LT(polls, 240) << "reply buffers still resized after 60 s of load: " << resizes;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    const std::int64_t now = redis.reply_buffer_resizes();
+    ASSERT_GE(now, 0) << "INFO stats has no reply_buffer_shrinks";
+    quiet = now == resizes ? quiet + 1 : 0;
+    resizes = now;
+  }
   Tracer tracer(redis.pid(), "500ms");
   ASSERT_TRUE(tracer.wait_attached());
   std::this_thread::sleep_for(std::chrono::seconds(6));

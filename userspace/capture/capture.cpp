@@ -42,17 +42,42 @@ using IterSkeleton = std::unique_ptr<edleak_iter_bpf, IterSkeletonDeleter>;
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
-// libbpf prints through this; keep its warnings for -vv, they are noisy otherwise.
+// The program the kernel last refused, as libbpf's warning names it ("prog 'x': failed to load"):
+// libbpf has no call that tells, and unloads every program after a failure.
+std::string& refused_program() {
+  static std::string name = "a program";
+  return name;
+}
+
+void note_refused_program(std::string_view message) {
+  constexpr std::string_view kPrefix = "prog '", kFailed = "': failed to load";
+  if (!message.starts_with(kPrefix)) return;
+  const auto end = message.find(kFailed);
+  if (end != std::string_view::npos) refused_program() = message.substr(kPrefix.size(), end - kPrefix.size());
+}
+
+// libbpf prints through this; keep its warnings for -vv, they are noisy otherwise. A verifier
+// log comes as one message of up to megabytes: all of it is printed, a line at a time.
 int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
+  va_list measure;
+  va_copy(measure, args);
+  const int n = std::vsnprintf(nullptr, 0, format, measure);
+  va_end(measure);
+  if (n <= 0) return 0;
+  std::string text(static_cast<std::size_t>(n) + 1, '\0');
+  std::vsnprintf(text.data(), text.size(), format, args);
+  text.resize(static_cast<std::size_t>(n));
+  std::string_view rest(text);
+  if (rest.starts_with("libbpf: ")) rest.remove_prefix(8);  // ours below, on every line
+  if (level == LIBBPF_WARN) note_refused_program(rest);
   if (level == LIBBPF_DEBUG && !log::enabled(log::Level::debug)) return 0;
   if (level == LIBBPF_INFO && !log::enabled(log::Level::verbose)) return 0;
   if (level == LIBBPF_WARN && !log::enabled(log::Level::verbose)) return 0;
-  char line[1024];
-  int n = std::vsnprintf(line, sizeof line, format, args);
-  if (n > 0) {
-    std::string_view text(line, std::min<std::size_t>(n, sizeof line - 1));
-    while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-    log::debug("libbpf: {}", text);
+  while (!rest.empty()) {
+    const auto end = rest.find('\n');
+    log::debug("libbpf: {}", rest.substr(0, end));
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 1);
   }
   return 0;
 }
@@ -372,13 +397,21 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
   bpf_object__for_each_program(prog, skel->obj) if (is_mapping_program(prog)) bpf_program__set_autoload(prog, false);
   const auto load_started = std::chrono::steady_clock::now();
   if (int err = edleak_bpf__load(skel.get()); err) {
-    if (err == -EPERM || err == -EACCES)
+    // The verifier refuses a program with EACCES too: only without root is that a permission.
+    if (err == -EPERM || (err == -EACCES && geteuid() != 0))
       return make_error(
           "cannot load the BPF programs: {} (run as root, or with CAP_BPF and CAP_PERFMON)",
           errno_text(err));
-    return make_error("cannot load the BPF programs: {} (a kernel with BTF, uprobes and BPF task "
+    if (err == -E2BIG)  // the verifier walked more than its million instructions
+      return make_error("cannot load the BPF programs: the kernel's verifier refused {} as too complex ({}; "
+                        "-vv shows its log)",
+                        refused_program(), errno_text(err));
+    if (err == -EACCES)
+      return make_error("cannot load the BPF programs: the kernel's verifier refused {} ({}; -vv shows its log)",
+                        refused_program(), errno_text(err));
+    return make_error("cannot load the BPF programs: {} refused: {} (a kernel with BTF, uprobes and BPF task "
                       "storage is needed; -vv shows the verifier's log)",
-                      errno_text(err));
+                      refused_program(), errno_text(err));
   }
   log::verbose("BPF programs loaded in {:.0f} ms",
                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_started).count());
