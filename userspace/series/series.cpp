@@ -62,6 +62,13 @@ void Series::append(double t_s, double bytes) {
 
 void Series::prefetch_lows() const { util::prefetch(lows_.data(), lows_.size() * sizeof(double)); }
 
+void Series::prefetch_next_point() const {
+  if (pending_count_ + 1 < bucket_samples_ || points_.size() >= points_.capacity()) return;
+  util::prefetch(points_.data() + points_.size(), sizeof(Point), true);
+  util::prefetch(weights_.data() + weights_.size(), sizeof(std::uint32_t), true);
+  util::prefetch(lows_.data() + lows_.size(), sizeof(double), true);
+}
+
 void Series::prefetch_ends() const {
   if (points_.empty()) return;
   util::prefetch(&points_.front(), sizeof(Point));

@@ -83,6 +83,10 @@ class Series {
   // Ask the CPU to bring the lows, or the first and last points, into cache ahead of a read.
   void prefetch_lows() const;
   void prefetch_ends() const;
+  // Where the next append() writes, when it completes a point: the ends of the point, weight
+  // and low arrays (three allocations of their own, not in cache when a table of many series
+  // is ingested in turn).
+  void prefetch_next_point() const;
 
  private:
   void halve();
