@@ -17,6 +17,7 @@
 #include <set>
 
 #include "capture/batch_read.h"
+#include "capture/libbpf_log.h"
 #include "edleak_bpf.skel.h"
 #include "edleak_iter_bpf.skel.h"
 #include "edleak_abi.h"
@@ -42,18 +43,10 @@ using IterSkeleton = std::unique_ptr<edleak_iter_bpf, IterSkeletonDeleter>;
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
-// The program the kernel last refused, as libbpf's warning names it ("prog 'x': failed to load"):
-// libbpf has no call that tells, and unloads every program after a failure.
-std::string& refused_program() {
-  static std::string name = "a program";
+// What the kernel last refused (refused_object()), for the load's error.
+std::string& last_refused() {
+  static std::string name = "one of them";
   return name;
-}
-
-void note_refused_program(std::string_view message) {
-  constexpr std::string_view kPrefix = "prog '", kFailed = "': failed to load";
-  if (!message.starts_with(kPrefix)) return;
-  const auto end = message.find(kFailed);
-  if (end != std::string_view::npos) refused_program() = message.substr(kPrefix.size(), end - kPrefix.size());
 }
 
 // libbpf prints through this; keep its warnings for -vv, they are noisy otherwise. A verifier
@@ -67,18 +60,13 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
   std::string text(static_cast<std::size_t>(n) + 1, '\0');
   std::vsnprintf(text.data(), text.size(), format, args);
   text.resize(static_cast<std::size_t>(n));
-  std::string_view rest(text);
-  if (rest.starts_with("libbpf: ")) rest.remove_prefix(8);  // ours below, on every line
-  if (level == LIBBPF_WARN) note_refused_program(rest);
+  const std::string_view message = without_libbpf_prefix(text);  // ours below, on every line
+  if (level == LIBBPF_WARN)
+    if (auto refused = refused_object(message)) last_refused() = *refused;
   if (level == LIBBPF_DEBUG && !log::enabled(log::Level::debug)) return 0;
   if (level == LIBBPF_INFO && !log::enabled(log::Level::verbose)) return 0;
   if (level == LIBBPF_WARN && !log::enabled(log::Level::verbose)) return 0;
-  while (!rest.empty()) {
-    const auto end = rest.find('\n');
-    log::debug("libbpf: {}", rest.substr(0, end));
-    if (end == std::string_view::npos) break;
-    rest.remove_prefix(end + 1);
-  }
+  for_each_line(message, [](std::string_view line) { log::debug("libbpf: {}", line); });
   return 0;
 }
 
@@ -405,13 +393,13 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
     if (err == -E2BIG)  // the verifier walked more than its million instructions
       return make_error("cannot load the BPF programs: the kernel's verifier refused {} as too complex ({}; "
                         "-vv shows its log)",
-                        refused_program(), errno_text(err));
+                        last_refused(), errno_text(err));
     if (err == -EACCES)
       return make_error("cannot load the BPF programs: the kernel's verifier refused {} ({}; -vv shows its log)",
-                        refused_program(), errno_text(err));
-    return make_error("cannot load the BPF programs: {} refused: {} (a kernel with BTF, uprobes and BPF task "
-                      "storage is needed; -vv shows the verifier's log)",
-                      refused_program(), errno_text(err));
+                        last_refused(), errno_text(err));
+    return make_error("cannot load the BPF programs: the kernel refused {}: {} (a kernel with BTF, uprobes and "
+                      "BPF task storage is needed; -vv shows why)",
+                      last_refused(), errno_text(err));
   }
   log::verbose("BPF programs loaded in {:.0f} ms",
                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_started).count());
