@@ -143,6 +143,7 @@ report::Report build_report(const sample::SiteTable& table, const ProcessInfos& 
       classify::StackSeries stack = classify::stack_series(site.bytes, &site.blocks, &site.frees, &site.old_blocks,
                                                            static_cast<double>(site.old_bytes));
       stack.attached = context.attached;
+      stack.settled_from = site.settling.point(stack, site.blocks.layout(), site.frees.layout());
       const bool lost_blocks = lost(site.stack_id);
       // Only what is listed is described: most stacks are neither leaks nor shown.
       stack.describe = context.all_stacks || lost_blocks;

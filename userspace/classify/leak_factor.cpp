@@ -484,19 +484,10 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
 // or a job that ended, evidence the verdict needs.
 std::size_t settled_from(const StackSeries& s) {
   if (s.blocks.size() != s.bytes.size() || s.frees.size() != s.bytes.size()) return 0;
-  const double turnovers = s.attached ? kAttachedTurnovers : kExecTurnovers;
-  double highest = 0;
-  for (std::size_t i = 0; i < s.frees.size(); ++i) {
-    highest = std::max(highest, s.blocks[i].bytes);
-    if (s.blocks[i].bytes < kClimbDip * highest) return 0;
-    if (s.frees[i].bytes > 0 && s.frees[i].bytes >= turnovers * s.blocks[i].bytes)
-      // No more blocks than at the first point: nothing climbed (a cache flushed and refilled).
-      return s.blocks[i].bytes > s.blocks.front().bytes &&
-                     (s.blocks[i].bytes >= kClimb * s.blocks.front().bytes || s.blocks[i].bytes >= kManyBlocks)
-                 ? i
-                 : 0;
-  }
-  return 0;
+  if (s.settled_from) return *s.settled_from;
+  SettlingScan scan;
+  scan.advance(s);
+  return scan.point();
 }
 
 // Whether a stack recycles its blocks (many blocks, most of what it allocates over the points
@@ -853,6 +844,26 @@ LeakFactor judge_stack(const StackSeries& s, bool describe) {
 }
 
 }  // namespace
+
+void SettlingScan::advance(const StackSeries& s) {
+  if (settled || s.blocks.size() != s.bytes.size() || s.frees.size() != s.bytes.size()) return;
+  const double turnovers = s.attached ? kAttachedTurnovers : kExecTurnovers;
+  for (; next < s.frees.size(); ++next) {
+    const std::size_t i = next;
+    highest = std::max(highest, s.blocks[i].bytes);
+    if (s.blocks[i].bytes < kClimbDip * highest) {
+      settled = 0;
+      return;
+    }
+    if (s.frees[i].bytes > 0 && s.frees[i].bytes >= turnovers * s.blocks[i].bytes) {
+      // No more blocks than at the first point: nothing climbed (a cache flushed and refilled).
+      const bool climbed = s.blocks[i].bytes > s.blocks.front().bytes &&
+                           (s.blocks[i].bytes >= kClimb * s.blocks.front().bytes || s.blocks[i].bytes >= kManyBlocks);
+      settled = climbed ? i : 0;
+      return;
+    }
+  }
+}
 
 LeakFactor classify_stack(const StackSeries& s) {
   if (!s.describe) {

@@ -99,6 +99,9 @@ struct StackSeries {
   // The first point from which every old-blocks sample is the same (Series::unchanged_from());
   // unknown: found from the points and lows.
   std::optional<std::size_t> old_blocks_unchanged_from;
+  // The point a recycling stack settled at, after the climb it starts with (see
+  // SettlingScan); unknown: found from the blocks and frees.
+  std::optional<std::size_t> settled_from;
   std::size_t samples_per_point = 1;
   double current_old_bytes = -1;  // bytes those old blocks hold now; negative: unknown
   // Blocks allocated before tracing may exist (-p, system-wide): a recycling stack's
@@ -113,6 +116,22 @@ struct StackSeries {
   // describes its bytes (coef, growth_bytes_per_s, leak_edleak) is skipped when their floor did
   // not rise, which decides the verdict without it. A leak is described in full.
   bool describe = true;
+};
+
+// The search for the point a recycling stack settled at (its blocks allocated before tracing
+// replaced, or its first fill done): the first point where the frees so far reach the blocks
+// held times the turnovers asked, unless the blocks dipped before (a cache flushed: no climb
+// to wait for). It stops at that point, so it reads only points appended since the last call
+// until then: the tracer keeps one per stack between reports (classify::RememberedSettling).
+struct SettlingScan {
+  std::size_t next = 0;  // points read
+  double highest = 0;    // blocks, over those points
+  std::optional<std::size_t> settled;  // once stopped: the point (0: nothing climbed)
+  // Reads the points of `stack` from `next` on; its blocks and frees must be the same series
+  // (points [0, next) unchanged) as at the last call.
+  void advance(const StackSeries& stack);
+  // The settling point: 0 until the scan stopped, or when the stack has no counts.
+  std::size_t point() const { return settled.value_or(0); }
 };
 
 // The verdict on every evidence the stack has (bytes, blocks, frees): see docs/classifier.md.

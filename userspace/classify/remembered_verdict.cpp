@@ -32,4 +32,16 @@ LeakFactor RememberedVerdict::classify(const StackSeries& stack, const VerdictKe
   return as_kept();
 }
 
+std::size_t RememberedSettling::point(const StackSeries& stack, std::uint64_t blocks_layout,
+                                      std::uint64_t frees_layout) {
+  if (blocks_layout != blocks_layout_ || frees_layout != frees_layout_ || stack.attached != attached_) {
+    blocks_layout_ = blocks_layout;
+    frees_layout_ = frees_layout;
+    attached_ = stack.attached;
+    scan_ = {};
+  }
+  scan_.advance(stack);
+  return scan_.point();
+}
+
 }  // namespace edleak::classify

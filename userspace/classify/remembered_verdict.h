@@ -4,6 +4,7 @@
 // of a Series (its points, lows and extremes) changes only when a bucket fills, once every
 // samples_per_point samples in a long run, or when an extreme moves (BENCHMARKS.md).
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "classify/leak_factor.h"
@@ -53,6 +54,22 @@ class RememberedVerdict {
   LeakClass cls_ = LeakClass::insufficient_data;
   Evidence evidence_ = Evidence::none;
   double confidence_ = 0;
+};
+
+// A stack's settling point (SettlingScan) kept between reports, so that the search reads only the
+// points appended since the last report, and none once it stopped, where it read the first
+// points of the blocks and frees of every stack at every report (a quarter of a report at 100,000
+// stacks, BENCHMARKS.md). Searched again from the start when the points it read changed
+// (Series::layout(): a halving merged them, or another series) or the attach flag did.
+class RememberedSettling {
+ public:
+  // The settling point of `stack`, whose blocks and frees are Series at these layouts.
+  std::size_t point(const StackSeries& stack, std::uint64_t blocks_layout, std::uint64_t frees_layout);
+
+ private:
+  std::uint64_t blocks_layout_ = 0, frees_layout_ = 0;  // 0: none yet (layouts start at 1)
+  bool attached_ = false;
+  SettlingScan scan_;
 };
 
 }  // namespace edleak::classify

@@ -40,6 +40,7 @@ struct Site {
   // The last report's verdict on it, reused while its series stay at the same revisions: a
   // cache of what its series say, so kept through a const Site (the report reads sites only).
   mutable classify::RememberedVerdict verdict{};
+  mutable classify::RememberedSettling settling{};  // where its climb ended, searched once
 };
 
 // What making room in the capture's maps (room_policy.h) did to a process, or to the whole run.

@@ -1,13 +1,22 @@
 #include "series/series.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "util/prefetch.h"
 
 namespace edleak::series {
+namespace {
 
-Series::Series(std::size_t capacity) : capacity_(std::max(capacity, kMinCapacity)) {
+std::uint64_t new_layout() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+Series::Series(std::size_t capacity) : capacity_(std::max(capacity, kMinCapacity)), layout_(new_layout()) {
   // Storage grows by doubling up to capacity_ (see append), never past it: most series of an
   // all-process run are short (a compiler's stacks live seconds), and reserving capacity_ points
   // for each of 50,000 of them held ~350 MB.
@@ -100,6 +109,7 @@ void Series::halve() {
   unchanged_from_ = (unchanged_from_ + 1) / 2;  // a merged point is unchanged when both halves were
   bucket_samples_ *= 2;
   ++revision_;
+  layout_ = new_layout();
 }
 
 Series Series::restored(std::size_t capacity, SeriesState state) {

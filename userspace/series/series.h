@@ -79,6 +79,10 @@ class Series {
   // points were merged): between two changes only the pending bucket, the latest sample and the
   // extremes moved, so a verdict on the points taken at one revision holds at it.
   std::uint32_t revision() const { return revision_; }
+  // Changes when points already in the series change (a halving merges them) or it is restored,
+  // not when points are appended: points [0, n) read at one layout are the same at any later
+  // read at that layout. Unique to this series' history in the process (a copy shares it).
+  std::uint64_t layout() const { return layout_; }
   std::size_t memory_bytes() const;  // heap + object, for the bounded-memory tests
   // Ask the CPU to bring the lows, or the first and last points, into cache ahead of a read.
   void prefetch_lows() const;
@@ -112,6 +116,7 @@ class Series {
   double pending_t_sum_ = 0, pending_bytes_sum_ = 0, pending_low_ = 0, pending_high_ = 0;
   std::uint64_t in_points_ = 0;
   std::uint32_t revision_ = 0;
+  std::uint64_t layout_;
 };
 
 }  // namespace edleak::series

@@ -1,6 +1,7 @@
 #include "classify/remembered_verdict.h"
 
 #include <cstdint>
+#include <random>
 
 #include <gtest/gtest.h>
 
@@ -107,6 +108,73 @@ TEST(RememberedVerdict, DescribedOrAttachedElsewhereIsJudgedAfresh) {
   StackSeries attached = leaking.undescribed();
   attached.attached = true;
   EXPECT_TRUE(kept.classify(attached, steady.key(true)).is_leak());
+}
+
+// The settling point of a ring of 40 blocks that climbs from 0 (one block a sample) while it
+// frees from sample 10 on: from exec it settles once it freed as many blocks as it holds, attached
+// once it freed five times as many; a stack whose blocks fell back below 80 % of their highest
+// first has no climb to cut (0).
+TEST(SettlingScan, StopsWhereTheFreesReachTheTurnoversAsked) {
+  Stack ring;
+  for (int t = 0; t < 60; ++t) {
+    const double held = std::min(40, t + 1);
+    const double freed = t < 10 ? 0 : 4.0 * (t - 9);
+    ring.append(t, 64 * held, held, freed, 0);
+  }
+  StackSeries exec = ring.undescribed();
+  SettlingScan from_exec;
+  from_exec.advance(exec);
+  // Sample 13: 16 freed, 14 held (at 12: 12 freed, 13 held).
+  ASSERT_TRUE(from_exec.settled);
+  EXPECT_EQ(from_exec.point(), 13u);
+  StackSeries attached = exec;
+  attached.attached = true;
+  SettlingScan from_attach;
+  from_attach.advance(attached);
+  // 5 x 40 = 200 freed: 4 (t - 9) >= 200 at t = 59.
+  EXPECT_EQ(from_attach.point(), 59u);
+
+  Stack flushed;
+  for (int t = 0; t < 40; ++t) flushed.append(t, 64, t == 20 ? 10 : 20 + t, t < 30 ? 0 : 100, 0);
+  SettlingScan dipped;
+  dipped.advance(flushed.undescribed());
+  ASSERT_TRUE(dipped.settled);
+  EXPECT_EQ(dipped.point(), 0u);
+}
+
+// Kept between reports, it gives at every sample what a search from the start gives, through
+// halvings (series of 8 points) and a change of the attach flag.
+TEST(RememberedSettling, EveryReportFindsWhatAFreshSearchFinds) {
+  std::mt19937 rng(7);
+  int runs_settled = 0, moved_by_halving = 0;  // what the test exercises
+  for (int run = 0; run < 200; ++run) {
+    Stack stack;
+    stack.bytes = series::Series(8);
+    stack.blocks = series::Series(8);
+    stack.frees = series::Series(8);
+    stack.old_blocks = series::Series(8);
+    RememberedSettling kept;
+    std::uniform_int_distribution<int> climb(4, 40), rate(1, 6), dip(0, 150);
+    const int top = climb(rng), per_sample = rate(rng), dip_at = dip(rng);
+    double freed = 0;
+    std::size_t last = 0;
+    for (int t = 0; t < 120; ++t) {
+      const double held = t == dip_at ? top / 2.0 : std::min(top, t + 1);
+      if (t >= 3) freed += per_sample;
+      stack.append(t, 64 * held, held, freed, 0);
+      StackSeries s = stack.undescribed();
+      s.attached = t >= 70 && run % 2 == 0;
+      SettlingScan fresh;
+      fresh.advance(s);
+      EXPECT_EQ(kept.point(s, stack.blocks.layout(), stack.frees.layout()), fresh.point())
+          << "run " << run << " sample " << t;
+      moved_by_halving += last > 0 && fresh.point() > 0 && fresh.point() != last;
+      last = fresh.point();
+    }
+    runs_settled += last > 0;
+  }
+  EXPECT_GT(runs_settled, 40);
+  EXPECT_GT(moved_by_halving, 40);
 }
 
 }  // namespace

@@ -236,6 +236,25 @@ TEST(Series, RevisionChangesWithThePoints) {
   EXPECT_EQ(s.size(), 6u);
 }
 
+// Points already read stay the same at one layout: appending keeps it, a halving (which merges
+// them) or a restore gives another, a copy shares it.
+TEST(Series, LayoutChangesWhenThePointsAlreadyThereChange) {
+  Series s(8), other(8);
+  EXPECT_NE(s.layout(), other.layout());
+  const std::uint64_t start = s.layout();
+  for (int t = 0; t < 8; ++t) s.append(t, 100 + t);
+  EXPECT_EQ(s.layout(), start);  // eight points appended, none changed
+  const Series copy = s;
+  EXPECT_EQ(copy.layout(), start);
+  s.append(8, 300);  // full: the points are merged
+  EXPECT_NE(s.layout(), start);
+  const std::uint64_t halved = s.layout();
+  s.append(9, 300);
+  s.append(10, 300);
+  EXPECT_EQ(s.layout(), halved);
+  EXPECT_NE(Series::restored(8, s.state()).layout(), halved);
+}
+
 TEST(SeriesRestored, FindsWhereItStoppedChanging) {
   SeriesState state;
   state.points = {{0, 1}, {1, 4}, {2, 4}, {3, 4}};
