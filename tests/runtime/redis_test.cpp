@@ -203,12 +203,12 @@ TEST(Redis, SteadyLoadOnAFixedKeyspaceIsNoLeak) {
   // the new buffers replace blocks allocated before the trace, whose frees are unknown: 50 blocks
   // kept and 5 frees, a fill rightly called a leak (a CI run attached 2 s after the load began
   // saw it). So the trace begins once no buffer was resized for 2 s.
+  // (Before redis 7.0 the buffers were not resized, nor counted: then 2 s of load.)
   std::int64_t resizes = -2;
   for (int quiet = 0, polls = 0; quiet < 8; ++polls) {
     ASSERT_LT(polls, 240) << "reply buffers still resized after 60 s of load: " << resizes;
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     const std::int64_t now = redis.reply_buffer_resizes();
-    ASSERT_GE(now, 0) << "INFO stats has no reply_buffer_shrinks";
     quiet = now == resizes ? quiet + 1 : 0;
     resizes = now;
   }

@@ -43,15 +43,20 @@ using IterSkeleton = std::unique_ptr<edleak_iter_bpf, IterSkeletonDeleter>;
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
-// What the kernel last refused (refused_object()), for the load's error.
+// What the kernel last refused on this thread (refused_object(): "program x", "map x"; empty:
+// nothing named), for the load's error. Per thread: the mmap programs load on one of their own
+// beside the probes'.
 std::string& last_refused() {
-  static std::string name = "one of them";
+  thread_local std::string name;
   return name;
 }
 
-// libbpf prints through this; keep its warnings for -vv, they are noisy otherwise. A verifier
-// log comes as one message of up to megabytes: all of it is printed, a line at a time.
+// libbpf prints through this; keep its warnings for -vv, they are noisy otherwise (a warning is
+// still read for what it says was refused). A verifier log comes as one message of up to
+// megabytes: all of it is printed, a line at a time.
 int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
+  const bool printed = level == LIBBPF_DEBUG ? log::enabled(log::Level::debug) : log::enabled(log::Level::verbose);
+  if (!printed && level != LIBBPF_WARN) return 0;
   va_list measure;
   va_copy(measure, args);
   const int n = std::vsnprintf(nullptr, 0, format, measure);
@@ -63,10 +68,7 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
   const std::string_view message = without_libbpf_prefix(text);  // ours below, on every line
   if (level == LIBBPF_WARN)
     if (auto refused = refused_object(message)) last_refused() = *refused;
-  if (level == LIBBPF_DEBUG && !log::enabled(log::Level::debug)) return 0;
-  if (level == LIBBPF_INFO && !log::enabled(log::Level::verbose)) return 0;
-  if (level == LIBBPF_WARN && !log::enabled(log::Level::verbose)) return 0;
-  for_each_line(message, [](std::string_view line) { log::debug("libbpf: {}", line); });
+  if (printed) for_each_line(message, [](std::string_view line) { log::debug("libbpf: {}", line); });
   return 0;
 }
 
@@ -199,8 +201,12 @@ class MappingPrograms {
       if (map && bpf_map__reuse_fd(map, fd) != 0)
         return fmt::format("cannot share the BPF map {} with the mmap programs: {}", name, errno_text(errno));
     }
+    last_refused().clear();
     if (int err = edleak_bpf__load(skel_.get()); err)
-      return fmt::format("cannot load the mmap programs: {}", errno_text(err));
+      return last_refused().empty()
+                 ? fmt::format("cannot load the mmap programs: {}", errno_text(err))
+                 : fmt::format("cannot load the mmap programs: the kernel refused {}: {} (-vv shows why)",
+                               last_refused(), errno_text(err));
     return {};
   }
 
@@ -384,22 +390,29 @@ Result<std::unique_ptr<Capture>> Capture::load(const CaptureConfig& config) {
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel->obj) if (is_mapping_program(prog)) bpf_program__set_autoload(prog, false);
   const auto load_started = std::chrono::steady_clock::now();
+  last_refused().clear();
   if (int err = edleak_bpf__load(skel.get()); err) {
-    // The verifier refuses a program with EACCES too: only without root is that a permission.
-    if (err == -EPERM || (err == -EACCES && geteuid() != 0))
+    const std::string refused = last_refused();
+    // The verifier refuses a program with EACCES or E2BIG too; the kernel a map with E2BIG.
+    const bool program = refused.starts_with("program ");
+    if (err == -EPERM || (err == -EACCES && !program))
       return make_error(
           "cannot load the BPF programs: {} (run as root, or with CAP_BPF and CAP_PERFMON)",
           errno_text(err));
-    if (err == -E2BIG)  // the verifier walked more than its million instructions
+    if (program && err == -E2BIG)  // the verifier walked more than its million instructions
       return make_error("cannot load the BPF programs: the kernel's verifier refused {} as too complex ({}; "
                         "-vv shows its log)",
-                        last_refused(), errno_text(err));
-    if (err == -EACCES)
+                        refused, errno_text(err));
+    if (program && err == -EACCES)
       return make_error("cannot load the BPF programs: the kernel's verifier refused {} ({}; -vv shows its log)",
-                        last_refused(), errno_text(err));
-    return make_error("cannot load the BPF programs: the kernel refused {}: {} (a kernel with BTF, uprobes and "
-                      "BPF task storage is needed; -vv shows why)",
-                      last_refused(), errno_text(err));
+                        refused, errno_text(err));
+    if (!refused.empty())
+      return make_error("cannot load the BPF programs: the kernel refused {}: {} (a kernel with BTF, uprobes and "
+                        "BPF task storage is needed; -vv shows why)",
+                        refused, errno_text(err));
+    return make_error("cannot load the BPF programs: {} (a kernel with BTF, uprobes and BPF task storage is "
+                      "needed; -vv shows why)",
+                      errno_text(err));
   }
   log::verbose("BPF programs loaded in {:.0f} ms",
                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_started).count());
