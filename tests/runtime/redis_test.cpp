@@ -61,26 +61,24 @@ class Redis {
     return run(argv, std::chrono::seconds(20));
   }
 
-  // INFO memory's used_memory: what redis counts allocated through zmalloc (usable sizes).
-  std::int64_t used_memory() {
-    RunResult r = cli({"info", "memory"});
-    auto at = r.out.find("used_memory:");
-    if (at == std::string::npos) return -1;
-    return std::stoll(r.out.substr(at + 12));
+  // A counter of an INFO section ("field:value" lines); -1 when the section has no such field.
+  static std::int64_t info_field(const RunResult& info, std::string_view field) {
+    const std::string key = std::string(field) + ":";
+    const auto at = info.out.find(key);
+    return at == std::string::npos ? -1 : std::stoll(info.out.substr(at + key.size()));
   }
+
+  // INFO memory's used_memory: what redis counts allocated through zmalloc (usable sizes).
+  std::int64_t used_memory() { return info_field(cli({"info", "memory"}), "used_memory"); }
 
   // INFO stats' reply buffer resizes: serverCron halves a client's 16 KB reply buffer, once per
   // visit, while its peak use is under half of it, down to 1 KB (a new block each time, the
   // old one freed), and doubles it when full.
   std::int64_t reply_buffer_resizes() {
-    RunResult r = cli({"info", "stats"});
-    std::int64_t total = 0;
-    for (const char* field : {"reply_buffer_shrinks:", "reply_buffer_expands:"}) {
-      auto at = r.out.find(field);
-      if (at == std::string::npos) return -1;
-      total += std::stoll(r.out.substr(at + std::string_view(field).size()));
-    }
-    return total;
+    const RunResult stats = cli({"info", "stats"});
+    const std::int64_t shrinks = info_field(stats, "reply_buffer_shrinks");
+    const std::int64_t expands = info_field(stats, "reply_buffer_expands");
+    return shrinks < 0 || expands < 0 ? -1 : shrinks + expands;
   }
 
   // SET of a fixed-size value on `keys` random keys. The key (28 bytes) and value (124 bytes)

@@ -473,6 +473,12 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
   return result;
 }
 
+// Whether the stack's blocks and frees were sampled with its bytes (point for point): the
+// settling point and the turnover need both.
+bool has_block_counts(const StackSeries& s) {
+  return s.blocks.size() == s.bytes.size() && s.frees.size() == s.bytes.size();
+}
+
 // The first point from which the stack has freed `turnovers` times as many traced blocks as it
 // holds: by Little's law it has run for about turnovers + 1 lifetimes of its blocks, so the
 // blocks it held when tracing began are gone (all of a ring's or a queue's after one, all but
@@ -483,7 +489,7 @@ Assessment assess(std::span<const series::Point> points, std::optional<Extremes>
 // back before (below kClimbDip of their highest so far): that is no climb but a cache flushed
 // or a job that ended, evidence the verdict needs.
 std::size_t settled_from(const StackSeries& s) {
-  if (s.blocks.size() != s.bytes.size() || s.frees.size() != s.bytes.size()) return 0;
+  if (!has_block_counts(s)) return 0;
   if (s.settled_from) return *s.settled_from;
   SettlingScan scan;
   scan.advance(s);
@@ -499,7 +505,7 @@ struct Turnover {
 };
 
 Turnover turnover(const StackSeries& s, std::size_t from) {
-  if (s.blocks.size() != s.bytes.size() || s.frees.size() != s.bytes.size() || s.bytes.size() < from + 2)
+  if (!has_block_counts(s) || s.bytes.size() < from + 2)
     return {};
   const double freed_per_point =
       (s.frees.back().bytes - s.frees[from].bytes) / static_cast<double>(s.frees.size() - 1 - from);
@@ -846,7 +852,7 @@ LeakFactor judge_stack(const StackSeries& s, bool describe) {
 }  // namespace
 
 void SettlingScan::advance(const StackSeries& s) {
-  if (settled || s.blocks.size() != s.bytes.size() || s.frees.size() != s.bytes.size()) return;
+  if (settled || !has_block_counts(s)) return;
   const double turnovers = s.attached ? kAttachedTurnovers : kExecTurnovers;
   for (; next < s.frees.size(); ++next) {
     const std::size_t i = next;
